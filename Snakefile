@@ -1,0 +1,18 @@
+# igs workflow entry point: config, stage rules, and the final targets. Nothing else.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/inputs.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

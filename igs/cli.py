@@ -1,0 +1,247 @@
+"""The ``igs`` command line: a thin layer over the package's functions.
+
+Every workflow rule runs one of these commands, so every step can be re-run by hand.
+Errors raised as :class:`igs.errors.IGSError` become a one-line message and an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from igs import __version__
+from igs.errors import IGSError
+from igs.io.atomic import atomic_path
+
+log = logging.getLogger("igs")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _csv_floats(value: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in value.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from exc
+
+
+def _csv_strings(value: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="igs")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def cli(verbose: bool) -> None:
+    """igs: integrative genetic scores from biobank genotypes and health records."""
+    _setup_logging(verbose)
+
+
+# --------------------------------------------------------------------------- config
+
+
+@cli.group()
+def config() -> None:
+    """Check the workflow configuration."""
+
+
+@config.command("validate")
+@click.argument("config_file", type=click.Path(path_type=Path))
+@click.option("--no-file-checks", is_flag=True, help="Do not check that input files exist.")
+@click.option("--show", is_flag=True, help="Print the resolved configuration (defaults filled in).")
+def config_validate(config_file: Path, no_file_checks: bool, show: bool) -> None:
+    """Validate CONFIG_FILE against the schema; list every problem with its key path."""
+    from igs.config import resolve_config
+
+    raw = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+    if raw is None:
+        raise IGSError(f"config file {config_file} not found or empty.")
+    cfg = resolve_config(raw, source=str(config_file), check_files=not no_file_checks)
+    if show:
+        click.echo(yaml.safe_dump(cfg, sort_keys=False))
+    else:
+        click.echo(f"{config_file}: OK ({len(cfg['biobanks'])} biobank(s))")
+
+
+# --------------------------------------------------------------------------- simulate
+
+_universe_options = [
+    click.option(
+        "--seed",
+        type=int,
+        default=42,
+        show_default=True,
+        help="Seed of the shared variant universe.",
+    ),
+    click.option(
+        "--n-variants",
+        type=int,
+        default=20_000,
+        show_default=True,
+        help="Variants in the universe.",
+    ),
+    click.option(
+        "--chromosomes",
+        default="1,2,3,4,5,6",
+        show_default=True,
+        help="Comma-separated autosomes (chrX is added).",
+    ),
+]
+
+
+def universe_options(f):  # type: ignore[no-untyped-def]
+    for opt in reversed(_universe_options):
+        f = opt(f)
+    return f
+
+
+def _universe(seed: int, n_variants: int, chromosomes: str):  # type: ignore[no-untyped-def]
+    from igs.simulate import UniverseSpec, build_universe
+
+    return build_universe(
+        UniverseSpec(seed=seed, n_variants=n_variants, chromosomes=_csv_strings(chromosomes))
+    )
+
+
+@cli.group()
+def simulate() -> None:
+    """Write synthetic demo inputs with planted structure and known effects."""
+
+
+@simulate.command("scores")
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for the scoring files.",
+)
+@universe_options
+def simulate_scores(out_dir: Path, seed: int, n_variants: int, chromosomes: str) -> None:
+    """Write PGS Catalog scoring files (and their truth files) for the simulated scores."""
+    from igs.simulate import write_scoring_files
+
+    paths = write_scoring_files(_universe(seed, n_variants, chromosomes), out_dir)
+    log.info("wrote %d files to %s", len(paths), out_dir)
+
+
+@simulate.command("cohort")
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for the cohort's files.",
+)
+@click.option("--name", required=True, help="Biobank name (prefix of sample IDs).")
+@click.option("--n-samples", type=int, required=True, help="Number of people.")
+@click.option(
+    "--cohort-seed", type=int, default=1, show_default=True, help="Seed of this biobank's people."
+)
+@click.option(
+    "--ancestry-proportions",
+    default="0.8,0.15,0.05",
+    show_default=True,
+    help="Shares of POP_A,POP_B,POP_C.",
+)
+@click.option(
+    "--chunk-variants",
+    type=int,
+    default=2048,
+    show_default=True,
+    help="Variants simulated per chunk.",
+)
+@universe_options
+def simulate_cohort_cmd(
+    out_dir: Path,
+    name: str,
+    n_samples: int,
+    cohort_seed: int,
+    ancestry_proportions: str,
+    chunk_variants: int,
+    seed: int,
+    n_variants: int,
+    chromosomes: str,
+) -> None:
+    """Write one biobank: genotypes (bed+pgen), clinical, diagnoses, omics and truth.json."""
+    from igs.simulate import CohortSpec, simulate_cohort
+
+    spec = CohortSpec(
+        name=name,
+        n_samples=n_samples,
+        seed=cohort_seed,
+        ancestry_proportions=_csv_floats(ancestry_proportions),
+    )
+    try:
+        truth = simulate_cohort(
+            _universe(seed, n_variants, chromosomes), spec, out_dir, chunk_variants=chunk_variants
+        )
+    except ValueError as exc:
+        raise IGSError(str(exc)) from exc
+    log.info(
+        "%s: %d samples x %d variants written to %s",
+        name,
+        n_samples,
+        truth["genotypes"]["n_variants"],
+        out_dir,
+    )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@cli.group()
+def inputs() -> None:
+    """Validate a biobank's input files."""
+
+
+@inputs.command("check")
+@click.option("--genotypes", "prefix", required=True, help="Fileset prefix (without .bed/.pgen).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["bed", "pgen"]), default="bed", show_default=True
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Summary JSON to write."
+)
+def inputs_check(prefix: str, fmt: str, out: Path) -> None:
+    """Validate a PLINK fileset (magic, sizes, duplicate IDs, empty variants) and summarise it."""
+    from igs.inputs import summarise_genotypes
+
+    summary = summarise_genotypes(prefix, fmt)  # type: ignore[arg-type]
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    log.info(
+        "%s: %d samples x %d variants, call rate %.4f",
+        prefix,
+        summary["n_samples"],
+        summary["n_variants"],
+        summary["overall_call_rate"],
+    )
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning igs errors into a message and an exit code."""
+    try:
+        cli(standalone_mode=False)
+    except IGSError as exc:
+        click.echo(f"igs: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("igs: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Readers, writers and validators for the file formats at igs's edges."""

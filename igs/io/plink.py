@@ -1,0 +1,359 @@
+"""PLINK 1 (bed/bim/fam) and PLINK 2 (pgen/pvar/psam) genotype files.
+
+Conventions, shared by every stage:
+
+* genotypes are counts of the *counted* allele: PLINK 1 ``A1`` (``.bim`` column 5),
+  PLINK 2 ``ALT``. This is the allele ``plink2 --score`` counts when it is named in
+  the score file, so sums computed here equal plink2's.
+* missing calls are ``NaN`` in float arrays and ``-9`` in ``int8`` arrays.
+* readers validate the companion files before any genotype is touched and raise
+  :class:`igs.errors.InputFormatError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import InputFormatError
+
+log = logging.getLogger(__name__)
+
+BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
+MISSING_INT8 = -9
+GenotypeFormat = Literal["bed", "pgen"]
+
+# PLINK 1 2-bit codes, indexed by the A1 count (0, 1, 2) and 3 for missing.
+# 00 = hom A1, 01 = missing, 10 = het, 11 = hom A2 (first sample in the low bits).
+_CODE_FOR_A1_COUNT = np.array([0b11, 0b10, 0b00, 0b01], dtype=np.uint8)
+
+VARIANT_COLUMNS = ("chrom", "id", "cm", "pos", "a1", "a2")
+SAMPLE_COLUMNS = ("FID", "IID", "sex")
+
+
+@dataclass(frozen=True)
+class GenotypeSet:
+    """A validated genotype fileset: where it is, its samples and its variants.
+
+    ``variants`` has columns chrom, id, cm, pos, a1 (counted allele), a2.
+    ``samples`` has columns FID, IID, sex (1 male, 2 female, 0 unknown).
+    """
+
+    prefix: Path
+    format: GenotypeFormat
+    samples: pd.DataFrame
+    variants: pd.DataFrame
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.samples)
+
+    @property
+    def n_variants(self) -> int:
+        return len(self.variants)
+
+    def file(self, suffix: str) -> Path:
+        return Path(f"{self.prefix}.{suffix}")
+
+
+def fileset_paths(prefix: str | os.PathLike[str], fmt: GenotypeFormat) -> dict[str, Path]:
+    """The three files of a PLINK fileset, keyed by their role."""
+    suffixes = {"bed": ("bed", "bim", "fam"), "pgen": ("pgen", "pvar", "psam")}[fmt]
+    return {
+        role: Path(f"{prefix}.{s}")
+        for role, s in zip(("genotypes", "variants", "samples"), suffixes, strict=True)
+    }
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def read_bim(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ``.bim`` file (6 whitespace-separated columns, no header)."""
+    df = _read_table(path, names=list(VARIANT_COLUMNS), expected_columns=6)
+    df["pos"] = _as_int(df["pos"], path, "base-pair position (column 4)")
+    df["cm"] = pd.to_numeric(df["cm"], errors="coerce").fillna(0.0)
+    return df
+
+
+def read_fam(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ``.fam`` file (6 columns, no header); returns FID, IID, sex."""
+    df = _read_table(path, names=["FID", "IID", "PAT", "MAT", "sex", "PHENO"], expected_columns=6)
+    df["sex"] = pd.to_numeric(df["sex"], errors="coerce").fillna(0).astype(np.int8)
+    return df[list(SAMPLE_COLUMNS)]
+
+
+def read_pvar(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ``.pvar`` file with a ``#CHROM`` header line (## lines skipped)."""
+    path = Path(path)
+    _require_file(path)
+    with open(path) as fh:
+        skip = 0
+        header = None
+        for line in fh:
+            if line.startswith("##"):
+                skip += 1
+                continue
+            header = line.rstrip("\n").lstrip("#").split("\t")
+            break
+    if header is None or not {"CHROM", "POS", "ID", "REF", "ALT"} <= set(header):
+        raise InputFormatError(
+            f"{path}: expected a header line '#CHROM POS ID REF ALT', got {header!r}. "
+            "Headerless .pvar files are not supported; re-export with plink2 --make-pgen."
+        )
+    df = pd.read_csv(path, sep="\t", skiprows=skip + 1, header=None, names=header, dtype=str)
+    out = pd.DataFrame(
+        {
+            "chrom": df["CHROM"],
+            "id": df["ID"],
+            "cm": 0.0,
+            "pos": _as_int(df["POS"], path, "POS"),
+            "a1": df["ALT"],
+            "a2": df["REF"],
+        }
+    )
+    if out["a1"].str.contains(",", regex=False).any():
+        raise InputFormatError(
+            f"{path}: multi-allelic ALT alleles found; split them first "
+            "(plink2 --pfile ... --make-pgen --max-alleles 2, or bcftools norm -m-)."
+        )
+    return out
+
+
+def read_psam(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ``.psam`` file (``#FID IID SEX`` or ``#IID SEX`` header)."""
+    path = Path(path)
+    _require_file(path)
+    df = pd.read_csv(path, sep="\t", dtype=str)
+    df.columns = [c.lstrip("#") for c in df.columns]
+    if "IID" not in df.columns:
+        raise InputFormatError(f"{path}: no IID column in the header {list(df.columns)}.")
+    fid = df["FID"] if "FID" in df.columns else df["IID"]
+    sex = df["SEX"] if "SEX" in df.columns else pd.Series("0", index=df.index)
+    sex = sex.replace({"NA": "0", "male": "1", "female": "2"})
+    return pd.DataFrame(
+        {
+            "FID": fid,
+            "IID": df["IID"],
+            "sex": pd.to_numeric(sex, errors="coerce").fillna(0).astype(np.int8),
+        }
+    )
+
+
+def open_genotypes(prefix: str | os.PathLike[str], fmt: GenotypeFormat = "bed") -> GenotypeSet:
+    """Validate a PLINK fileset and return its metadata.
+
+    Checks: all three files exist; the ``.bed`` magic number and its size match the
+    ``.bim``/``.fam`` row counts (a truncated file or a bim/fam mismatch is caught
+    here); no duplicate sample IDs; no duplicate variant IDs.
+    """
+    paths = fileset_paths(prefix, fmt)
+    for p in paths.values():
+        _require_file(p)
+    if fmt == "bed":
+        variants, samples = read_bim(paths["variants"]), read_fam(paths["samples"])
+        _check_bed_size(paths["genotypes"], n_samples=len(samples), n_variants=len(variants))
+    elif fmt == "pgen":
+        variants, samples = read_pvar(paths["variants"]), read_psam(paths["samples"])
+        _check_pgen_counts(paths["genotypes"], n_samples=len(samples), n_variants=len(variants))
+    else:  # pragma: no cover - guarded by the config schema
+        raise InputFormatError(f"unknown genotype format {fmt!r}; expected 'bed' or 'pgen'.")
+    _check_unique(samples["IID"], paths["samples"], "sample ID (IID)")
+    _check_unique(variants["id"][variants["id"] != "."], paths["variants"], "variant ID")
+    return GenotypeSet(prefix=Path(prefix), format=fmt, samples=samples, variants=variants)
+
+
+def iter_genotype_chunks(
+    gset: GenotypeSet, *, chunk_variants: int = 4096, dtype: type = np.float32
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Yield ``(start, stop, G)`` with ``G`` of shape (n_samples, stop - start).
+
+    ``G`` holds counted-allele dosages with ``NaN`` for missing calls. Only one chunk
+    is in memory at a time, so memory is bounded by ``n_samples * chunk_variants``.
+    """
+    if chunk_variants < 1:
+        raise ValueError("chunk_variants must be >= 1")
+    m = gset.n_variants
+    if gset.format == "bed":
+        from bed_reader import open_bed
+
+        with open_bed(
+            gset.file("bed"), iid_count=gset.n_samples, sid_count=m, count_A1=True, num_threads=1
+        ) as bed:
+            for start in range(0, m, chunk_variants):
+                stop = min(start + chunk_variants, m)
+                yield start, stop, bed.read(index=np.s_[:, start:stop], dtype=dtype, order="F")
+    else:
+        import pgenlib
+
+        n = gset.n_samples
+        with pgenlib.PgenReader(bytes(gset.file("pgen")), raw_sample_ct=n) as reader:
+            for start in range(0, m, chunk_variants):
+                stop = min(start + chunk_variants, m)
+                buf = np.empty((stop - start, n), dtype=np.float64)
+                reader.read_dosages_range(start, stop, buf, allele_idx=1)
+                buf[buf == MISSING_INT8] = np.nan
+                yield start, stop, np.asarray(buf.T, dtype=dtype, order="F")
+
+
+# --------------------------------------------------------------------------- writers
+
+
+class BedWriter:
+    """Stream variants into a PLINK 1 ``.bed`` file (variant-major)."""
+
+    def __init__(self, path: str | os.PathLike[str], n_samples: int) -> None:
+        self.path = Path(path)
+        self.n_samples = n_samples
+        self.n_variants = 0
+        self._fh = open(self.path, "wb")  # noqa: SIM115 - closed by close()/__exit__
+        self._fh.write(BED_MAGIC)
+
+    def append(self, genotypes: np.ndarray) -> None:
+        """Append variants; ``genotypes`` is int8 (n_variants, n_samples), -9 = missing."""
+        g = np.asarray(genotypes)
+        if g.ndim != 2 or g.shape[1] != self.n_samples:
+            raise ValueError(f"expected shape (k, {self.n_samples}), got {g.shape}")
+        self._fh.write(pack_bed_codes(g).tobytes())
+        self.n_variants += g.shape[0]
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> BedWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def pack_bed_codes(genotypes: np.ndarray) -> np.ndarray:
+    """Pack int8 A1 counts (k, n) into PLINK 1 bytes (k, ceil(n / 4))."""
+    g = np.asarray(genotypes, dtype=np.int8)
+    idx = np.where((g >= 0) & (g <= 2), g, 3).astype(np.intp)
+    codes = _CODE_FOR_A1_COUNT[idx]
+    k, n = codes.shape
+    pad = (-n) % 4
+    if pad:
+        codes = np.concatenate([codes, np.zeros((k, pad), dtype=np.uint8)], axis=1)
+    codes = codes.reshape(k, -1, 4)
+    return codes[:, :, 0] | (codes[:, :, 1] << 2) | (codes[:, :, 2] << 4) | (codes[:, :, 3] << 6)
+
+
+def write_bim(path: str | os.PathLike[str], variants: pd.DataFrame) -> None:
+    variants.loc[:, list(VARIANT_COLUMNS)].to_csv(path, sep="\t", header=False, index=False)
+
+
+def write_fam(path: str | os.PathLike[str], samples: pd.DataFrame) -> None:
+    fam = pd.DataFrame(
+        {
+            "FID": samples["FID"],
+            "IID": samples["IID"],
+            "PAT": 0,
+            "MAT": 0,
+            "sex": samples["sex"],
+            "PHENO": -9,
+        }
+    )
+    fam.to_csv(path, sep="\t", header=False, index=False)
+
+
+def write_pvar(path: str | os.PathLike[str], variants: pd.DataFrame) -> None:
+    pvar = pd.DataFrame(
+        {
+            "#CHROM": variants["chrom"],
+            "POS": variants["pos"],
+            "ID": variants["id"],
+            "REF": variants["a2"],
+            "ALT": variants["a1"],
+        }
+    )
+    pvar.to_csv(path, sep="\t", index=False)
+
+
+def write_psam(path: str | os.PathLike[str], samples: pd.DataFrame) -> None:
+    psam = pd.DataFrame({"#FID": samples["FID"], "IID": samples["IID"], "SEX": samples["sex"]})
+    psam.to_csv(path, sep="\t", index=False)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _require_file(path: Path) -> None:
+    if not Path(path).is_file():
+        raise InputFormatError(f"{path}: file not found.")
+
+
+def _read_table(
+    path: str | os.PathLike[str], *, names: list[str], expected_columns: int
+) -> pd.DataFrame:
+    path = Path(path)
+    _require_file(path)
+    if path.stat().st_size == 0:
+        raise InputFormatError(f"{path}: file is empty.")
+    df = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="c")
+    if df.shape[1] != expected_columns:
+        raise InputFormatError(
+            f"{path}: expected {expected_columns} whitespace-separated columns, found {df.shape[1]}."
+        )
+    df.columns = names
+    return df
+
+
+def _as_int(values: pd.Series, path: str | os.PathLike[str], what: str) -> pd.Series:
+    out = pd.to_numeric(values, errors="coerce")
+    if out.isna().any():
+        row = int(np.flatnonzero(out.isna().to_numpy())[0])
+        raise InputFormatError(
+            f"{path}: non-integer {what} {values.iloc[row]!r} on data row {row + 1}."
+        )
+    return out.astype(np.int64)
+
+
+def _check_unique(ids: pd.Series, path: Path, what: str) -> None:
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        shown = ", ".join(map(str, dup.unique()[:5]))
+        raise InputFormatError(
+            f"{path}: {dup.nunique()} duplicate {what}(s), e.g. {shown}. "
+            "Each ID must be unique; deduplicate the file (e.g. plink2 --set-all-var-ids / --rm-dup)."
+        )
+
+
+def _check_bed_size(path: Path, *, n_samples: int, n_variants: int) -> None:
+    with open(path, "rb") as fh:
+        magic = fh.read(3)
+    if magic != BED_MAGIC:
+        raise InputFormatError(
+            f"{path}: not a variant-major PLINK 1 .bed file (first bytes {magic.hex()}, expected 6c1b01)."
+        )
+    expected = 3 + n_variants * ((n_samples + 3) // 4)
+    actual = path.stat().st_size
+    if actual != expected:
+        bim, fam = path.with_suffix(".bim"), path.with_suffix(".fam")
+        raise InputFormatError(
+            f"{path}: size {actual} bytes, expected {expected} for {n_variants} variants ({bim.name}) x "
+            f"{n_samples} samples ({fam.name}). The .bed is truncated or the .bim/.fam row counts do not match it."
+        )
+
+
+def _check_pgen_counts(path: Path, *, n_samples: int, n_variants: int) -> None:
+    import pgenlib
+
+    try:
+        with pgenlib.PgenReader(bytes(path)) as reader:
+            got_v, got_s = reader.get_variant_ct(), reader.get_raw_sample_ct()
+    except RuntimeError as exc:
+        raise InputFormatError(f"{path}: cannot be read as a .pgen file ({exc}).") from exc
+    if (got_v, got_s) != (n_variants, n_samples):
+        raise InputFormatError(
+            f"{path}: holds {got_v} variants x {got_s} samples but the .pvar/.psam list "
+            f"{n_variants} variants x {n_samples} samples."
+        )
