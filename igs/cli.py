@@ -228,6 +228,142 @@ def inputs_check(prefix: str, fmt: str, out: Path) -> None:
     )
 
 
+# --------------------------------------------------------------------------- scores
+
+
+@cli.group()
+def scores() -> None:
+    """Match scoring files to the target variants and compute polygenic scores."""
+
+
+@scores.command("match")
+@click.option("--genotypes", "prefix", required=True, help="Fileset prefix (without .bed/.pgen).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["bed", "pgen"]), default="bed", show_default=True
+)
+@click.option(
+    "--genome-build",
+    type=click.Choice(["GRCh37", "GRCh38"]),
+    required=True,
+    help="Build of the target.",
+)
+@click.option("--min-overlap", type=click.FloatRange(0, 1), default=0.75, show_default=True)
+@click.option(
+    "--keep-ambiguous", is_flag=True, help="Keep A/T and C/G SNPs, assuming the same strand."
+)
+@click.option("--no-flips", is_flag=True, help="Do not match alleles on the other strand.")
+@click.option(
+    "--exclude-chromosomes", default="", help="Comma-separated chromosomes not to score (e.g. X)."
+)
+@click.option(
+    "--report", type=click.Path(path_type=Path), required=True, help="match_report.tsv.gz to write."
+)
+@click.option(
+    "--summary",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Per-score summary TSV to write.",
+)
+@click.argument("scoring_files", nargs=-1, required=True)
+def scores_match(
+    prefix: str,
+    fmt: str,
+    genome_build: str,
+    min_overlap: float,
+    keep_ambiguous: bool,
+    no_flips: bool,
+    exclude_chromosomes: str,
+    report: Path,
+    summary: Path,
+    scoring_files: tuple[str, ...],
+) -> None:
+    """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file row."""
+    import pandas as pd
+
+    from igs.io.plink import open_genotypes
+    from igs.scores import MatchOptions, match_variants, read_scoring_file, summarise_matches
+    from igs.scores.match import check_build
+
+    gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
+    options = MatchOptions(
+        keep_ambiguous=keep_ambiguous,
+        allow_flips=not no_flips,
+        min_overlap=min_overlap,
+        exclude_chromosomes=_csv_strings(exclude_chromosomes),
+    )
+    reports = []
+    for path in scoring_files:
+        score = read_scoring_file(path)
+        check_build(score, genome_build)
+        reports.append(match_variants(score, gset.variants, options))
+        log.info(
+            "%s: %d of %d variants matched",
+            score.pgs_id,
+            (reports[-1]["match_status"] == "matched").sum(),
+            len(reports[-1]),
+        )
+    ids = [r["pgs_id"].iloc[0] for r in reports]
+    if len(set(ids)) != len(ids):
+        raise IGSError(
+            f"two scoring files share a pgs_id: {sorted({i for i in ids if ids.count(i) > 1})}."
+        )
+    full = pd.concat(reports, ignore_index=True)
+    with atomic_path(report) as tmp:
+        full.to_csv(tmp, sep="\t", index=False, compression={"method": "gzip", "mtime": 0})
+    with atomic_path(summary) as tmp:
+        summarise_matches(full).to_csv(tmp, sep="\t", index=False)
+
+
+@scores.command("compute")
+@click.option("--genotypes", "prefix", required=True, help="Fileset prefix (without .bed/.pgen).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["bed", "pgen"]), default="bed", show_default=True
+)
+@click.option(
+    "--report",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="From `igs scores match`.",
+)
+@click.option(
+    "--no-mean-imputation",
+    is_flag=True,
+    help="Missing calls add nothing (plink2 no-mean-imputation).",
+)
+@click.option(
+    "--chunk-variants", type=int, default=8192, show_default=True, help="Variants read per chunk."
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="scores.tsv.gz to write."
+)
+def scores_compute(
+    prefix: str, fmt: str, report: Path, no_mean_imputation: bool, chunk_variants: int, out: Path
+) -> None:
+    """Compute every matched score for every sample in one pass (plink2 --score semantics)."""
+    import pandas as pd
+
+    from igs.io.plink import open_genotypes
+    from igs.scores import compute_scores, score_weights
+
+    gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
+    full = pd.read_csv(
+        report, sep="\t", dtype={"target_index": "Int64"}, keep_default_na=False, na_values=[""]
+    )
+    reports = [r for _, r in full.groupby("pgs_id", sort=False)]
+    weights = score_weights(reports, gset.n_variants)
+    result = compute_scores(
+        gset, weights, mean_impute=not no_mean_imputation, chunk_variants=chunk_variants
+    )
+    with atomic_path(out) as tmp:
+        result.to_csv(
+            tmp,
+            sep="\t",
+            index=False,
+            float_format="%.10g",
+            compression={"method": "gzip", "mtime": 0},
+        )
+
+
 def main() -> None:
     """Entry point: run the CLI, turning igs errors into a message and an exit code."""
     try:

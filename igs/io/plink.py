@@ -137,7 +137,7 @@ def read_psam(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputFormatError(f"{path}: no IID column in the header {list(df.columns)}.")
     fid = df["FID"] if "FID" in df.columns else df["IID"]
     sex = df["SEX"] if "SEX" in df.columns else pd.Series("0", index=df.index)
-    sex = sex.replace({"NA": "0", "male": "1", "female": "2"})
+    sex = sex.map(lambda v: {"NA": "0", "male": "1", "female": "2"}.get(v, v))
     return pd.DataFrame(
         {
             "FID": fid,

@@ -31,4 +31,6 @@ def genotype_files(biobank):
 
 def all_targets():
     targets = expand(f"{RESULTS}/{{biobank}}/inputs/genotype_summary.json", biobank=BIOBANKS)
-    return targets + RESOLVED["scores"]["scoring_files"]
+    if RESOLVED["scores"]["scoring_files"]:
+        targets += expand(f"{RESULTS}/{{biobank}}/scores/scores.tsv.gz", biobank=BIOBANKS)
+    return targets

@@ -1,0 +1,150 @@
+"""Match scoring-file rows to target variants, the way users expect.
+
+Each row is looked up by (chromosome, position), or by rsID when the file has no
+positions, and its alleles are compared with the target's counted allele (a1) and
+other allele (a2):
+
+* ``exact``: effect = a1 (and other = a2 or not given): dosage = a1 count
+* ``swapped``: effect = a2: dosage = 2 - a1 count
+* ``flipped`` / ``flipped_swapped``: the same after complementing both alleles
+* strand-ambiguous rows (A/T, C/G) are excluded by default: their strand cannot be told
+* multi-allelic sites (several target variants at one position) are resolved by the alleles
+* when several rows of one score hit the same target variant, the first row is kept
+
+Every row gets a ``match_status``: matched, excluded_ambiguous, duplicate, allele_mismatch, absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from igs import columns as C
+from igs.errors import MatchRateError
+from igs.scores.scorefile import ScoringFile, normalise_chrom
+
+COMPLEMENT = str.maketrans("ACGT", "TGCA")
+MATCH_PRIORITY = {"exact": 0, "swapped": 0, "flipped": 1, "flipped_swapped": 1}
+STATUSES = ("matched", "excluded_ambiguous", "duplicate", "allele_mismatch", "absent")
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    """How to match: keep ambiguous SNPs (assume same strand), allow strand flips, the overlap required."""
+
+    keep_ambiguous: bool = False
+    allow_flips: bool = True
+    min_overlap: float = 0.75
+    exclude_chromosomes: tuple[str, ...] = ()  # e.g. ("X",): those target variants are not used
+
+
+def match_variants(
+    score: ScoringFile, target: pd.DataFrame, options: MatchOptions = MatchOptions()
+) -> pd.DataFrame:
+    """One row per scoring-file row with its match status, type and target variant index.
+
+    ``target`` has columns chrom, id, pos, a1, a2 (an igs GenotypeSet's variants).
+    Raises MatchRateError when the matched share is below ``options.min_overlap``.
+    """
+    rows = score.rows
+    target = target[~target["chrom"].map(normalise_chrom).isin(options.exclude_chromosomes)]
+    tgt = pd.DataFrame(
+        {
+            "target_index": np.asarray(target.index),
+            "t_chrom": target["chrom"].map(normalise_chrom).to_numpy(),
+            "t_pos": target["pos"].to_numpy(),
+            "t_id": target["id"].to_numpy(),
+            "a1": target["a1"].str.upper().to_numpy(),
+            "a2": target["a2"].str.upper().to_numpy(),
+        }
+    )
+    by_position = rows[C.CHR_POSITION].notna()
+    cand_pos = rows[by_position].merge(
+        tgt, left_on=[C.CHR_NAME, C.CHR_POSITION], right_on=["t_chrom", "t_pos"], how="inner"
+    )
+    cand_id = rows[~by_position & (rows[C.RSID] != "")].merge(
+        tgt, left_on=C.RSID, right_on="t_id", how="inner"
+    )
+    cand = pd.concat([cand_pos, cand_id], ignore_index=True)
+    cand["match_type"] = _match_type(cand, options.allow_flips)
+    cand = cand[cand["match_type"] != ""]
+    cand = cand.assign(priority=cand["match_type"].map(MATCH_PRIORITY))
+    best = cand.sort_values(["row", "priority", "target_index"], kind="stable").drop_duplicates(
+        "row"
+    )
+
+    report = rows.merge(best[["row", "target_index", "t_id", "match_type"]], on="row", how="left")
+    located = rows["row"].isin(cand_pos["row"]) | rows["row"].isin(cand_id["row"])
+    ambiguous = _is_ambiguous(report[C.EFFECT_ALLELE], report[C.OTHER_ALLELE])
+    status = np.where(
+        report["match_type"].notna(), "matched", np.where(located, "allele_mismatch", "absent")
+    )
+    if not options.keep_ambiguous:
+        # located but strand-ambiguous: excluded whether or not the alleles line up (as pgsc_calc counts)
+        status = np.where((status != "absent") & ambiguous, "excluded_ambiguous", status)
+    report["match_status"] = status
+    matched = report["match_status"] == "matched"
+    dup = matched & report["target_index"].duplicated(keep="first") & report["target_index"].notna()
+    report.loc[dup, "match_status"] = "duplicate"
+    report["is_ambiguous"] = ambiguous
+    report.insert(0, "pgs_id", score.pgs_id)
+    report["target_index"] = report["target_index"].astype("Int64")
+    report = report.rename(columns={"t_id": "target_id"})
+    report.loc[report["match_status"] != "matched", "match_type"] = None
+
+    rate = float((report["match_status"] == "matched").mean()) if len(report) else 0.0
+    if rate < options.min_overlap:
+        counts = report["match_status"].value_counts().to_dict()
+        raise MatchRateError(
+            f"{score.pgs_id} ({score.path}): only {rate:.1%} of {len(report)} variants matched the target "
+            f"(min_overlap {options.min_overlap:.0%}); statuses {counts}. Check the genome build "
+            f"(score: {score.genome_build or 'not stated'}) and use a harmonised scoring file."
+        )
+    return report
+
+
+def summarise_matches(report: pd.DataFrame) -> pd.DataFrame:
+    """Per score: counts of each match status and match type, and the match rate."""
+    out = []
+    for pgs_id, r in report.groupby("pgs_id", sort=False):
+        row = {"pgs_id": pgs_id, "n_variants": len(r)}
+        row.update({s: int((r["match_status"] == s).sum()) for s in STATUSES})
+        row.update({f"type_{t}": int((r["match_type"] == t).sum()) for t in MATCH_PRIORITY})
+        row["match_rate"] = row["matched"] / max(len(r), 1)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def check_build(score: ScoringFile, target_build: str) -> None:
+    """Fail when the scoring file states a build other than the target's."""
+    from igs.errors import InputFormatError
+
+    if score.genome_build and score.genome_build != target_build:
+        raise InputFormatError(
+            f"{score.path}: positions are on {score.genome_build} but the target genotypes are on {target_build}. "
+            f"Download the harmonised file for {target_build} (PGS Catalog hmPOS_{target_build}) or lift it over."
+        )
+
+
+def _match_type(cand: pd.DataFrame, allow_flips: bool) -> np.ndarray:
+    ea, oa = cand[C.EFFECT_ALLELE].to_numpy(dtype=str), cand[C.OTHER_ALLELE].to_numpy(dtype=str)
+    a1, a2 = cand["a1"].to_numpy(dtype=str), cand["a2"].to_numpy(dtype=str)
+    no_other = oa == ""
+    out = np.full(len(cand), "", dtype=object)
+    flip_ea = np.char.translate(ea, COMPLEMENT) if len(ea) else ea
+    flip_oa = np.char.translate(oa, COMPLEMENT) if len(oa) else oa
+    if allow_flips:
+        out[(flip_ea == a2) & ((flip_oa == a1) | no_other)] = "flipped_swapped"
+        out[(flip_ea == a1) & ((flip_oa == a2) | no_other)] = "flipped"
+    out[(ea == a2) & ((oa == a1) | no_other)] = "swapped"
+    out[(ea == a1) & ((oa == a2) | no_other)] = "exact"
+    return out
+
+
+def _is_ambiguous(ea: pd.Series, oa: pd.Series) -> np.ndarray:
+    ea_s, oa_s = ea.to_numpy(dtype=str), oa.to_numpy(dtype=str)
+    if not len(ea_s):
+        return np.zeros(0, dtype=bool)
+    return (np.char.translate(ea_s, COMPLEMENT) == oa_s) & (np.char.str_len(ea_s) == 1)

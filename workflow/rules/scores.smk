@@ -1,0 +1,43 @@
+# Match the configured scoring files to each biobank's variants, then score every sample.
+
+
+rule scores_match:
+    input:
+        genotypes=lambda wc: genotype_files(wc.biobank),
+        scoring_files=RESOLVED["scores"]["scoring_files"],
+    output:
+        report=f"{RESULTS}/{{biobank}}/scores/match_report.tsv.gz",
+        summary=f"{RESULTS}/{{biobank}}/scores/match_summary.tsv",
+    log:
+        f"{LOGS}/{{biobank}}/scores/match.log",
+    params:
+        prefix=lambda wc: genotype_prefix(wc.biobank),
+        fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
+        build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
+        min_overlap=RESOLVED["scores"]["min_overlap"],
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "igs scores match --genotypes {params.prefix} --format {params.fmt} --genome-build {params.build} "
+        "--min-overlap {params.min_overlap} --report {output.report} --summary {output.summary} "
+        "{input.scoring_files} 2> {log}"
+
+
+rule scores_compute:
+    input:
+        genotypes=lambda wc: genotype_files(wc.biobank),
+        report=f"{RESULTS}/{{biobank}}/scores/match_report.tsv.gz",
+    output:
+        f"{RESULTS}/{{biobank}}/scores/scores.tsv.gz",
+    log:
+        f"{LOGS}/{{biobank}}/scores/compute.log",
+    params:
+        prefix=lambda wc: genotype_prefix(wc.biobank),
+        fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    shell:
+        "igs scores compute --genotypes {params.prefix} --format {params.fmt} --report {input.report} "
+        "--out {output} 2> {log}"
