@@ -297,64 +297,46 @@ def test_1000g_pgs000586_equals_pgsc_calc(tmp_path):
     )
 
 
-def test_cli_match_and_compute(small_cohort, small_scoring_files, tmp_path):
+def run_igs_scores(*args: str) -> subprocess.CompletedProcess:
     import sys
 
+    return subprocess.run(
+        [sys.executable, "-m", "igs.cli", "scores", *args], capture_output=True, text=True
+    )
+
+
+def test_cli_match_and_compute(small_cohort, small_scoring_files, tmp_path):
+    genotypes = str(small_cohort / "genotypes")
     files = [str(small_scoring_files / f"{s}.txt.gz") for s in ("IGS_SIM_CAD", "IGS_SIM_LDL")]
-    cmd = [
-        sys.executable,
-        "-m",
-        "igs.cli",
-        "scores",
-        "match",
-        "--genotypes",
-        str(small_cohort / "genotypes"),
-        "--genome-build",
-        "GRCh38",
-        "--report",
-        str(tmp_path / "r.tsv.gz"),
-        "--summary",
-        str(tmp_path / "s.tsv"),
-        *files,
-    ]
-    assert subprocess.run(cmd, capture_output=True).returncode == 0
-    cmd = [
-        sys.executable,
-        "-m",
-        "igs.cli",
-        "scores",
+
+    def match(build: str, tag: str) -> subprocess.CompletedProcess:
+        return run_igs_scores(
+            "match",
+            "--genotypes",
+            genotypes,
+            "--genome-build",
+            build,
+            "--report",
+            str(tmp_path / f"{tag}.tsv.gz"),
+            "--summary",
+            str(tmp_path / f"{tag}.tsv"),
+            *files,
+        )
+
+    assert match("GRCh38", "r").returncode == 0
+    proc = run_igs_scores(
         "compute",
         "--genotypes",
-        str(small_cohort / "genotypes"),
+        genotypes,
         "--report",
         str(tmp_path / "r.tsv.gz"),
         "--out",
         str(tmp_path / "scores.tsv.gz"),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    )
     assert proc.returncode == 0, proc.stderr
     got = pd.read_csv(tmp_path / "scores.tsv.gz", sep="\t")
     assert set(got["pgs_id"]) == {"IGS_SIM_CAD", "IGS_SIM_LDL"} and len(got) == 2 * 600
-    wrong = [
-        c if c != "GRCh38" else "GRCh37"
-        for c in [
-            sys.executable,
-            "-m",
-            "igs.cli",
-            "scores",
-            "match",
-            "--genotypes",
-            str(small_cohort / "genotypes"),
-            "--genome-build",
-            "GRCh38",
-            "--report",
-            str(tmp_path / "r2.tsv.gz"),
-            "--summary",
-            str(tmp_path / "s2.tsv"),
-            *files,
-        ]
-    ]
-    proc = subprocess.run(wrong, capture_output=True, text=True)
+    proc = match("GRCh37", "r2")
     assert (
         proc.returncode == 3
         and "positions are on GRCh38 but the target genotypes are on GRCh37" in proc.stderr
