@@ -10,6 +10,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/inputs.smk"
+include: "workflow/rules/qc.smk"
 include: "workflow/rules/scores.smk"
 
 

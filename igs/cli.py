@@ -15,7 +15,7 @@ import click
 import yaml
 
 from igs import __version__
-from igs.errors import IGSError
+from igs.errors import ConfigError, IGSError
 from igs.io.atomic import atomic_path
 
 log = logging.getLogger("igs")
@@ -72,6 +72,23 @@ def config_validate(config_file: Path, no_file_checks: bool, show: bool) -> None
         click.echo(yaml.safe_dump(cfg, sort_keys=False))
     else:
         click.echo(f"{config_file}: OK ({len(cfg['biobanks'])} biobank(s))")
+
+
+def genotype_options(formats: tuple[str, ...] = ("bed", "pgen")):  # type: ignore[no-untyped-def]
+    """--genotypes and --format, shared by every command that reads a genotype fileset."""
+
+    def decorate(f):  # type: ignore[no-untyped-def]
+        f = click.option(
+            "--format", "fmt", type=click.Choice(list(formats)), default="bed", show_default=True
+        )(f)
+        return click.option(
+            "--genotypes",
+            "prefix",
+            required=True,
+            help="Fileset prefix (without .bed/.pgen), or the VCF/BGEN file.",
+        )(f)
+
+    return decorate
 
 
 # --------------------------------------------------------------------------- simulate
@@ -205,10 +222,7 @@ def inputs() -> None:
 
 
 @inputs.command("check")
-@click.option("--genotypes", "prefix", required=True, help="Fileset prefix (without .bed/.pgen).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["bed", "pgen"]), default="bed", show_default=True
-)
+@genotype_options()
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="Summary JSON to write."
 )
@@ -228,6 +242,80 @@ def inputs_check(prefix: str, fmt: str, out: Path) -> None:
     )
 
 
+# --------------------------------------------------------------------------- qc
+
+
+@cli.group()
+def qc() -> None:
+    """Genotype QC: sample and variant filters, sex check, relatedness, PCA."""
+
+
+@qc.command("run")
+@genotype_options(("bed", "pgen", "vcf", "bgen"))
+@click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Workflow config; its `qc`, `seed` and `hail` blocks set the thresholds.",
+)
+@click.option("--ancestry-groups", type=int, help="Override qc.ancestry_groups.")
+@click.option(
+    "--out-dir", type=click.Path(path_type=Path), required=True, help="Folder for qc/ outputs."
+)
+def qc_run(
+    prefix: str,
+    fmt: str,
+    engine: str,
+    config_file: Path | None,
+    ancestry_groups: int | None,
+    out_dir: Path,
+) -> None:
+    """Run QC and write genotypes.bed/bim/fam, variant_qc, sample_qc, pcs and summary.json."""
+    import dataclasses
+
+    from igs.qc import QCOptions, write_qc_tables
+
+    cfg = _qc_config(config_file)
+    opts = QCOptions.from_config(cfg["qc"], seed=cfg["seed"])
+    if ancestry_groups is not None:
+        opts = dataclasses.replace(opts, ancestry_groups=ancestry_groups)
+    if engine == "local":
+        from igs.io.plink import open_genotypes
+        from igs.qc import run_local_qc, write_qc_genotypes
+
+        if fmt not in ("bed", "pgen"):
+            raise ConfigError(
+                f"the local engine reads bed or pgen, not {fmt}; use --engine hail for VCF/BGEN "
+                "(pip install 'igs[hail]')."
+            )
+        gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
+        result = run_local_qc(gset, opts)
+        write_qc_genotypes(gset, result, out_dir, opts)
+    else:
+        from igs.qc.hail_engine import run_hail_qc
+
+        result = run_hail_qc(prefix, fmt, opts, out_dir, hail_config=cfg["hail"])
+    write_qc_tables(result, out_dir)
+    s = result.summary
+    log.info(
+        "QC: %d of %d samples and %d of %d variants kept",
+        s["samples"]["final"],
+        s["samples"]["input"],
+        s["variants"]["final"],
+        s["variants"]["input"],
+    )
+
+
+def _qc_config(config_file: Path | None) -> dict:
+    """The qc/seed/hail blocks of a config file with defaults filled in (defaults if no file)."""
+    from igs.config import default_blocks, load_config
+
+    if config_file is not None:
+        return load_config(config_file)
+    return default_blocks(("qc", "seed", "hail"))
+
+
 # --------------------------------------------------------------------------- scores
 
 
@@ -237,10 +325,7 @@ def scores() -> None:
 
 
 @scores.command("match")
-@click.option("--genotypes", "prefix", required=True, help="Fileset prefix (without .bed/.pgen).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["bed", "pgen"]), default="bed", show_default=True
-)
+@genotype_options()
 @click.option(
     "--genome-build",
     type=click.Choice(["GRCh37", "GRCh38"]),
@@ -315,10 +400,7 @@ def scores_match(
 
 
 @scores.command("compute")
-@click.option("--genotypes", "prefix", required=True, help="Fileset prefix (without .bed/.pgen).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["bed", "pgen"]), default="bed", show_default=True
-)
+@genotype_options()
 @click.option(
     "--report",
     type=click.Path(exists=True, path_type=Path),

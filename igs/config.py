@@ -111,6 +111,14 @@ def resolve_config(
     return cfg
 
 
+def default_blocks(keys: tuple[str, ...]) -> dict[str, Any]:
+    """Top-level config blocks with every default filled in, for use without a config file."""
+    schema = load_schema()
+    cfg: dict[str, Any] = {}
+    _fill_defaults(cfg, {"properties": {k: schema["properties"][k] for k in keys}})
+    return cfg
+
+
 def get_biobank(config: dict[str, Any], name: str) -> dict[str, Any]:
     """The resolved entry of biobank ``name``; an unknown name lists the known ones."""
     for bb in config["biobanks"]:

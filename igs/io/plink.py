@@ -203,6 +203,74 @@ def iter_genotype_chunks(
                 yield start, stop, np.asarray(buf.T, dtype=dtype, order="F")
 
 
+def read_genotype_codes(
+    gset: GenotypeSet,
+    variant_index: np.ndarray | slice,
+    sample_index: np.ndarray | None = None,
+) -> np.ndarray:
+    """Hard calls as int8 A1 counts, shape (n_selected_samples, n_selected_variants), F order.
+
+    Missing calls are negative (bed-reader writes -127, pgenlib -9). ``variant_index``
+    is a slice or sorted indices; ``sample_index`` sorted indices or None for all.
+    """
+    if isinstance(variant_index, slice):
+        variant_index = np.arange(gset.n_variants)[variant_index]
+    variant_index = np.asarray(variant_index, dtype=np.int64)
+    n_sel = gset.n_samples if sample_index is None else len(sample_index)
+    if gset.format == "bed":
+        from bed_reader import open_bed
+
+        with open_bed(
+            gset.file("bed"),
+            iid_count=gset.n_samples,
+            sid_count=gset.n_variants,
+            count_A1=True,
+            num_threads=1,
+        ) as bed:
+            rows = slice(None) if sample_index is None else np.asarray(sample_index)
+            if len(variant_index) and _is_contiguous(variant_index):
+                cols = slice(int(variant_index[0]), int(variant_index[-1]) + 1)
+                return bed.read(index=np.s_[rows, cols], dtype=np.int8, order="F")
+            return bed.read(index=np.s_[rows, variant_index], dtype=np.int8, order="F")
+    import pgenlib
+
+    subset = None if sample_index is None else np.asarray(sample_index, dtype=np.uint32)
+    with pgenlib.PgenReader(
+        bytes(gset.file("pgen")), raw_sample_ct=gset.n_samples, sample_subset=subset
+    ) as reader:
+        buf = np.empty((len(variant_index), n_sel), dtype=np.int8)
+        if len(variant_index):
+            reader.read_list(variant_index.astype(np.uint32), buf)
+        return np.asfortranarray(buf.T)
+
+
+def iter_genotype_codes(
+    gset: GenotypeSet,
+    *,
+    chunk_variants: int = 8192,
+    variant_mask: np.ndarray | None = None,
+    sample_index: np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(variant_index, G)`` for chunks of the selected variants, G int8 as above.
+
+    Memory is bounded by ``n_samples * chunk_variants`` bytes whatever the variant count.
+    """
+    if chunk_variants < 1:
+        raise ValueError("chunk_variants must be >= 1")
+    selected = (
+        np.arange(gset.n_variants)
+        if variant_mask is None
+        else np.flatnonzero(np.asarray(variant_mask, dtype=bool))
+    )
+    for start in range(0, len(selected), chunk_variants):
+        idx = selected[start : start + chunk_variants]
+        yield idx, read_genotype_codes(gset, idx, sample_index)
+
+
+def _is_contiguous(index: np.ndarray) -> bool:
+    return bool(index[-1] - index[0] + 1 == len(index))
+
+
 # --------------------------------------------------------------------------- writers
 
 

@@ -1,5 +1,9 @@
 # Config validation, wildcard constraints and the list of final targets.
 # Each stage keeps its own input functions in its own .smk file.
+from pathlib import Path
+
+import yaml
+
 import igs.config
 from igs.errors import IGSError
 
@@ -14,6 +18,14 @@ LOGS = RESOLVED["logs_dir"]
 BIOBANKS = {bb["name"]: bb for bb in RESOLVED["biobanks"]}
 SIMULATED = [name for name, bb in BIOBANKS.items() if "simulate" in bb]
 SIMULATED_DIR = f"{RESULTS}/{igs.config.SIMULATED_DIR}"
+
+# The merged config (config file plus any --config overrides) as the igs CLI reads it.
+# Rewritten only when it changes, so that its timestamp does not trigger reruns.
+CONFIG_FILE = f"{RESULTS}/.igs/config.yaml"
+_config_text = yaml.safe_dump(dict(config), sort_keys=True)
+if not Path(CONFIG_FILE).is_file() or Path(CONFIG_FILE).read_text() != _config_text:
+    Path(CONFIG_FILE).parent.mkdir(parents=True, exist_ok=True)
+    Path(CONFIG_FILE).write_text(_config_text)
 
 
 wildcard_constraints:
@@ -31,6 +43,7 @@ def genotype_files(biobank):
 
 def all_targets():
     targets = expand(f"{RESULTS}/{{biobank}}/inputs/genotype_summary.json", biobank=BIOBANKS)
+    targets += expand(f"{RESULTS}/{{biobank}}/qc/summary.json", biobank=BIOBANKS)
     if RESOLVED["scores"]["scoring_files"]:
         targets += expand(f"{RESULTS}/{{biobank}}/scores/scores.tsv.gz", biobank=BIOBANKS)
     return targets

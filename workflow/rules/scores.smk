@@ -1,9 +1,9 @@
-# Match the configured scoring files to each biobank's variants, then score every sample.
+# Match the configured scoring files to each biobank's QC'd variants, then score every sample.
 
 
 rule scores_match:
     input:
-        genotypes=lambda wc: genotype_files(wc.biobank),
+        genotypes=multiext(f"{RESULTS}/{{biobank}}/qc/genotypes", ".bed", ".bim", ".fam"),
         scoring_files=RESOLVED["scores"]["scoring_files"],
     output:
         report=f"{RESULTS}/{{biobank}}/scores/match_report.tsv.gz",
@@ -11,8 +11,8 @@ rule scores_match:
     log:
         f"{LOGS}/{{biobank}}/scores/match.log",
     params:
-        prefix=lambda wc: genotype_prefix(wc.biobank),
-        fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
+        prefix=lambda wc: f"{RESULTS}/{wc.biobank}/qc/genotypes",
+        fmt="bed",
         build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
         min_overlap=RESOLVED["scores"]["min_overlap"],
     resources:
@@ -26,15 +26,15 @@ rule scores_match:
 
 rule scores_compute:
     input:
-        genotypes=lambda wc: genotype_files(wc.biobank),
+        genotypes=multiext(f"{RESULTS}/{{biobank}}/qc/genotypes", ".bed", ".bim", ".fam"),
         report=f"{RESULTS}/{{biobank}}/scores/match_report.tsv.gz",
     output:
         f"{RESULTS}/{{biobank}}/scores/scores.tsv.gz",
     log:
         f"{LOGS}/{{biobank}}/scores/compute.log",
     params:
-        prefix=lambda wc: genotype_prefix(wc.biobank),
-        fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
+        prefix=lambda wc: f"{RESULTS}/{wc.biobank}/qc/genotypes",
+        fmt="bed",
     resources:
         mem_mb=2000,
         runtime=60,

@@ -1,0 +1,226 @@
+"""Compiled (numba) loops over int8 genotype matrices, used by the local QC engine.
+
+Genotype matrices are ``(n_samples, n_variants)`` int8 arrays of counted-allele (A1)
+counts in Fortran order (one variant's calls contiguous); any value outside 0..2 is a
+missing call (bed-reader writes -127, pgenlib -9).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _popcount(typingctx, x):  # pragma: no cover - compiled
+    """The CPU's popcount instruction (LLVM ``ctpop``) on a uint64."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
+        return builder.call(fn, [args[0]])
+
+    return sig, codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def variant_genotype_counts(g: np.ndarray, sample_group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per variant and sample group, counts of A1 count 0, 1, 2 and missing: (k, n_groups, 4).
+
+    ``sample_group[i]`` is sample i's group (0..n_groups-1) or -1 to leave it out.
+    """
+    n, k = g.shape
+    out = np.zeros((k, n_groups, 4), dtype=np.int64)
+    for j in range(k):
+        for i in range(n):
+            grp = sample_group[i]
+            if grp >= 0:
+                v = g[i, j]
+                code = v if (v >= 0 and v <= 2) else 3
+                out[j, grp, code] += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def accumulate_sample_missing(g: np.ndarray, variant_mask: np.ndarray, missing: np.ndarray) -> None:
+    """Add, per sample, the number of missing calls among the selected variants."""
+    n, k = g.shape
+    for j in range(k):
+        if variant_mask[j]:
+            for i in range(n):
+                v = g[i, j]
+                if v < 0 or v > 2:
+                    missing[i] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def accumulate_homozygosity(
+    g: np.ndarray,
+    expected_het: np.ndarray,
+    variant_mask: np.ndarray,
+    obs_hom: np.ndarray,
+    exp_hom: np.ndarray,
+    n_called: np.ndarray,
+) -> None:
+    """Add, per sample, observed and expected homozygous calls and called variants.
+
+    ``expected_het[j]`` is variant j's expected heterozygosity ``2p(1-p)``.
+    """
+    n, k = g.shape
+    for j in range(k):
+        if not variant_mask[j]:
+            continue
+        e_hom = 1.0 - expected_het[j]
+        for i in range(n):
+            v = g[i, j]
+            if v < 0 or v > 2:
+                continue
+            n_called[i] += 1
+            exp_hom[i] += e_hom
+            if v != 1:
+                obs_hom[i] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def standardize_codes(g: np.ndarray) -> np.ndarray:
+    """float32 (g - mean) / sd per variant, F order; missing calls become 0 (mean-imputed)."""
+    n, k = g.shape
+    out = np.zeros((k, n), dtype=np.float32)
+    for j in range(k):
+        total = 0.0
+        sq = 0.0
+        called = 0
+        for i in range(n):
+            v = g[i, j]
+            if v >= 0 and v <= 2:
+                total += v
+                sq += v * v
+                called += 1
+        if called == 0:
+            continue
+        mean = total / called
+        var = sq / called - mean * mean
+        inv = 1.0 / np.sqrt(var) if var > 0 else 1.0
+        for i in range(n):
+            v = g[i, j]
+            if v >= 0 and v <= 2:
+                out[j, i] = (v - mean) * inv
+    return out.T
+
+
+@numba.njit(cache=True)
+def _hwe_one(het: int, hom1: int, hom2: int, midp: bool) -> float:
+    """Exact Hardy-Weinberg test (Wigginton, Cutler & Abecasis 2005), as plink2 --hardy."""
+    n = het + hom1 + hom2
+    if n == 0:
+        return 1.0
+    rare_hom = min(hom1, hom2)
+    common_hom = max(hom1, hom2)
+    n_rare = 2 * rare_hom + het
+    # probabilities relative to the most likely heterozygote count, built outwards
+    mid = n_rare * (2 * n - n_rare) // (2 * n)
+    if (mid % 2) != (n_rare % 2):
+        mid += 1
+    probs = np.zeros(n_rare + 1)
+    probs[mid] = 1.0
+    total = 1.0
+    cur_het = mid
+    cur_hr = (n_rare - mid) // 2
+    cur_hc = n - cur_het - cur_hr
+    while cur_het >= 2:
+        probs[cur_het - 2] = (
+            probs[cur_het] * cur_het * (cur_het - 1.0) / (4.0 * (cur_hr + 1.0) * (cur_hc + 1.0))
+        )
+        total += probs[cur_het - 2]
+        cur_het -= 2
+        cur_hr += 1
+        cur_hc += 1
+    cur_het = mid
+    cur_hr = (n_rare - mid) // 2
+    cur_hc = n - cur_het - cur_hr
+    while cur_het <= n_rare - 2:
+        probs[cur_het + 2] = (
+            probs[cur_het] * 4.0 * cur_hr * cur_hc / ((cur_het + 2.0) * (cur_het + 1.0))
+        )
+        total += probs[cur_het + 2]
+        cur_het += 2
+        cur_hr -= 1
+        cur_hc -= 1
+    p_obs = probs[het]
+    p = 0.0
+    tie = 0.0
+    for h in range(n_rare % 2, n_rare + 1, 2):
+        # plink2 treats probabilities within a relative epsilon of the observed one as ties
+        if probs[h] < p_obs * (1.0 - 1e-12):
+            p += probs[h]
+        elif probs[h] <= p_obs * (1.0 + 1e-12):
+            tie += probs[h]
+    p += 0.5 * tie if midp else tie
+    _ = common_hom
+    return min(1.0, p / total)
+
+
+@numba.njit(cache=True, nogil=True)
+def hwe_pvalues(counts: np.ndarray, midp: bool) -> np.ndarray:
+    """Exact HWE p-values for rows of (hom A1, het, hom A2) counts."""
+    k = counts.shape[0]
+    out = np.empty(k)
+    for j in range(k):
+        out[j] = _hwe_one(counts[j, 1], counts[j, 0], counts[j, 2], midp)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_genotype_bits(g: np.ndarray) -> np.ndarray:
+    """Bit planes per sample: (4, n, words) uint64 for het, hom A1, hom A2, called."""
+    n, k = g.shape
+    words = (k + 63) // 64
+    out = np.zeros((4, n, words), dtype=np.uint64)
+    for j in range(k):
+        w = j // 64
+        bit = np.uint64(1) << np.uint64(j % 64)
+        for i in range(n):
+            v = g[i, j]
+            if v == 1:
+                out[0, i, w] |= bit
+                out[3, i, w] |= bit
+            elif v == 2:
+                out[1, i, w] |= bit
+                out[3, i, w] |= bit
+            elif v == 0:
+                out[2, i, w] |= bit
+                out[3, i, w] |= bit
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def king_pair_counts(bits: np.ndarray, row_start: int, row_stop: int) -> np.ndarray:
+    """Counts over jointly called variants for pairs (i, j), row_start <= i < row_stop, i < j.
+
+    Returns (row_stop - row_start, n, 5) int32: hethet, ibs0, het_i, het_j, n_both
+    (zeros where j <= i). Callers walk the rows in blocks to bound memory.
+    """
+    n = bits.shape[1]
+    words = bits.shape[2]
+    out = np.zeros((row_stop - row_start, n, 5), dtype=np.int32)
+    for r in numba.prange(row_stop - row_start):
+        i = row_start + r
+        for j in range(i + 1, n):
+            hh = ib = hi = hj = nb = 0
+            for w in range(words):
+                het_i, a_i, b_i, c_i = bits[0, i, w], bits[1, i, w], bits[2, i, w], bits[3, i, w]
+                het_j, a_j, b_j, c_j = bits[0, j, w], bits[1, j, w], bits[2, j, w], bits[3, j, w]
+                hh += _popcount(het_i & het_j)
+                ib += _popcount((a_i & b_j) | (b_i & a_j))
+                hi += _popcount(het_i & c_j)
+                hj += _popcount(het_j & c_i)
+                nb += _popcount(c_i & c_j)
+            out[r, j, 0] = hh
+            out[r, j, 1] = ib
+            out[r, j, 2] = hi
+            out[r, j, 3] = hj
+            out[r, j, 4] = nb
+    return out

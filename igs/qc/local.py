@@ -1,0 +1,406 @@
+"""The local QC engine: streaming passes over PLINK bed/pgen with compiled kernels.
+
+Order of operations (each sample/variant records the first step that removed it):
+
+1. pass 1, all samples and variants: sample call rate (on all variants).
+2. pass 2, call-rate-passing samples: preliminary variant call rate and MAF; the
+   variants that pass are used for the sample checks below.
+3. pass 3: autosomal heterozygosity (``plink2 --het`` F), LD pruning of common
+   autosomal variants, and the chrX genotypes for the sex check.
+4. PCA on the pruned variants; ancestry groups by k-means on the top PCs.
+5. heterozygosity outside mean +/- k SD within the sample's ancestry group.
+6. sex check: chrX F with allele frequencies of the sample's group, males haploid
+   (``plink1.9 --check-sex``); F < 0.2 female, F > 0.8 male, else ambiguous.
+7. relatedness: KING-robust kinship on the pruned variants; the fewest samples are
+   removed so that no pair above the threshold remains.
+8. pass 4, final samples: variant call rate, MAF and HWE (in the largest ancestry
+   group; chrX in its females), as ``plink2 --missing --freq --hardy``.
+9. PCA refitted on the final samples and variants; loadings kept for projection.
+
+Memory is bounded by one chunk of ``n_samples x chunk_variants`` int8 plus the
+pruned matrix (at most ``max_pca_variants`` columns) and the chrX matrix.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import InputFormatError
+from igs.io.atomic import atomic_paths
+from igs.io.plink import (
+    BedWriter,
+    GenotypeSet,
+    iter_genotype_codes,
+    read_genotype_codes,
+    write_bim,
+    write_fam,
+)
+from igs.qc import kernels
+from igs.qc.groups import assign_ancestry_groups
+from igs.qc.ld import LDPruner, standardize_codes
+from igs.qc.options import QCOptions
+from igs.qc.pca import fit_pca
+from igs.qc.relatedness import king_table, samples_to_remove
+from igs.qc.result import GENOTYPE_FILES, SAMPLE_STEPS, VARIANT_STEPS, QCResult, removal_counts
+
+log = logging.getLogger(__name__)
+
+X_CHROMS = ("X", "23", "chrX")
+AUTOSOMES = tuple(str(c) for c in range(1, 23)) + tuple(f"chr{c}" for c in range(1, 23))
+
+
+def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
+    """Run every QC step on ``gset`` and return the decisions and metrics (nothing written)."""
+    n, m = gset.n_samples, gset.n_variants
+    chrom = gset.variants["chrom"].astype(str).to_numpy()
+    is_x = np.isin(chrom, X_CHROMS)
+    is_auto = np.isin(chrom, AUTOSOMES)
+    male = gset.samples["sex"].to_numpy() == 1
+    iids = gset.samples["IID"].to_numpy()
+    sample_fail = np.full(n, "", dtype=object)
+    variant_fail = np.full(m, "", dtype=object)
+
+    # 1. sample call rate on all variants
+    missing = np.zeros(n, dtype=np.int64)
+    variant_missing = np.zeros(m, dtype=np.int64)
+    everyone = np.zeros(n, dtype=np.int64)
+    for idx, g in _chunks(gset, opts, None, None, "pass 1/4 (sample call rate)"):
+        kernels.accumulate_sample_missing(g, np.ones(len(idx), dtype=np.bool_), missing)
+        variant_missing[idx] = kernels.variant_genotype_counts(g, everyone, 1)[:, 0, 3]
+    _check_no_empty_variants(gset, variant_missing)
+    sample_call_rate = 1.0 - missing / max(m, 1)
+    sample_fail[sample_call_rate < opts.sample_call_rate] = "call_rate"
+    s_ok = np.flatnonzero(sample_fail == "")
+    if len(s_ok) < 2:
+        raise InputFormatError(
+            f"{gset.file(gset.format)}: only {len(s_ok)} sample(s) pass the call-rate filter "
+            f"({opts.sample_call_rate}); nothing left to check."
+        )
+
+    # 2. preliminary variant filters on the call-rate-passing samples
+    counts = _sex_split_counts(gset, opts, s_ok, male[s_ok], None, "pass 2/4 (variant counts)")
+    pre = _variant_metrics(counts, is_x)
+    usable = (
+        (pre["call_rate"] >= opts.variant_call_rate)
+        & (pre["maf"] >= opts.maf)
+        & (pre["maf"] > 0)
+        & (is_auto | is_x)
+    )
+
+    # 3. heterozygosity, LD pruning, chrX genotypes
+    p_all = pre["a1_freq"]
+    obs_hom = np.zeros(len(s_ok))
+    exp_hom = np.zeros(len(s_ok))
+    het_n = np.zeros(len(s_ok), dtype=np.int64)
+    candidates = usable & is_auto & (pre["maf"] >= opts.prune_min_maf)
+    cand_idx = np.flatnonzero(candidates)
+    pruner = LDPruner(
+        gset.variants["pos"].to_numpy()[cand_idx],
+        pd.factorize(chrom[cand_idx])[0],
+        window=opts.prune_window,
+        window_kb=opts.prune_window_kb,
+        r2=opts.prune_r2,
+    )
+    x_parts = []
+    for idx, g in _chunks(gset, opts, usable, s_ok, "pass 3/4 (heterozygosity, LD pruning)"):
+        auto = is_auto[idx]
+        p = p_all[idx]
+        kernels.accumulate_homozygosity(g, 2 * p * (1 - p), auto, obs_hom, exp_hom, het_n)
+        cand = candidates[idx]
+        if cand.any():
+            pruner.add(standardize_codes(g[:, cand]))
+        if is_x[idx].any():
+            x_parts.append(np.asfortranarray(g[:, is_x[idx]]))
+    het_f = (obs_hom - exp_hom) / (het_n - exp_hom)
+    pruned = _thin(cand_idx[pruner.kept], opts.max_pca_variants)
+    log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))
+    if len(pruned) < 2 * opts.n_pcs:
+        raise InputFormatError(
+            f"{gset.file(gset.format)}: only {len(pruned)} common autosomal variants remain after "
+            f"LD pruning; PCA and relatedness need at least {2 * opts.n_pcs}."
+        )
+    g_pruned = read_genotype_codes(gset, pruned, s_ok)
+
+    # 4. ancestry groups from a first PCA on all call-rate-passing samples
+    first = fit_pca(g_pruned, opts.n_pcs, seed=opts.seed)
+    groups = assign_ancestry_groups(first.scores, opts.ancestry_groups, seed=opts.seed)
+
+    # 5. heterozygosity within each ancestry group
+    het_low, het_high = np.full(len(s_ok), np.nan), np.full(len(s_ok), np.nan)
+    for k in np.unique(groups):
+        in_k = groups == k
+        mu, sd = het_f[in_k].mean(), het_f[in_k].std(ddof=1) if in_k.sum() > 1 else 0.0
+        het_low[in_k], het_high[in_k] = (
+            mu - opts.heterozygosity_sd * sd,
+            mu + opts.heterozygosity_sd * sd,
+        )
+    het_out = (het_f < het_low) | (het_f > het_high)
+    sample_fail[s_ok[het_out]] = "heterozygosity"
+
+    # 6. sex check on chrX with group allele frequencies
+    x_f = np.full(len(s_ok), np.nan)
+    genetic_sex = np.zeros(len(s_ok), dtype=np.int8)
+    n_x = 0
+    if x_parts:
+        gx = np.asfortranarray(np.concatenate(x_parts, axis=1))
+        n_x = gx.shape[1]
+        x_f = _x_inbreeding(gx, male[s_ok], groups)
+        genetic_sex[x_f > opts.sex_f_male_min] = 1
+        genetic_sex[x_f < opts.sex_f_female_max] = 2
+        reported = gset.samples["sex"].to_numpy()[s_ok]
+        problem = (genetic_sex == 0) | (np.isin(reported, (1, 2)) & (genetic_sex != reported))
+        sample_fail[s_ok[problem & (sample_fail[s_ok] == "")]] = "sex_check"
+    else:
+        log.warning("no chrX variants pass the preliminary filters: sex check skipped")
+
+    # 7. relatedness among the samples still in
+    still = sample_fail[s_ok] == ""
+    king = king_table(g_pruned[still], iids[s_ok][still], min_kinship=opts.kinship / 2)
+    related = king[king["KINSHIP"] > opts.kinship]
+    call_rate_by_iid = pd.Series(sample_call_rate, index=iids)
+    drop = samples_to_remove(related, priority=call_rate_by_iid)
+    sample_fail[np.isin(iids, drop)] = "relatedness"
+    n_relatives = pd.concat([related["IID1"], related["IID2"]]).value_counts()
+    final = np.flatnonzero(sample_fail == "")
+    log.info("%d of %d samples pass QC", len(final), n)
+
+    # 8. variant QC on the final samples (HWE in the largest ancestry group)
+    group_of = np.full(n, -1)
+    group_of[s_ok] = groups
+    in_largest = group_of[final] == 0
+    counts = _sex_split_counts(
+        gset, opts, final, male[final], in_largest, "pass 4/4 (variant QC on final samples)"
+    )
+    metrics = _variant_metrics(counts, is_x)
+    hwe_counts = np.where(is_x[:, None], counts["largest_female"], counts["largest"])
+    hwe_p = kernels.hwe_pvalues(np.ascontiguousarray(hwe_counts[:, :3]), opts.hwe_midp)
+    hwe_p[~(is_auto | is_x)] = np.nan
+    variant_fail[metrics["call_rate"] < opts.variant_call_rate] = "call_rate"
+    variant_fail[(variant_fail == "") & (metrics["maf"] < opts.maf)] = "maf"
+    variant_fail[(variant_fail == "") & (hwe_p < opts.hwe_p)] = "hwe"
+
+    # 9. final PCA on final samples and variants
+    final_in_ok = np.isin(s_ok, final)
+    pca_cols = variant_fail[pruned] == ""
+    fit = fit_pca(
+        np.asfortranarray(g_pruned[np.ix_(final_in_ok, pca_cols)]), opts.n_pcs, seed=opts.seed
+    )
+
+    samples = _sample_table(
+        gset,
+        sample_call_rate,
+        s_ok,
+        obs_hom=obs_hom,
+        exp_hom=exp_hom,
+        het_n=het_n,
+        het_f=het_f,
+        het_bounds=(het_low, het_high),
+        groups=groups,
+        x_f=x_f,
+        genetic_sex=genetic_sex,
+        n_relatives=n_relatives,
+        fail=sample_fail,
+    )
+    variants = gset.variants[["chrom", "id", "pos", "a1", "a2"]].copy()
+    variants["call_rate"] = metrics["call_rate"]
+    variants["a1_freq"] = metrics["a1_freq"]
+    variants["maf"] = metrics["maf"]
+    hc = counts["largest"]
+    variants["hwe_hom_a1"], variants["hwe_het"], variants["hwe_hom_a2"] = (
+        hc[:, 2],
+        hc[:, 1],
+        hc[:, 0],
+    )
+    variants["hwe_p"] = hwe_p
+    variants["used_for_sample_qc"] = usable
+    variants["used_for_relatedness"] = np.isin(np.arange(m), pruned)
+    variants["used_for_pca"] = np.isin(np.arange(m), pruned[pca_cols])
+    variants["qc_fail"] = variant_fail
+    pc_names = [f"PC{i + 1}" for i in range(fit.scores.shape[1])]
+    pcs = pd.DataFrame(fit.scores, columns=pc_names)
+    pcs.insert(0, "IID", iids[final])
+    pcs.insert(0, "FID", gset.samples["FID"].to_numpy()[final])
+    loadings = gset.variants.iloc[pruned[pca_cols]][["chrom", "id", "pos", "a1", "a2"]].copy()
+    loadings["a1_freq"] = fit.a1_freq
+    for i, name in enumerate(pc_names):
+        loadings[name] = fit.loadings[:, i]
+    summary = _summary(gset, opts, samples, variants, fit.eigenvalues, len(pruned), n_x)
+    return QCResult(
+        samples, variants, pcs, loadings.reset_index(drop=True), fit.eigenvalues, king, summary
+    )
+
+
+def write_qc_genotypes(
+    gset: GenotypeSet, result: QCResult, out_dir: str | Path, opts: QCOptions
+) -> None:
+    """Write the QC'd samples and variants as PLINK 1 bed/bim/fam (all three or none)."""
+    out = Path(out_dir)
+    keep_s, keep_v = result.kept_samples, result.kept_variants
+    mask = np.zeros(gset.n_variants, dtype=bool)
+    mask[keep_v] = True
+    with atomic_paths([out / f for f in GENOTYPE_FILES]) as (bed, bim, fam):
+        with BedWriter(bed, len(keep_s)) as writer:
+            for _, g in _chunks(gset, opts, mask, keep_s, "writing QC'd genotypes"):
+                writer.append(g.T)
+        write_bim(bim, gset.variants.iloc[keep_v])
+        write_fam(fam, gset.samples.iloc[keep_s])
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _chunks(gset, opts, variant_mask, sample_index, what):
+    total = gset.n_variants if variant_mask is None else int(np.count_nonzero(variant_mask))
+    done = 0
+    for idx, g in iter_genotype_codes(
+        gset,
+        chunk_variants=opts.chunk_variants,
+        variant_mask=variant_mask,
+        sample_index=sample_index,
+    ):
+        yield idx, g
+        done += len(idx)
+        log.info("%s: %d of %d variants", what, done, total)
+
+
+def _check_no_empty_variants(gset: GenotypeSet, variant_missing: np.ndarray) -> None:
+    empty = np.flatnonzero(variant_missing == gset.n_samples)
+    if len(empty):
+        ids = ", ".join(gset.variants["id"].to_numpy()[empty[:5]])
+        raise InputFormatError(
+            f"{gset.file(gset.format)}: {len(empty)} variant(s) have no called genotype in any "
+            f"sample, e.g. {ids}. Remove them (plink2 --geno 0.999) or check the export."
+        )
+
+
+def _sex_split_counts(gset, opts, sample_index, is_male, in_largest, what):
+    """Per variant genotype counts (k, 4) for males, non-males and the largest group."""
+    m = gset.n_variants
+    group = (~is_male).astype(np.int64)  # 0 male, 1 not male; +2 in the largest ancestry group
+    if in_largest is not None:
+        group += 2 * in_largest
+    c = np.zeros((m, 4, 4), dtype=np.int64)
+    for idx, g in _chunks(gset, opts, None, sample_index, what):
+        c[idx] = kernels.variant_genotype_counts(g, group, 4)
+    return {
+        "male": c[:, 0] + c[:, 2],
+        "other": c[:, 1] + c[:, 3],
+        "largest": c[:, 2] + c[:, 3],
+        "largest_female": c[:, 3],
+    }
+
+
+def _variant_metrics(counts: dict[str, np.ndarray], is_x: np.ndarray) -> dict[str, np.ndarray]:
+    """Call rate and A1 frequency as plink2 reports them (chrX: males haploid)."""
+    cm, co = counts["male"], counts["other"]
+    total = cm + co
+    n_all = total.sum(axis=1)
+    call_rate = 1.0 - total[:, 3] / np.maximum(n_all, 1)
+    a1_dip = 2 * total[:, 2] + total[:, 1]
+    n_dip = 2 * total[:, :3].sum(axis=1)
+    # chrX: a male's homozygous call is one allele; male heterozygous calls are not counted
+    a1_x = 2 * co[:, 2] + co[:, 1] + cm[:, 2]
+    n_x = 2 * co[:, :3].sum(axis=1) + cm[:, 0] + cm[:, 2]
+    a1 = np.where(is_x, a1_x, a1_dip)
+    n_alleles = np.where(is_x, n_x, n_dip)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        freq = a1 / n_alleles
+    return {"call_rate": call_rate, "a1_freq": freq, "maf": np.minimum(freq, 1 - freq)}
+
+
+def _x_inbreeding(gx: np.ndarray, is_male: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """chrX F per sample, with allele frequencies of its ancestry group (males haploid)."""
+    f = np.full(gx.shape[0], np.nan)
+    for k in np.unique(groups):
+        rows = np.flatnonzero(groups == k)
+        sub = np.asfortranarray(gx[rows])
+        male = is_male[rows]
+        c = kernels.variant_genotype_counts(sub, (~male).astype(np.int64), 2)
+        cm, co = c[:, 0], c[:, 1]
+        p = _variant_metrics({"male": cm, "other": co}, np.ones(len(cm), bool))["a1_freq"]
+        ok = (p > 0) & (p < 1)
+        obs, exp = np.zeros(len(rows)), np.zeros(len(rows))
+        called = np.zeros(len(rows), dtype=np.int64)
+        kernels.accumulate_homozygosity(sub, np.nan_to_num(2 * p * (1 - p)), ok, obs, exp, called)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f[rows] = (obs - exp) / (called - exp)
+    return f
+
+
+def _thin(index: np.ndarray, limit: int) -> np.ndarray:
+    """At most ``limit`` evenly spaced entries of ``index`` (all of them if fewer)."""
+    if len(index) <= limit:
+        return index
+    return index[np.linspace(0, len(index) - 1, limit).round().astype(np.int64)]
+
+
+def _sample_table(
+    gset,
+    call_rate,
+    s_ok,
+    *,
+    obs_hom,
+    exp_hom,
+    het_n,
+    het_f,
+    het_bounds,
+    groups,
+    x_f,
+    genetic_sex,
+    n_relatives,
+    fail,
+):
+    n = gset.n_samples
+
+    def full(values, fill=np.nan, dtype=float):
+        out = np.full(n, fill, dtype=dtype)
+        out[s_ok] = values
+        return out
+
+    table = gset.samples[["FID", "IID"]].copy()
+    table["reported_sex"] = gset.samples["sex"].to_numpy()
+    table["call_rate"] = call_rate
+    table["het_obs_hom"] = full(obs_hom)
+    table["het_exp_hom"] = full(exp_hom)
+    table["het_n_called"] = full(het_n)
+    table["het_f"] = full(het_f)
+    table["het_f_low"] = full(het_bounds[0])
+    table["het_f_high"] = full(het_bounds[1])
+    table["ancestry_group"] = full(groups, -1, np.int64)
+    table["x_f"] = full(x_f)
+    table["genetic_sex"] = full(genetic_sex, 0, np.int64)
+    table["n_relatives"] = table["IID"].map(n_relatives).fillna(0).astype(np.int64)
+    table["qc_fail"] = fail
+    return table
+
+
+def _summary(gset, opts, samples, variants, eigenvalues, n_pruned, n_x):
+    groups = (
+        samples.loc[samples["ancestry_group"] >= 0, "ancestry_group"].value_counts().sort_index()
+    )
+    return {
+        "engine": "local",
+        "input": {"genotypes": str(gset.prefix), "format": gset.format},
+        "samples": {
+            "input": len(samples),
+            "removed_in_order": removal_counts(samples["qc_fail"], SAMPLE_STEPS),
+            "final": int((samples["qc_fail"] == "").sum()),
+        },
+        "variants": {
+            "input": len(variants),
+            "removed_in_order": removal_counts(variants["qc_fail"], VARIANT_STEPS),
+            "final": int((variants["qc_fail"] == "").sum()),
+        },
+        "ancestry_groups": {str(k): int(v) for k, v in groups.items()},
+        "pca": {
+            "n_variants_after_pruning": int(n_pruned),
+            "n_variants_used": int(variants["used_for_pca"].sum()),
+            "eigenvalues": [float(e) for e in eigenvalues],
+        },
+        "sex_check_chrx_variants": int(n_x),
+        "options": opts.to_dict(),
+    }

@@ -1,0 +1,81 @@
+"""The QC stage's result record and how it is written to ``results/{biobank}/qc/``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from igs.io.atomic import atomic_paths
+
+QC_FILES = {
+    "variant_qc": "variant_qc.tsv.gz",
+    "sample_qc": "sample_qc.tsv.gz",
+    "pcs": "pcs.tsv",
+    "loadings": "pca_loadings.tsv.gz",
+    "king": "king_pairs.tsv.gz",
+    "summary": "summary.json",
+}
+GZIP = {"method": "gzip", "mtime": 0}  # no timestamp: identical runs give identical bytes
+GENOTYPE_FILES = ("genotypes.bed", "genotypes.bim", "genotypes.fam")
+
+SAMPLE_STEPS = ("call_rate", "heterozygosity", "sex_check", "relatedness")
+VARIANT_STEPS = ("call_rate", "maf", "hwe")
+
+
+@dataclass
+class QCResult:
+    """Everything the QC stage decided, one row per input sample / variant.
+
+    ``samples`` and ``variants`` keep every input row with its metrics and a
+    ``qc_fail`` column (empty when it passed, else the first step that removed it).
+    """
+
+    samples: pd.DataFrame
+    variants: pd.DataFrame
+    pcs: pd.DataFrame
+    loadings: pd.DataFrame
+    eigenvalues: np.ndarray
+    king: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kept_samples(self) -> np.ndarray:
+        return np.flatnonzero(self.samples["qc_fail"].to_numpy() == "")
+
+    @property
+    def kept_variants(self) -> np.ndarray:
+        return np.flatnonzero(self.variants["qc_fail"].to_numpy() == "")
+
+
+def removal_counts(reasons: pd.Series, steps: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Counts removed at each step, in order, as written to summary.json."""
+    return [{"step": s, "removed": int((reasons == s).sum())} for s in steps]
+
+
+def write_qc_tables(result: QCResult, out_dir: str | Path) -> None:
+    """Write the QC tables and summary together (all or none)."""
+    out = Path(out_dir)
+    paths = [out / name for name in QC_FILES.values()]
+    with atomic_paths(paths) as tmp:
+        files = dict(zip(QC_FILES, tmp, strict=True))
+        result.variants.to_csv(files["variant_qc"], sep="\t", index=False, compression=GZIP)
+        result.samples.to_csv(files["sample_qc"], sep="\t", index=False, compression=GZIP)
+        result.pcs.to_csv(files["pcs"], sep="\t", index=False, float_format="%.8g")
+        result.loadings.to_csv(
+            files["loadings"], sep="\t", index=False, compression=GZIP, float_format="%.8g"
+        )
+        result.king.to_csv(files["king"], sep="\t", index=False, compression=GZIP)
+        files["summary"].write_text(json.dumps(result.summary, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
