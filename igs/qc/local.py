@@ -45,7 +45,7 @@ from igs.qc.ld import LDPruner, standardize_codes
 from igs.qc.options import QCOptions
 from igs.qc.pca import fit_pca
 from igs.qc.relatedness import king_table, samples_to_remove
-from igs.qc.result import GENOTYPE_FILES, SAMPLE_STEPS, VARIANT_STEPS, QCResult, removal_counts
+from igs.qc.result import GENOTYPE_FILES, QCResult, summary_dict
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,17 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     loadings["a1_freq"] = fit.a1_freq
     for i, name in enumerate(pc_names):
         loadings[name] = fit.loadings[:, i]
-    summary = _summary(gset, opts, samples, variants, fit.eigenvalues, len(pruned), n_x)
+    summary = summary_dict(
+        "local",
+        str(gset.prefix),
+        gset.format,
+        opts,
+        samples,
+        variants,
+        fit.eigenvalues,
+        len(pruned),
+        n_x,
+    )
     return QCResult(
         samples, variants, pcs, loadings.reset_index(drop=True), fit.eigenvalues, king, summary
     )
@@ -376,31 +386,3 @@ def _sample_table(
     table["n_relatives"] = table["IID"].map(n_relatives).fillna(0).astype(np.int64)
     table["qc_fail"] = fail
     return table
-
-
-def _summary(gset, opts, samples, variants, eigenvalues, n_pruned, n_x):
-    groups = (
-        samples.loc[samples["ancestry_group"] >= 0, "ancestry_group"].value_counts().sort_index()
-    )
-    return {
-        "engine": "local",
-        "input": {"genotypes": str(gset.prefix), "format": gset.format},
-        "samples": {
-            "input": len(samples),
-            "removed_in_order": removal_counts(samples["qc_fail"], SAMPLE_STEPS),
-            "final": int((samples["qc_fail"] == "").sum()),
-        },
-        "variants": {
-            "input": len(variants),
-            "removed_in_order": removal_counts(variants["qc_fail"], VARIANT_STEPS),
-            "final": int((variants["qc_fail"] == "").sum()),
-        },
-        "ancestry_groups": {str(k): int(v) for k, v in groups.items()},
-        "pca": {
-            "n_variants_after_pruning": int(n_pruned),
-            "n_variants_used": int(variants["used_for_pca"].sum()),
-            "eigenvalues": [float(e) for e in eigenvalues],
-        },
-        "sex_check_chrx_variants": int(n_x),
-        "options": opts.to_dict(),
-    }

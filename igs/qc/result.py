@@ -57,6 +57,45 @@ def removal_counts(reasons: pd.Series, steps: tuple[str, ...]) -> list[dict[str,
     return [{"step": s, "removed": int((reasons == s).sum())} for s in steps]
 
 
+def summary_dict(
+    engine: str,
+    genotypes: str,
+    fmt: str,
+    opts: Any,
+    samples: pd.DataFrame,
+    variants: pd.DataFrame,
+    eigenvalues: np.ndarray,
+    n_pruned: int,
+    n_x: int,
+) -> dict[str, Any]:
+    """summary.json: counts removed at each step, in order, and what was used."""
+    groups = (
+        samples.loc[samples["ancestry_group"] >= 0, "ancestry_group"].value_counts().sort_index()
+    )
+    return {
+        "engine": engine,
+        "input": {"genotypes": genotypes, "format": fmt},
+        "samples": {
+            "input": len(samples),
+            "removed_in_order": removal_counts(samples["qc_fail"], SAMPLE_STEPS),
+            "final": int((samples["qc_fail"] == "").sum()),
+        },
+        "variants": {
+            "input": len(variants),
+            "removed_in_order": removal_counts(variants["qc_fail"], VARIANT_STEPS),
+            "final": int((variants["qc_fail"] == "").sum()),
+        },
+        "ancestry_groups": {str(k): int(v) for k, v in groups.items()},
+        "pca": {
+            "n_variants_after_pruning": int(n_pruned),
+            "n_variants_used": int(variants["used_for_pca"].sum()),
+            "eigenvalues": [float(e) for e in eigenvalues],
+        },
+        "sex_check_chrx_variants": int(n_x),
+        "options": opts.to_dict(),
+    }
+
+
 def write_qc_tables(result: QCResult, out_dir: str | Path) -> None:
     """Write the QC tables and summary together (all or none)."""
     out = Path(out_dir)
