@@ -81,5 +81,7 @@ def report(title: str, rows: dict[str, Measured], peer: str, ours: str) -> dict:
         "wall_ratio": rows[ours].wall_s / rows[peer].wall_s,
         "memory_ratio": rows[ours].peak_mb / rows[peer].peak_mb,
     }
-    print(f"{ours} / {peer}: wall {ratio['wall_ratio']:.2f}x, peak memory {ratio['memory_ratio']:.2f}x")
+    print(
+        f"{ours} / {peer}: wall {ratio['wall_ratio']:.2f}x, peak memory {ratio['memory_ratio']:.2f}x"
+    )
     return ratio

@@ -42,15 +42,15 @@ def main() -> None:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     prefix = simulated_cohort(args.work_dir, args.n_samples, args.n_variants)
     # warm the numba cache and the page cache so neither tool pays for the first read
-    measure(["igs", "qc", "run", "--genotypes", str(prefix), "--out-dir", str(args.work_dir / "warm")])
+    measure(
+        ["igs", "qc", "run", "--genotypes", str(prefix), "--out-dir", str(args.work_dir / "warm")]
+    )
     plink_out = args.work_dir / "plink"
     plink_out.mkdir(exist_ok=True)
+    igs_cmd = ["igs", "qc", "run", "--genotypes", str(prefix), "--ancestry-groups", "3"]
     rows = {
         "plink2 + plink1.9": measure_all(plink_qc_commands(prefix, plink_out)),
-        "igs qc run (local)": measure(
-            ["igs", "qc", "run", "--genotypes", str(prefix), "--ancestry-groups", "3",
-             "--out-dir", str(args.work_dir / "igs")]
-        ),  # fmt: skip
+        "igs qc run (local)": measure([*igs_cmd, "--out-dir", str(args.work_dir / "igs")]),
     }
     title = f"QC of {args.n_samples} samples x {args.n_variants} variants (2 threads)"
     ratio = report(title, rows, "plink2 + plink1.9", "igs qc run (local)")
