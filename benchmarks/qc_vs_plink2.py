@@ -25,7 +25,9 @@ def plink_qc_commands(prefix: Path, out: Path) -> list[list[str]]:
         [plink2, *b, "--mind", "0.02", "--geno", "0.02", "--maf", "0.01",
          "--indep-pairwise", "50", "5", "0.2", "--out", f"{out}/prune"],
         [plink19, "--bfile", str(prefix), "--check-sex", "--out", f"{out}/sex"],
-        [plink2, *b, "--extract", f"{out}/prune.prune.in", "--mind", "0.02",
+        # igs uses at most qc.max_pca_variants (20,000) pruned variants for KING and PCA
+        [plink2, *b, "--extract", f"{out}/prune.prune.in", "--thin-count", "20000", "--seed", "1",
+         "--mind", "0.02",
          "--make-king-table", "--king-table-filter", "0.0442", "--pca", "10", "--out", f"{out}/king"],
         [plink2, *b, "--mind", "0.02", "--geno", "0.02", "--maf", "0.01", "--hwe", "1e-6", "midp",
          "--make-bed", "--out", f"{out}/qc"],

@@ -30,9 +30,10 @@ def hwe_normalize(g: np.ndarray, a1_freq: np.ndarray) -> np.ndarray:
     m = len(p)
     sd = np.sqrt(2.0 * p * (1.0 - p) * m).astype(np.float32)
     ok = sd > 0
-    x = g.astype(np.float32) - (2.0 * p).astype(np.float32)
+    x = g.astype(np.float32)  # the only n x M float copy; the rest is in place
+    x -= (2.0 * p).astype(np.float32)
     x[(g < 0) | (g > 2)] = 0.0
-    x[:, ok] /= sd[ok]
+    x /= np.where(ok, sd, np.float32(1.0))
     x[:, ~ok] = 0.0
     return x
 
