@@ -4,7 +4,7 @@ Hail runs in Spark local mode unless ``hail.master`` is set (e.g. ``spark://host
 or ``yarn``); it reads PLINK bed, VCF and BGEN. The statistics come from Hail's own
 methods (``hl.sample_qc``, ``hl.variant_qc``, ``hl.agg.inbreeding``, ``hl.ld_prune``,
 ``hl.hwe_normalized_pca``, ``hl.impute_sex``, ``hl.king``); only the decisions (group
-bounds, which relatives to drop) are shared with the local engine, so the two engines
+bounds, which relatives to drop; ``igs.qc.decisions``) are shared with the local engine, so the two engines
 are compared on the statistics each computes. Install with ``pip install 'igs[hail]'``.
 """
 
@@ -25,6 +25,13 @@ import pandas as pd
 from igs.errors import ConfigError, InputFormatError
 from igs.io.atomic import atomic_paths
 from igs.io.plink import open_genotypes
+from igs.qc.decisions import (
+    heterozygosity_bounds,
+    require_enough_pruned,
+    sex_check_problem,
+    thin_evenly,
+    variant_failures,
+)
 from igs.qc.groups import assign_ancestry_groups
 from igs.qc.local import AUTOSOMES
 from igs.qc.options import QCOptions
@@ -158,13 +165,8 @@ def run_hail_qc(
     kept = hl.ld_prune(common.GT, r2=opts.prune_r2, bp_window_size=opts.prune_window_kb * 1000)
     pruned = common.filter_rows(hl.is_defined(kept[common.row_key])).rows()
     pruned = np.sort(pruned.select("vidx").to_pandas()["vidx"].to_numpy())
-    if len(pruned) > opts.max_pca_variants:
-        pruned = pruned[np.linspace(0, len(pruned) - 1, opts.max_pca_variants).round().astype(int)]
-    if len(pruned) < 2 * opts.n_pcs:
-        raise InputFormatError(
-            f"{path}: only {len(pruned)} common autosomal variants remain after LD pruning; "
-            f"PCA and relatedness need at least {2 * opts.n_pcs}."
-        )
+    pruned = thin_evenly(pruned, opts.max_pca_variants)
+    require_enough_pruned(len(pruned), opts, path)
     mt_pruned = _keep_rows(mt1, pruned, hl)
 
     # 4. ancestry groups from a first PCA
@@ -175,12 +177,7 @@ def run_hail_qc(
 
     # 5. heterozygosity within each group
     het_f = het["f"].to_numpy(dtype=float)
-    low, high = np.empty(len(ok_idx)), np.empty(len(ok_idx))
-    for k in np.unique(groups):
-        f = het_f[groups == k]
-        mu, sd = f.mean(), f.std(ddof=1)
-        low[groups == k] = mu - opts.heterozygosity_sd * sd
-        high[groups == k] = mu + opts.heterozygosity_sd * sd
+    low, high = heterozygosity_bounds(het_f, groups, opts.heterozygosity_sd)
     fail[ok_idx[(het_f < low) | (het_f > high)]] = "heterozygosity"
 
     # 6. sex check: hl.impute_sex within each ancestry group
@@ -202,8 +199,7 @@ def run_hail_qc(
             female = sex["is_female"]
             genetic_sex[pos] = np.where(female.isna(), 0, np.where(female.fillna(False), 2, 1))
         reported = _reported_sex(cols)[ok_idx]
-        problem = (genetic_sex == 0) | (np.isin(reported, (1, 2)) & (genetic_sex != reported))
-        sel = ok_idx[problem]
+        sel = ok_idx[sex_check_problem(genetic_sex, reported)]
         fail[sel[fail[sel] == ""]] = "sex_check"
 
     # 7. relatedness: hl.king on the pruned variants
@@ -238,10 +234,9 @@ def run_hail_qc(
     ).to_pandas().sort_values("vidx")  # fmt: skip
     vq["maf"] = np.minimum(vq["a1_freq"], 1 - vq["a1_freq"])
     vq.loc[~(rows["is_auto"].to_numpy() | rows["is_x"].to_numpy()), "hwe_p"] = np.nan
-    vfail = np.full(m, "", dtype=object)
-    vfail[vq["call_rate"].to_numpy() < opts.variant_call_rate] = "call_rate"
-    vfail[(vfail == "") & (vq["maf"].to_numpy() < opts.maf)] = "maf"
-    vfail[(vfail == "") & (vq["hwe_p"].to_numpy(dtype=float) < opts.hwe_p)] = "hwe"
+    vfail = variant_failures(
+        vq["call_rate"].to_numpy(), vq["maf"].to_numpy(), vq["hwe_p"].to_numpy(dtype=float), opts
+    )
 
     # 9. final PCA with loadings, then the QC'd genotypes
     pca_idx = pruned[vfail[pruned] == ""]

@@ -40,6 +40,13 @@ from igs.io.plink import (
     write_fam,
 )
 from igs.qc import kernels
+from igs.qc.decisions import (
+    heterozygosity_bounds,
+    require_enough_pruned,
+    sex_check_problem,
+    thin_evenly,
+    variant_failures,
+)
 from igs.qc.groups import assign_ancestry_groups
 from igs.qc.ld import LDPruner, standardize_codes
 from igs.qc.options import QCOptions
@@ -62,7 +69,6 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     male = gset.samples["sex"].to_numpy() == 1
     iids = gset.samples["IID"].to_numpy()
     sample_fail = np.full(n, "", dtype=object)
-    variant_fail = np.full(m, "", dtype=object)
 
     # 1. sample call rate on all variants
     missing = np.zeros(n, dtype=np.int64)
@@ -116,13 +122,9 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         if is_x[idx].any():
             x_parts.append(np.asfortranarray(g[:, is_x[idx]]))
     het_f = (obs_hom - exp_hom) / (het_n - exp_hom)
-    pruned = _thin(cand_idx[pruner.kept], opts.max_pca_variants)
+    pruned = thin_evenly(cand_idx[pruner.kept], opts.max_pca_variants)
     log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))
-    if len(pruned) < 2 * opts.n_pcs:
-        raise InputFormatError(
-            f"{gset.file(gset.format)}: only {len(pruned)} common autosomal variants remain after "
-            f"LD pruning; PCA and relatedness need at least {2 * opts.n_pcs}."
-        )
+    require_enough_pruned(len(pruned), opts, str(gset.file(gset.format)))
     g_pruned = read_genotype_codes(gset, pruned, s_ok)
 
     # 4. ancestry groups from a first PCA on all call-rate-passing samples
@@ -130,14 +132,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     groups = assign_ancestry_groups(first.scores, opts.ancestry_groups, seed=opts.seed)
 
     # 5. heterozygosity within each ancestry group
-    het_low, het_high = np.full(len(s_ok), np.nan), np.full(len(s_ok), np.nan)
-    for k in np.unique(groups):
-        in_k = groups == k
-        mu, sd = het_f[in_k].mean(), het_f[in_k].std(ddof=1) if in_k.sum() > 1 else 0.0
-        het_low[in_k], het_high[in_k] = (
-            mu - opts.heterozygosity_sd * sd,
-            mu + opts.heterozygosity_sd * sd,
-        )
+    het_low, het_high = heterozygosity_bounds(het_f, groups, opts.heterozygosity_sd)
     het_out = (het_f < het_low) | (het_f > het_high)
     sample_fail[s_ok[het_out]] = "heterozygosity"
 
@@ -152,7 +147,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         genetic_sex[x_f > opts.sex_f_male_min] = 1
         genetic_sex[x_f < opts.sex_f_female_max] = 2
         reported = gset.samples["sex"].to_numpy()[s_ok]
-        problem = (genetic_sex == 0) | (np.isin(reported, (1, 2)) & (genetic_sex != reported))
+        problem = sex_check_problem(genetic_sex, reported)
         sample_fail[s_ok[problem & (sample_fail[s_ok] == "")]] = "sex_check"
     else:
         log.warning("no chrX variants pass the preliminary filters: sex check skipped")
@@ -179,9 +174,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     hwe_counts = np.where(is_x[:, None], counts["largest_female"], counts["largest"])
     hwe_p = kernels.hwe_pvalues(np.ascontiguousarray(hwe_counts[:, :3]), opts.hwe_midp)
     hwe_p[~(is_auto | is_x)] = np.nan
-    variant_fail[metrics["call_rate"] < opts.variant_call_rate] = "call_rate"
-    variant_fail[(variant_fail == "") & (metrics["maf"] < opts.maf)] = "maf"
-    variant_fail[(variant_fail == "") & (hwe_p < opts.hwe_p)] = "hwe"
+    variant_fail = variant_failures(metrics["call_rate"], metrics["maf"], hwe_p, opts)
 
     # 9. final PCA on final samples and variants
     final_in_ok = np.isin(s_ok, final)
@@ -339,13 +332,6 @@ def _x_inbreeding(gx: np.ndarray, is_male: np.ndarray, groups: np.ndarray) -> np
         with np.errstate(invalid="ignore", divide="ignore"):
             f[rows] = (obs - exp) / (called - exp)
     return f
-
-
-def _thin(index: np.ndarray, limit: int) -> np.ndarray:
-    """At most ``limit`` evenly spaced entries of ``index`` (all of them if fewer)."""
-    if len(index) <= limit:
-        return index
-    return index[np.linspace(0, len(index) - 1, limit).round().astype(np.int64)]
 
 
 def _sample_table(
