@@ -38,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=5000)
     parser.add_argument("--n-variants", type=int, default=200_000)
-    parser.add_argument("--work-dir", type=Path, default=Path("tmp/bench_qc"))
+    parser.add_argument("--work-dir", type=Path, default=Path("tmp/bench"))
     parser.add_argument("--json", type=Path, help="Also write the numbers here.")
     args = parser.parse_args()
     args.work_dir.mkdir(parents=True, exist_ok=True)

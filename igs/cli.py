@@ -17,6 +17,7 @@ import yaml
 from igs import __version__
 from igs.errors import ConfigError, IGSError
 from igs.io.atomic import atomic_path
+from igs.io.tables import read_tsv, write_tsv
 
 log = logging.getLogger("igs")
 
@@ -367,7 +368,7 @@ def scores_match(
 
     from igs.io.plink import open_genotypes
     from igs.scores import MatchOptions, match_variants, read_scoring_file, summarise_matches
-    from igs.scores.match import check_build
+    from igs.scores.match import check_build, prepare_target
 
     gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
     options = MatchOptions(
@@ -377,10 +378,11 @@ def scores_match(
         exclude_chromosomes=_csv_strings(exclude_chromosomes),
     )
     reports = []
+    prepared = prepare_target(gset.variants, options)
     for path in scoring_files:
         score = read_scoring_file(path)
         check_build(score, genome_build)
-        reports.append(match_variants(score, gset.variants, options))
+        reports.append(match_variants(score, gset.variants, options, prepared))
         log.info(
             "%s: %d of %d variants matched",
             score.pgs_id,
@@ -394,7 +396,7 @@ def scores_match(
         )
     full = pd.concat(reports, ignore_index=True)
     with atomic_path(report) as tmp:
-        full.to_csv(tmp, sep="\t", index=False, compression={"method": "gzip", "mtime": 0})
+        write_tsv(full, tmp, gzipped=True)
     with atomic_path(summary) as tmp:
         summarise_matches(full).to_csv(tmp, sep="\t", index=False)
 
@@ -413,37 +415,46 @@ def scores_match(
     help="Missing calls add nothing (plink2 no-mean-imputation).",
 )
 @click.option(
+    "--dosage-sums",
+    is_flag=True,
+    help="Add NAMED_ALLELE_DOSAGE_SUM (each score's effect-allele dosage sum).",
+)
+@click.option(
     "--chunk-variants", type=int, default=8192, show_default=True, help="Variants read per chunk."
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="scores.tsv.gz to write."
 )
 def scores_compute(
-    prefix: str, fmt: str, report: Path, no_mean_imputation: bool, chunk_variants: int, out: Path
+    prefix: str,
+    fmt: str,
+    report: Path,
+    no_mean_imputation: bool,
+    dosage_sums: bool,
+    chunk_variants: int,
+    out: Path,
 ) -> None:
     """Compute every matched score for every sample in one pass (plink2 --score semantics)."""
-    import pandas as pd
 
     from igs.io.plink import open_genotypes
     from igs.scores import compute_scores, score_weights
+    from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING
 
     gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
-    full = pd.read_csv(
-        report, sep="\t", dtype={"target_index": "Int64"}, keep_default_na=False, na_values=[""]
+    full = read_tsv(
+        report, columns=REPORT_COLUMNS_FOR_SCORING, dtypes={"pgs_id": "string"}, categorical=True
     )
-    reports = [r for _, r in full.groupby("pgs_id", sort=False)]
+    reports = [r for _, r in full.groupby("pgs_id", sort=False, observed=True)]
     weights = score_weights(reports, gset.n_variants)
     result = compute_scores(
-        gset, weights, mean_impute=not no_mean_imputation, chunk_variants=chunk_variants
+        gset,
+        weights,
+        mean_impute=not no_mean_imputation,
+        chunk_variants=chunk_variants,
+        dosage_sums=dosage_sums,
     )
     with atomic_path(out) as tmp:
-        result.to_csv(
-            tmp,
-            sep="\t",
-            index=False,
-            float_format="%.10g",
-            compression={"method": "gzip", "mtime": 0},
-        )
+        write_tsv(result, tmp, gzipped=True)
 
 
 def main() -> None:

@@ -48,12 +48,12 @@ def test_hand_computed_scores(tmp_path):
     w = score_weights([report], gset.n_variants)
     # sample 0: 1*0 + 2*(2-2) + 0.5*1 = 0.5; sample 2: 1*2 + 2*(2-0) + 0 = 6
     # sample 1 misses rs1: no imputation -> 1*1 + 0.5*1 = 1.5; mean-imputed count(A) = 1 -> + 2*(2-1) = 3.5
-    no_imp = compute_scores(gset, w, mean_impute=False)
+    no_imp = compute_scores(gset, w, mean_impute=False, dosage_sums=True)
     assert no_imp["SUM"].tolist() == [0.5, 1.5, 6.0]
     assert no_imp["ALLELE_CT"].tolist() == [6, 4, 6]
     assert no_imp["NAMED_ALLELE_DOSAGE_SUM"].tolist() == [1.0, 2.0, 4.0]
     np.testing.assert_allclose(no_imp["AVG"], [0.5 / 6, 1.5 / 4, 1.0])
-    imp = compute_scores(gset, w, mean_impute=True)
+    imp = compute_scores(gset, w, mean_impute=True, dosage_sums=True)
     assert imp["SUM"].tolist() == [0.5, 3.5, 6.0]
     np.testing.assert_allclose(
         imp["AVG"], [0.5 / 6, 3.5 / 6, 1.0]
@@ -208,7 +208,11 @@ def test_scores_equal_plink2(small_cohort, small_scoring_files, tmp_path, impute
         for s in ("IGS_SIM_CAD", "IGS_SIM_T2D", "IGS_SIM_LDL")
     ]
     ours = compute_scores(
-        gset, score_weights(reports, gset.n_variants), mean_impute=impute, chunk_variants=500
+        gset,
+        score_weights(reports, gset.n_variants),
+        mean_impute=impute,
+        chunk_variants=500,
+        dosage_sums=True,
     )
     for report in reports:
         pgs = report["pgs_id"].iloc[0]
@@ -220,6 +224,70 @@ def test_scores_equal_plink2(small_cohort, small_scoring_files, tmp_path, impute
             mine["NAMED_ALLELE_DOSAGE_SUM"].to_numpy(), theirs["NAMED_ALLELE_DOSAGE_SUM"].to_numpy()
         )
         assert (mine["ALLELE_CT"].to_numpy() == theirs["ALLELE_CT"].to_numpy()).all()
+
+
+def random_score(gset: plink.GenotypeSet, seed: int, chromosomes: tuple[str, ...]) -> pd.DataFrame:
+    """A match report over every variant of `chromosomes` with N(0, 1) weights, random effect
+    allele, and every fifth variant dominant or recessive when `models` is set."""
+    rng = np.random.default_rng(seed)
+    v = gset.variants[gset.variants["chrom"].isin(chromosomes)]
+    swapped = rng.random(len(v)) < 0.5
+    return pd.DataFrame(
+        {
+            "pgs_id": f"R{seed}",
+            "target_index": v.index.to_numpy(),
+            "effect_allele": np.where(swapped, v["a2"], v["a1"]),
+            "effect_weight": rng.normal(size=len(v)).round(4),
+            "match_status": "matched",
+            "match_type": np.where(swapped, "swapped", "exact"),
+            "is_dominant": False,
+            "is_recessive": False,
+        }
+    )
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("impute", [True, False], ids=["mean-imputation", "no-mean-imputation"])
+def test_chrx_scores_equal_plink2(small_cohort, tmp_path, impute):
+    # plink2 mean-imputes chrX with males counted as haploid; dosages stay 0/1/2
+    gset = plink.open_genotypes(small_cohort / "genotypes")
+    report = random_score(gset, 5, ("X",))
+    assert len(report) > 300
+    ours = compute_scores(gset, score_weights([report], gset.n_variants), mean_impute=impute)
+    ours = ours.set_index("IID")
+    allele = report["effect_allele"].to_numpy()
+    ids = gset.variants.loc[report["target_index"], "id"].to_numpy()
+    pd.DataFrame({"ID": ids, "A": allele, "W": report["effect_weight"]}).to_csv(
+        tmp_path / "x.txt", sep="\t", index=False
+    )
+    run_tool(
+        [require_tool("plink2"), "--bfile", str(small_cohort / "genotypes"),
+         "--score", str(tmp_path / "x.txt"), "1", "2", "3", "header-read", "cols=+scoresums",
+         *([] if impute else ["no-mean-imputation"]), "--out", str(tmp_path / "x")],
+        tmp_path,
+    )  # fmt: skip
+    theirs = pd.read_csv(tmp_path / "x.sscore", sep="\t").set_index("IID")
+    mine = ours.loc[theirs.index]
+    assert_equal_to_plink_precision(mine["SUM"].to_numpy(), theirs["W_SUM"].to_numpy())
+    assert (mine["ALLELE_CT"].to_numpy() == theirs["ALLELE_CT"].to_numpy()).all()
+
+
+@pytest.mark.parametrize("impute", [True, False], ids=["mean-imputation", "no-mean-imputation"])
+def test_packed_kernel_equals_dosage_reader(small_cohort, impute):
+    # every code path of the packed kernel (base codes, missing calls, swapped, dominant,
+    # recessive, chrX, 600 samples = 18 words and a partial one) against the float reader
+    gset = plink.open_genotypes(small_cohort / "genotypes")
+    reports = [random_score(gset, seed, ("1", "2", "3", "X")) for seed in (1, 2, 3)]
+    reports[1]["is_dominant"] = np.arange(len(reports[1])) % 5 == 0
+    reports[2]["is_recessive"] = np.arange(len(reports[2])) % 5 == 0
+    reports[2] = reports[2].sample(frac=0.3, random_state=0).sort_values("target_index")
+    w = score_weights(reports, gset.n_variants)
+    kw = {"mean_impute": impute, "dosage_sums": True}
+    packed = compute_scores(gset, w, reader="packed", chunk_variants=333, **kw)
+    dosage = compute_scores(gset, w, reader="dosage", **kw)
+    pd.testing.assert_frame_equal(packed, dosage, check_exact=False, rtol=1e-12, atol=1e-9)
+    whole = compute_scores(gset, w, reader="packed", chunk_variants=100_000, **kw)
+    pd.testing.assert_frame_equal(packed, whole, check_exact=False, rtol=1e-12, atol=1e-9)
 
 
 def test_bed_and_pgen_give_the_same_scores(small_cohort, small_scoring_files):
@@ -282,7 +350,7 @@ def test_1000g_pgs000586_equals_pgsc_calc(tmp_path):
     assert counts["matched"] == 809 and counts["excluded_ambiguous"] == 136
     assert counts["absent"] + counts.get("allele_mismatch", 0) == 78
     ours = compute_scores(
-        gset, score_weights([report], gset.n_variants), mean_impute=False
+        gset, score_weights([report], gset.n_variants), mean_impute=False, dosage_sums=True
     ).set_index("IID")
     published = pd.read_csv(
         G1000 / "assets/example_results/scores.txt.gz", sep=r"[\t,]", engine="python"

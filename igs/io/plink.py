@@ -34,6 +34,10 @@ GenotypeFormat = Literal["bed", "pgen"]
 # 00 = hom A1, 01 = missing, 10 = het, 11 = hom A2 (first sample in the low bits).
 _CODE_FOR_A1_COUNT = np.array([0b11, 0b10, 0b00, 0b01], dtype=np.uint8)
 
+# Chromosome names: chrX (males haploid) and the autosomes, as PLINK and UCSC spell them.
+X_CHROMS = ("X", "23", "chrX")
+AUTOSOMES = tuple(str(c) for c in range(1, 23)) + tuple(f"chr{c}" for c in range(1, 23))
+
 VARIANT_COLUMNS = ("chrom", "id", "cm", "pos", "a1", "a2")
 SAMPLE_COLUMNS = ("FID", "IID", "sex")
 
@@ -265,6 +269,41 @@ def iter_genotype_codes(
     for start in range(0, len(selected), chunk_variants):
         idx = selected[start : start + chunk_variants]
         yield idx, read_genotype_codes(gset, idx, sample_index)
+
+
+def iter_bed_rows(
+    gset: GenotypeSet, variant_index: np.ndarray, *, chunk_variants: int = 8192
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(variant_index, words)`` with the selected variants' packed ``.bed`` rows.
+
+    ``words`` is uint64 of shape (len(variant_index), ceil(n_samples / 32)): 2-bit codes, first
+    sample in the low bits (``00`` hom A1, ``01`` missing, ``10`` het, ``11`` hom A2), each row
+    padded with ``00`` past the last sample (whatever the file holds there). Nothing is
+    unpacked; memory is one chunk of rows. ``variant_index`` must be sorted.
+    """
+    if gset.format != "bed":
+        raise ValueError("packed rows exist only for PLINK 1 .bed files")
+    if chunk_variants < 1:
+        raise ValueError("chunk_variants must be >= 1")
+    n = gset.n_samples
+    n_bytes, n_words = (n + 3) // 4, (n + 31) // 32
+    variant_index = np.asarray(variant_index, dtype=np.int64)
+    tail_mask = np.uint8((1 << (2 * (n % 4))) - 1) if n % 4 else np.uint8(0xFF)
+    # plain reads, not a memory map: mapped pages would count towards the process's memory
+    with open(gset.file("bed"), "rb", buffering=0) as fh:
+        for start in range(0, len(variant_index), chunk_variants):
+            idx = variant_index[start : start + chunk_variants]
+            raw = np.empty((len(idx), n_bytes), dtype=np.uint8)
+            run_starts = np.flatnonzero(np.diff(idx, prepend=-2) != 1)
+            run_stops = np.append(run_starts[1:], len(idx))
+            for a, b in zip(run_starts, run_stops, strict=True):
+                fh.seek(3 + int(idx[a]) * n_bytes)
+                if fh.readinto(memoryview(raw[a:b]).cast("B")) != (b - a) * n_bytes:
+                    raise InputFormatError(f"{gset.file('bed')}: file ended early (truncated?).")
+            padded = np.zeros((len(idx), n_words * 8), dtype=np.uint8)
+            padded[:, :n_bytes] = raw
+            padded[:, n_bytes - 1] &= tail_mask
+            yield idx, padded.view("<u8")
 
 
 def _is_contiguous(index: np.ndarray) -> bool:

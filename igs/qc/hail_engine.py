@@ -24,7 +24,7 @@ import pandas as pd
 
 from igs.errors import ConfigError, InputFormatError
 from igs.io.atomic import atomic_paths
-from igs.io.plink import open_genotypes
+from igs.io.plink import AUTOSOMES, open_genotypes
 from igs.qc.decisions import (
     heterozygosity_bounds,
     require_enough_pruned,
@@ -33,7 +33,6 @@ from igs.qc.decisions import (
     variant_failures,
 )
 from igs.qc.groups import assign_ancestry_groups
-from igs.qc.local import AUTOSOMES
 from igs.qc.options import QCOptions
 from igs.qc.relatedness import samples_to_remove
 from igs.qc.result import GENOTYPE_FILES, QCResult, summary_dict

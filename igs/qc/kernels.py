@@ -9,21 +9,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
-
-@intrinsic
-def _popcount(typingctx, x):  # pragma: no cover - compiled
-    """The CPU's popcount instruction (LLVM ``ctpop``) on a uint64."""
-    sig = types.uint64(types.uint64)
-
-    def codegen(context, builder, signature, args):
-        fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
-        return builder.call(fn, [args[0]])
-
-    return sig, codegen
+from igs.bits import popcount as _popcount
 
 
 @numba.njit(cache=True, nogil=True)

@@ -32,6 +32,8 @@ import pandas as pd
 from igs.errors import InputFormatError
 from igs.io.atomic import atomic_paths
 from igs.io.plink import (
+    AUTOSOMES,
+    X_CHROMS,
     BedWriter,
     GenotypeSet,
     iter_genotype_codes,
@@ -55,9 +57,6 @@ from igs.qc.relatedness import king_table, samples_to_remove
 from igs.qc.result import GENOTYPE_FILES, QCResult, summary_dict
 
 log = logging.getLogger(__name__)
-
-X_CHROMS = ("X", "23", "chrX")
-AUTOSOMES = tuple(str(c) for c in range(1, 23)) + tuple(f"chr{c}" for c in range(1, 23))
 
 
 def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:

@@ -2,28 +2,49 @@
 
 Semantics follow ``plink2 --score ... cols=+scoresums``: for each score,
 ``SUM = sum(weight * effect-allele dosage)`` over matched variants; missing calls are
-mean-imputed from the observed effect-allele frequency (``mean_impute=False`` gives
-plink2's ``no-mean-imputation``: missing calls add nothing). As in plink2,
-``ALLELE_CT`` is twice the number of called matched variants and
+mean-imputed with twice the effect-allele frequency (``mean_impute=False`` gives plink2's
+``no-mean-imputation``: missing calls add nothing). As in plink2, the frequency on chrX counts
+a male as one allele (half his stored count, as ``plink2 --freq`` does), while the dosages
+themselves are the stored 0/1/2 counts. ``ALLELE_CT`` is twice the number of called matched variants and
 ``NAMED_ALLELE_DOSAGE_SUM`` counts called genotypes only; ``AVG`` divides ``SUM`` by
 ``ALLELE_CT`` without imputation and by twice the number of matched variants with it. Dominant and
 recessive rows use 1[dosage >= 1] and 1[dosage == 2] (hard calls).
 
-The per-chunk work is one matrix product ``[G, 1 - missing] @ B``, so memory is
-bounded by ``n_samples x chunk_variants`` whatever the number of variants.
+Two readers, one result:
+
+* ``.bed`` input is scored on the packed 2-bit rows by compiled kernels
+  (:mod:`igs.scores.kernels`): per variant a table of each code's contribution to every score,
+  with the variant's most common code added once for everyone. Nothing is unpacked.
+* ``.pgen`` input (dosages) is read in chunks of floats and scored by a matrix product.
+
+Either way memory is bounded by one chunk of variants, whatever the number of variants.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from igs.io.plink import GenotypeSet, iter_genotype_chunks
+from igs.io.plink import X_CHROMS, GenotypeSet, iter_bed_rows, iter_genotype_chunks
+from igs.scores import kernels
+from igs.scores.kernels import A1_COUNT_OF_CODE
 
 log = logging.getLogger(__name__)
+
+# The match-report columns that scoring needs.
+REPORT_COLUMNS_FOR_SCORING = (
+    "pgs_id",
+    "target_index",
+    "effect_weight",
+    "is_dominant",
+    "is_recessive",
+    "match_type",
+    "match_status",
+)
 
 SCORE_COLUMNS = (
     "IID",
@@ -80,12 +101,121 @@ def compute_scores(
     *,
     mean_impute: bool = True,
     chunk_variants: int = 8192,
+    reader: Literal["auto", "packed", "dosage"] = "auto",
+    dosage_sums: bool = False,
 ) -> pd.DataFrame:
-    """Scores for every sample in long format (``SCORE_COLUMNS``)."""
+    """Scores for every sample in long format (``SCORE_COLUMNS``).
+
+    ``NAMED_ALLELE_DOSAGE_SUM`` (each score's summed effect-allele dosage) is added when
+    ``dosage_sums`` is set; on ``.bed`` input it doubles the work of the scoring kernel.
+
+    ``reader`` picks how genotypes are read: ``auto`` uses the packed kernels for ``.bed`` and
+    dosages for ``.pgen``; ``dosage`` on a ``.bed`` reads floats (slower, same result).
+    """
+    if reader == "auto":
+        reader = "packed" if gset.format == "bed" else "dosage"
     n, s = gset.n_samples, len(weights.pgs_ids)
-    sums = np.zeros((n, s))
-    dosage_sums = np.zeros((n, s))
-    allele_ct = np.zeros((n, s))
+    totals = _Totals(np.zeros((n, s)), np.zeros((n, s)), np.zeros((n, s), dtype=np.int64))
+    chrom = gset.variants["chrom"].to_numpy(dtype=str)
+    is_x = np.isin(chrom[weights.variant_index], X_CHROMS)
+    is_male = gset.samples["sex"].to_numpy() == 1
+    score = _score_packed if reader == "packed" else _score_dosages
+    score(gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums)
+    n_variants = weights.present.sum(axis=0)
+    allele_ct = 2 * (n_variants[None, :] - totals.missing)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        avg = totals.sums / (2.0 * n_variants) if mean_impute else totals.sums / allele_ct
+    columns = {
+        "IID": np.repeat(gset.samples["IID"].to_numpy(), s),
+        "pgs_id": np.tile(np.array(weights.pgs_ids, dtype=object), n),
+        "SUM": totals.sums.ravel(),
+        "n_variants": np.tile(n_variants, n),
+        "ALLELE_CT": allele_ct.ravel().astype(np.int64),
+        "NAMED_ALLELE_DOSAGE_SUM": totals.dosages.ravel(),
+        "AVG": avg.ravel(),
+    }
+    if not dosage_sums:
+        del columns["NAMED_ALLELE_DOSAGE_SUM"]
+    return pd.DataFrame(columns)
+
+
+@dataclass
+class _Totals:
+    """Running per-sample, per-score totals: weighted sums, effect-allele dosages, missing calls."""
+
+    sums: np.ndarray
+    dosages: np.ndarray
+    missing: np.ndarray
+
+
+def imputation_dosage(a1_alleles: np.ndarray, observed_alleles: np.ndarray) -> np.ndarray:
+    """Mean A1 dosage used for a missing call: twice the A1 frequency (0 where nothing is called)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        freq = a1_alleles / observed_alleles
+    return np.where(observed_alleles > 0, 2.0 * freq, 0.0)
+
+
+def _score_packed(
+    gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums
+) -> None:
+    n, s = totals.sums.shape
+    acc = np.zeros((n, 2 * s if dosage_sums else s))
+    present = weights.present.astype(np.int64)
+    done = 0
+    male_mask = kernels.low_bit_mask(is_male, (n + 31) // 32)
+    for idx, words in iter_bed_rows(gset, weights.variant_index, chunk_variants=chunk_variants):
+        r = np.arange(done, done + len(idx))
+        done += len(idx)
+        counts = kernels.code_counts(words, n, male_mask, is_x[r])
+        # A1 alleles and called alleles: diploid group, then males on chrX (haploid: half a count)
+        a1 = 2 * counts[:, 0, 0] + counts[:, 0, 2] + counts[:, 1, 0] + 0.5 * counts[:, 1, 2]
+        observed = 2 * counts[:, 0, [0, 2, 3]].sum(axis=1) + counts[:, 1, [0, 2, 3]].sum(axis=1)
+        table = _code_table(imputation_dosage(a1, observed), weights, r, mean_impute, dosage_sums)
+        base = counts.sum(axis=1).argmax(axis=1)
+        base_row = table[np.arange(len(r)), base]  # (V, 2S): what every sample gets first
+        acc += base_row.sum(axis=0)
+        is_missing = np.arange(4) == 1
+        missing_delta = (is_missing[None, :].astype(np.int64) - is_missing[base][:, None]).astype(
+            np.int64
+        )
+        totals.missing += present[r][base == 1].sum(axis=0)
+        kernels.accumulate_packed_scores(
+            words,
+            n,
+            base.astype(np.int64),
+            np.ascontiguousarray(table - base_row[:, None, :]),
+            missing_delta,
+            present[r],
+            acc,
+            totals.missing,
+        )
+        log.info("scored %d of %d variants", done, len(weights.variant_index))
+    totals.sums += acc[:, :s]
+    if dosage_sums:
+        totals.dosages += acc[:, s:]
+
+
+def _code_table(
+    a1_mean: np.ndarray, w: ScoreWeights, r: np.ndarray, mean_impute: bool, dosage_sums: bool
+) -> np.ndarray:
+    """Per variant and 2-bit code: each score's weighted dosage (V, 4, S), followed by its
+    called dosage when ``dosage_sums`` (V, 4, 2S)."""
+    a1 = np.broadcast_to(A1_COUNT_OF_CODE.astype(np.float64), (len(r), 4)).copy()
+    a1[:, 1] = a1_mean if mean_impute else 0.0
+    swapped, model = w.swapped[r][:, None, :], w.model[r][:, None, :]
+    d = np.where(swapped, 2.0 - a1[:, :, None], a1[:, :, None])
+    d = np.where(model == 1, d >= 1, np.where(model == 2, d >= 2, d)).astype(np.float64)
+    called = (A1_COUNT_OF_CODE >= 0)[None, :, None]
+    if not mean_impute:
+        d = d * called
+    present = w.present[r][:, None, :]
+    weighted = d * (w.weight[r][:, None, :] * present)
+    return np.concatenate([weighted, d * called * present], axis=2) if dosage_sums else weighted
+
+
+def _score_dosages(
+    gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums
+) -> None:
     needed = np.zeros(gset.n_variants, dtype=bool)
     needed[weights.variant_index] = True
     row_of = np.full(gset.n_variants, -1)
@@ -97,35 +227,33 @@ def compute_scores(
         if not len(cols):
             continue
         rows = row_of[start + cols]
-        _accumulate(g[:, cols], weights, rows, mean_impute, sums, dosage_sums, allele_ct)
+        g = g[:, cols]
+        a1_mean = _dosage_imputation(g, is_x[rows], is_male)
+        _accumulate(g, a1_mean, weights, rows, mean_impute, totals)
         log.info("scored variants %d-%d of %d", start + 1, stop, gset.n_variants)
-    n_variants = weights.present.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        avg = sums / (2.0 * n_variants) if mean_impute else sums / allele_ct
-    return pd.DataFrame(
-        {
-            "IID": np.repeat(gset.samples["IID"].to_numpy(), s),
-            "pgs_id": np.tile(np.array(weights.pgs_ids, dtype=object), n),
-            "SUM": sums.ravel(),
-            "n_variants": np.tile(n_variants, n),
-            "ALLELE_CT": allele_ct.ravel().astype(np.int64),
-            "NAMED_ALLELE_DOSAGE_SUM": dosage_sums.ravel(),
-            "AVG": avg.ravel(),
-        }
-    )
+
+
+def _dosage_imputation(g: np.ndarray, is_x: np.ndarray, is_male: np.ndarray) -> np.ndarray:
+    """Mean A1 dosage per column of ``g``; on chrX a male is one allele, half his dosage."""
+    observed = ~np.isnan(g)
+    a1 = np.where(observed, g, 0.0).sum(axis=0)
+    alleles = 2.0 * observed.sum(axis=0)
+    if is_x.any():
+        male_x = g[is_male][:, is_x]
+        a1[is_x] -= np.nansum(male_x, axis=0) / 2
+        alleles[is_x] -= (~np.isnan(male_x)).sum(axis=0)
+    return imputation_dosage(a1, alleles)
 
 
 def _accumulate(
     g: np.ndarray,
+    a1_mean: np.ndarray,
     w: ScoreWeights,
     rows: np.ndarray,
     mean_impute: bool,
-    sums: np.ndarray,
-    dosage_sums: np.ndarray,
-    allele_ct: np.ndarray,
+    totals: _Totals,
 ) -> None:
     observed = ~np.isnan(g)
-    a1_mean = np.nanmean(np.where(observed.any(axis=0), g, 0.0), axis=0) if g.size else g
     g0 = np.where(observed, g, a1_mean if mean_impute else 0.0)
     called = observed.astype(np.float64)
     weight, swapped, present, model = (
@@ -134,14 +262,13 @@ def _accumulate(
         w.present[rows],
         w.model[rows],
     )
-    additive = model == 0
-    if additive.all():
+    if (model == 0).all():
         # effect dosage = g (exact) or 2 - g (swapped): linear in g with a constant per called variant
         sign = np.where(swapped, -1.0, 1.0) * present
         const = np.where(swapped, 2.0, 0.0) * present
         base = called if not mean_impute else np.ones_like(called)
-        sums += g0 @ (sign * weight) + base @ (const * weight)
-        dosage_sums += np.where(observed, g, 0.0) @ sign + called @ const
+        totals.sums += g0 @ (sign * weight) + base @ (const * weight)
+        totals.dosages += np.where(observed, g, 0.0) @ sign + called @ const
     else:
         for j in range(weight.shape[1]):
             d = np.where(swapped[:, j], 2.0 - g0, g0)
@@ -152,6 +279,6 @@ def _accumulate(
             )
             if not mean_impute:
                 d = d * called
-            sums[:, j] += d @ (weight[:, j] * present[:, j])
-            dosage_sums[:, j] += (d * called) @ present[:, j]
-    allele_ct += 2.0 * (called @ present.astype(np.float64))
+            totals.sums[:, j] += d @ (weight[:, j] * present[:, j])
+            totals.dosages[:, j] += (d * called) @ present[:, j]
+    totals.missing += (~observed).astype(np.int64) @ present.astype(np.int64)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from igs import columns as C
 from igs.errors import MatchRateError
-from igs.scores.scorefile import ScoringFile, normalise_chrom
+from igs.scores.scorefile import ScoringFile, normalise_chroms
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 MATCH_PRIORITY = {"exact": 0, "swapped": 0, "flipped": 1, "flipped_swapped": 1}
@@ -40,26 +40,40 @@ class MatchOptions:
     exclude_chromosomes: tuple[str, ...] = ()  # e.g. ("X",): those target variants are not used
 
 
-def match_variants(
-    score: ScoringFile, target: pd.DataFrame, options: MatchOptions = MatchOptions()
-) -> pd.DataFrame:
-    """One row per scoring-file row with its match status, type and target variant index.
+def prepare_target(target: pd.DataFrame, options: MatchOptions = MatchOptions()) -> pd.DataFrame:
+    """The target variants in the form :func:`match_variants` joins on (do it once per target).
 
     ``target`` has columns chrom, id, pos, a1, a2 (an igs GenotypeSet's variants).
-    Raises MatchRateError when the matched share is below ``options.min_overlap``.
     """
-    rows = score.rows
-    target = target[~target["chrom"].map(normalise_chrom).isin(options.exclude_chromosomes)]
-    tgt = pd.DataFrame(
+    target_chrom = normalise_chroms(target["chrom"])
+    keep = ~target_chrom.isin(options.exclude_chromosomes).to_numpy()
+    target, target_chrom = target[keep], target_chrom[keep]
+    return pd.DataFrame(
         {
             "target_index": np.asarray(target.index),
-            "t_chrom": target["chrom"].map(normalise_chrom).to_numpy(),
+            "t_chrom": target_chrom.to_numpy(),
             "t_pos": target["pos"].to_numpy(),
             "t_id": target["id"].to_numpy(),
             "a1": target["a1"].str.upper().to_numpy(),
             "a2": target["a2"].str.upper().to_numpy(),
         }
     )
+
+
+def match_variants(
+    score: ScoringFile,
+    target: pd.DataFrame,
+    options: MatchOptions = MatchOptions(),
+    prepared: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per scoring-file row with its match status, type and target variant index.
+
+    ``target`` has columns chrom, id, pos, a1, a2 (an igs GenotypeSet's variants);
+    ``prepared`` is ``prepare_target(target, options)`` when matching many scores.
+    Raises MatchRateError when the matched share is below ``options.min_overlap``.
+    """
+    rows = score.rows
+    tgt = prepare_target(target, options) if prepared is None else prepared
     by_position = rows[C.CHR_POSITION].notna()
     cand_pos = rows[by_position].merge(
         tgt, left_on=[C.CHR_NAME, C.CHR_POSITION], right_on=["t_chrom", "t_pos"], how="inner"
@@ -128,13 +142,26 @@ def check_build(score: ScoringFile, target_build: str) -> None:
         )
 
 
+def _allele_codes(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Integer codes for allele strings, the code of each code's complement and its length.
+
+    Comparing small integers is much faster than comparing millions of strings.
+    """
+    seen = pd.unique(np.concatenate([np.asarray(c, dtype=object) for c in columns]))
+    complements = [str(a).translate(COMPLEMENT) for a in seen]
+    vocab = pd.Index(list(dict.fromkeys([*map(str, seen), *complements])))
+    codes = [vocab.get_indexer(np.asarray(c, dtype=object)) for c in columns]
+    complement = vocab.get_indexer([a.translate(COMPLEMENT) for a in vocab])
+    return codes, complement, vocab.str.len().to_numpy()
+
+
 def _match_type(cand: pd.DataFrame, allow_flips: bool) -> np.ndarray:
-    ea, oa = cand[C.EFFECT_ALLELE].to_numpy(dtype=str), cand[C.OTHER_ALLELE].to_numpy(dtype=str)
-    a1, a2 = cand["a1"].to_numpy(dtype=str), cand["a2"].to_numpy(dtype=str)
-    no_other = oa == ""
+    (ea, oa, a1, a2), complement, _ = _allele_codes(
+        cand[C.EFFECT_ALLELE], cand[C.OTHER_ALLELE], cand["a1"], cand["a2"]
+    )
+    no_other = cand[C.OTHER_ALLELE].to_numpy(dtype=object) == ""
     out = np.full(len(cand), "", dtype=object)
-    flip_ea = np.char.translate(ea, COMPLEMENT) if len(ea) else ea
-    flip_oa = np.char.translate(oa, COMPLEMENT) if len(oa) else oa
+    flip_ea, flip_oa = complement[ea], complement[oa]
     if allow_flips:
         out[(flip_ea == a2) & ((flip_oa == a1) | no_other)] = "flipped_swapped"
         out[(flip_ea == a1) & ((flip_oa == a2) | no_other)] = "flipped"
@@ -144,7 +171,7 @@ def _match_type(cand: pd.DataFrame, allow_flips: bool) -> np.ndarray:
 
 
 def _is_ambiguous(ea: pd.Series, oa: pd.Series) -> np.ndarray:
-    ea_s, oa_s = ea.to_numpy(dtype=str), oa.to_numpy(dtype=str)
-    if not len(ea_s):
+    if not len(ea):
         return np.zeros(0, dtype=bool)
-    return (np.char.translate(ea_s, COMPLEMENT) == oa_s) & (np.char.str_len(ea_s) == 1)
+    (e, o), complement, length = _allele_codes(ea, oa)
+    return (complement[e] == o) & (length[e] == 1)

@@ -67,7 +67,7 @@ def read_scoring_file(path: str | os.PathLike[str]) -> ScoringFile:
     other = df.get(C.OTHER_ALLELE, pd.Series("", index=df.index))
     if "hm_inferOtherAllele" in df.columns:
         other = other.where(other != "", df["hm_inferOtherAllele"])
-    weight = pd.to_numeric(df[C.EFFECT_WEIGHT], errors="coerce")
+    weight = _to_number(df[C.EFFECT_WEIGHT])
     if weight.isna().any():
         bad = int(np.flatnonzero(weight.isna().to_numpy())[0])
         raise InputFormatError(
@@ -77,10 +77,8 @@ def read_scoring_file(path: str | os.PathLike[str]) -> ScoringFile:
         {
             "row": np.arange(len(df)),
             C.RSID: _rsid(df),
-            C.CHR_NAME: df[chrom_col].map(normalise_chrom) if has_pos else "",
-            C.CHR_POSITION: pd.to_numeric(df[pos_col], errors="coerce").astype("Int64")
-            if has_pos
-            else pd.NA,
+            C.CHR_NAME: normalise_chroms(df[chrom_col]) if has_pos else "",
+            C.CHR_POSITION: _to_number(df[pos_col]).astype("Int64") if has_pos else pd.NA,
             C.EFFECT_ALLELE: df[C.EFFECT_ALLELE].str.upper(),
             C.OTHER_ALLELE: other.str.upper(),
             C.EFFECT_WEIGHT: weight.astype(float),
@@ -105,6 +103,15 @@ def normalise_chrom(chrom: str) -> str:
     c = str(chrom).strip()
     c = c[3:] if c.lower().startswith("chr") else c
     return {"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT", "x": "X", "y": "Y"}.get(c, c)
+
+
+def normalise_chroms(chroms: pd.Series) -> pd.Series:
+    """:func:`normalise_chrom` for a whole column (each distinct name is normalised once)."""
+    codes, names = pd.factorize(chroms.astype(str))
+    mapped = np.array([normalise_chrom(c) for c in names], dtype=object)
+    return pd.Series(
+        mapped[codes] if len(names) else np.array([], dtype=object), index=chroms.index
+    )
 
 
 def _normalise_build(build: str | None) -> str | None:
@@ -146,6 +153,14 @@ def _flag(df: pd.DataFrame, col: str) -> pd.Series:
     if col not in df.columns:
         return pd.Series(False, index=df.index)
     return df[col].str.strip().str.lower().isin(["true", "1", "yes"])
+
+
+def _to_number(values: pd.Series) -> pd.Series:
+    """Strings to floats; anything non-numeric (or empty) becomes NaN."""
+    try:
+        return values.astype(np.float64)  # the fast path: every cell is a number
+    except ValueError:
+        return pd.to_numeric(values, errors="coerce")
 
 
 def _stem(path: Path) -> str:
