@@ -308,6 +308,35 @@ def qc_run(
     )
 
 
+@qc.command("project")
+@genotype_options()
+@click.option(
+    "--loadings",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="pca_loadings.tsv.gz of a QC run (this biobank's or a reference panel's).",
+)
+@click.option(
+    "--min-overlap",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Least share of the PCA variants that must be found.",
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="pcs.tsv to write.")
+def qc_project(prefix: str, fmt: str, loadings: Path, min_overlap: float, out: Path) -> None:
+    """Project samples onto saved PCs (same columns as qc/pcs.tsv)."""
+    from igs.io.plink import open_genotypes
+    from igs.scores.ancestry import project_samples
+
+    gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
+    pcs = project_samples(
+        gset, read_tsv(loadings, dtypes={"chrom": "string"}), min_overlap=min_overlap
+    )
+    with atomic_path(out) as tmp:
+        write_tsv(pcs, tmp, gzipped=False)
+
+
 def _qc_config(config_file: Path | None) -> dict:
     """The qc/seed/hail blocks of a config file with defaults filled in (defaults if no file)."""
     from igs.config import default_blocks, load_config
@@ -455,6 +484,82 @@ def scores_compute(
     )
     with atomic_path(out) as tmp:
         write_tsv(result, tmp, gzipped=True)
+
+
+@scores.command("adjust")
+@click.option(
+    "--scores",
+    "scores_path",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="scores.tsv.gz from `igs scores compute`.",
+)
+@click.option(
+    "--pcs",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="PCs of the scored samples (qc/pcs.tsv, or `igs qc project` output).",
+)
+@click.option(
+    "--sample-qc",
+    type=click.Path(exists=True, path_type=Path),
+    help="qc/sample_qc.tsv.gz: its ancestry_group gives within-group percentiles.",
+)
+@click.option(
+    "--reference-scores",
+    type=click.Path(exists=True, path_type=Path),
+    help="Scores of a reference panel to fit on (default: the scored samples).",
+)
+@click.option(
+    "--reference-pcs",
+    type=click.Path(exists=True, path_type=Path),
+    help="PCs of the reference panel (with --reference-scores).",
+)
+@click.option("--n-pcs", type=click.IntRange(1, 20), default=4, show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="scores_adjusted.tsv.gz to write."
+)
+@click.option(
+    "--models",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="JSON file for the fitted adjustment models.",
+)
+def scores_adjust(
+    scores_path: Path,
+    pcs: Path,
+    sample_qc: Path | None,
+    reference_scores: Path | None,
+    reference_pcs: Path | None,
+    n_pcs: int,
+    out: Path,
+    models: Path,
+) -> None:
+    """Adjust scores for genetic ancestry: Z-scores, mean and mean+variance PC regressions, percentiles."""
+    import pandas as pd
+
+    from igs.scores.ancestry import adjust_scores
+
+    if (reference_scores is None) != (reference_pcs is None):
+        raise ConfigError("--reference-scores and --reference-pcs go together.")
+    read = lambda p: read_tsv(p, dtypes={"IID": "string"}) if p else None  # noqa: E731
+    groups = None
+    if sample_qc is not None:
+        qc = read(sample_qc)
+        passed = qc[qc["qc_fail"].isna() | (qc["qc_fail"] == "")] if "qc_fail" in qc else qc
+        groups = pd.Series(passed["ancestry_group"].to_numpy(), index=passed["IID"].astype(str))
+    adjusted, fits = adjust_scores(
+        read(scores_path),
+        read(pcs),
+        n_pcs=n_pcs,
+        reference_scores=read(reference_scores),
+        reference_pcs=read(reference_pcs),
+        groups=groups,
+    )
+    with atomic_path(out) as tmp:
+        write_tsv(adjusted, tmp, gzipped=True)
+    with atomic_path(models) as tmp:
+        tmp.write_text(json.dumps([f.to_dict() for f in fits], indent=2) + "\n")
 
 
 def main() -> None:

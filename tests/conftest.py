@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from igs.io import plink
+from igs.qc import QCOptions, run_local_qc, write_qc_genotypes, write_qc_tables
 from igs.simulate import (
     CohortSpec,
     UniverseSpec,
@@ -24,6 +26,7 @@ SHARED_ORACLE = REPO.parent / "shared" / "oracle"
 SMALL_UNIVERSE = UniverseSpec(
     seed=11, n_variants=4000, chromosomes=("1", "2", "3"), x_fraction=0.15
 )
+QC_OPTS = QCOptions(ancestry_groups=3, chunk_variants=700)
 SMALL_COHORT = CohortSpec(name="small", n_samples=600, seed=3, ancestry_proportions=(0.7, 0.2, 0.1))
 
 
@@ -64,3 +67,14 @@ def small_scoring_files(tmp_path_factory, small_universe) -> Path:
     out = tmp_path_factory.mktemp("scores")
     write_scoring_files(small_universe, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def qc_run(small_cohort, tmp_path_factory):
+    """QC of the small cohort written to a folder: (result, out_dir)."""
+    gset = plink.open_genotypes(small_cohort / "genotypes")
+    result = run_local_qc(gset, QC_OPTS)
+    out = tmp_path_factory.mktemp("qc")
+    write_qc_tables(result, out)
+    write_qc_genotypes(gset, result, out, QC_OPTS)
+    return result, out

@@ -11,23 +11,11 @@ import pytest
 
 from igs.errors import InputFormatError
 from igs.io import plink
-from igs.qc import QCOptions, run_local_qc, write_qc_genotypes, write_qc_tables
+from igs.qc import QCOptions, run_local_qc
 from igs.qc.relatedness import samples_to_remove
+from tests.conftest import QC_OPTS as OPTS
 from tests.conftest import require_tool, run_tool
 from tests.test_cli import run_igs
-
-OPTS = QCOptions(ancestry_groups=3, chunk_variants=700)
-
-
-@pytest.fixture(scope="session")
-def qc_run(small_cohort, tmp_path_factory):
-    """QC of the small cohort written to a folder: (result, out_dir)."""
-    gset = plink.open_genotypes(small_cohort / "genotypes")
-    result = run_local_qc(gset, OPTS)
-    out = tmp_path_factory.mktemp("qc")
-    write_qc_tables(result, out)
-    write_qc_genotypes(gset, result, out, OPTS)
-    return result, out
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import numpy as np
 class PCAFit:
     """Top principal components: sample scores, variant loadings and the frequencies used."""
 
-    scores: np.ndarray  # (n_samples, k) = U S
+    scores: np.ndarray  # (n_samples, k) = X V
     loadings: np.ndarray  # (n_variants, k) = V
     eigenvalues: np.ndarray  # (k,) = S ** 2
     a1_freq: np.ndarray  # (n_variants,) allele frequency used for standardization
@@ -53,14 +53,14 @@ def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> P
         z, _ = np.linalg.qr(x.T @ y)
         y = x @ z
     y, _ = np.linalg.qr(y)
-    u, s, vt = np.linalg.svd(y.T @ x, full_matrices=False)
-    u = y @ u
+    _, s, vt = np.linalg.svd(y.T @ x, full_matrices=False)
     # deterministic signs: the largest-magnitude loading of each component is positive
     v = vt[:k].T
     flip = np.sign(v[np.abs(v).argmax(axis=0), np.arange(k)])
     v *= flip
-    u = u[:, :k] * flip
-    return PCAFit(scores=u * s[:k], loadings=v, eigenvalues=s[:k] ** 2, a1_freq=p)
+    # scores are the samples' projections onto the loadings, exactly what project_pca gives a
+    # new sample (U S from the sketch equals X V only for fully converged components)
+    return PCAFit(scores=x @ v, loadings=v, eigenvalues=s[:k] ** 2, a1_freq=p)
 
 
 def project_pca(g: np.ndarray, fit: PCAFit) -> np.ndarray:

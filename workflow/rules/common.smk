@@ -45,5 +45,5 @@ def all_targets():
     targets = expand(f"{RESULTS}/{{biobank}}/inputs/genotype_summary.json", biobank=BIOBANKS)
     targets += expand(f"{RESULTS}/{{biobank}}/qc/summary.json", biobank=BIOBANKS)
     if RESOLVED["scores"]["scoring_files"]:
-        targets += expand(f"{RESULTS}/{{biobank}}/scores/scores.tsv.gz", biobank=BIOBANKS)
+        targets += expand(f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz", biobank=BIOBANKS)
     return targets

@@ -41,3 +41,23 @@ rule scores_compute:
     shell:
         "igs scores compute --genotypes {params.prefix} --format {params.fmt} --report {input.report} "
         "--out {output} 2> {log}"
+
+
+rule scores_adjust:
+    input:
+        scores=f"{RESULTS}/{{biobank}}/scores/scores.tsv.gz",
+        pcs=f"{RESULTS}/{{biobank}}/qc/pcs.tsv",
+        sample_qc=f"{RESULTS}/{{biobank}}/qc/sample_qc.tsv.gz",
+    output:
+        adjusted=f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz",
+        models=f"{RESULTS}/{{biobank}}/scores/ancestry_models.json",
+    log:
+        f"{LOGS}/{{biobank}}/scores/adjust.log",
+    params:
+        n_pcs=RESOLVED["scores"]["ancestry_adjustment"]["n_pcs"],
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    shell:
+        "igs scores adjust --scores {input.scores} --pcs {input.pcs} --sample-qc {input.sample_qc} "
+        "--n-pcs {params.n_pcs} --out {output.adjusted} --models {output.models} 2> {log}"

@@ -1,0 +1,255 @@
+"""Polygenic scores in the context of genetic ancestry: PCA projection and adjustment.
+
+The adjustment follows pgsc_calc's two regression methods, fitted in a *reference* set (by
+default the biobank's own QC'd, unrelated samples; or a reference panel's scores and PCs) and
+applied to every target sample:
+
+* ``Z_norm1`` (mean): the residual of the score after a linear regression on the top PCs,
+  divided by the reference residuals' standard deviation;
+* ``Z_norm2`` (mean + variance): the same residual divided by the square root of its expected
+  variance, from a gamma GLM with log link of the squared reference residuals on the PCs (a
+  maximum-likelihood fit without penalty).
+
+``Z_raw`` standardises the raw score with the reference mean and SD, and ``percentile`` is the
+empirical percentile of ``Z_norm2`` among the reference samples (0-100). When ancestry groups are
+known, ``percentile_in_group`` is the raw score's percentile within the sample's own group.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import IGSError, MatchRateError
+from igs.io.plink import GenotypeSet, read_genotype_codes
+from igs.qc.pca import hwe_normalize
+
+log = logging.getLogger(__name__)
+
+ADJUSTED_COLUMNS = (
+    "IID",
+    "pgs_id",
+    "SUM",
+    "ancestry_group",
+    "Z_raw",
+    "percentile_in_group",
+    "Z_norm1",
+    "Z_norm2",
+    "percentile",
+)
+
+
+@dataclass(frozen=True)
+class AdjustmentFit:
+    """One score's fitted ancestry model (coefficients: intercept first, then PC1..PCk)."""
+
+    pgs_id: str
+    n_reference: int
+    n_pcs: int
+    mean_coef: list[float]
+    residual_sd: float
+    var_coef: list[float]
+    raw_mean: float
+    raw_sd: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def fit_gamma_log_glm(
+    x: np.ndarray, y: np.ndarray, *, tol: float = 1e-10, max_iter: int = 100
+) -> np.ndarray:
+    """Maximum-likelihood gamma GLM with log link: coefficients of ``log E[y] = X b``.
+
+    ``x`` must include the intercept column. For the gamma family with log link the IRLS
+    weights are constant, so each step is an ordinary least-squares fit of the working response.
+    """
+    if np.any(y <= 0):
+        y = np.maximum(y, np.finfo(float).tiny)  # a residual of exactly 0 has no log
+    beta = np.linalg.lstsq(x, np.log(y), rcond=None)[0]  # a good start: fit on the log scale
+    beta[0] += np.log(np.mean(y / np.exp(x @ beta)))
+    for _ in range(max_iter):
+        eta = x @ beta
+        z = eta + (y - np.exp(eta)) / np.exp(eta)
+        new = np.linalg.lstsq(x, z, rcond=None)[0]
+        if np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(beta))):
+            return new
+        beta = new
+    raise IGSError("the gamma GLM for the score variance did not converge; try fewer PCs.")
+
+
+def fit_adjustment(pgs_id: str, score: np.ndarray, pcs: np.ndarray) -> AdjustmentFit:
+    """Fit the mean and variance models of one score on the reference samples."""
+    n, k = pcs.shape
+    if n < 10 * (k + 1):
+        raise IGSError(
+            f"{pgs_id}: {n} reference samples are too few to adjust for {k} PCs "
+            f"(need at least {10 * (k + 1)}); lower scores.ancestry_adjustment.n_pcs."
+        )
+    if np.std(score) == 0:
+        raise IGSError(f"{pgs_id}: the score is constant in the reference; it cannot be adjusted.")
+    x = np.column_stack([np.ones(n), pcs])
+    mean_coef = np.linalg.lstsq(x, score, rcond=None)[0]
+    resid = score - x @ mean_coef
+    var_coef = fit_gamma_log_glm(x, resid**2)
+    return AdjustmentFit(
+        pgs_id=pgs_id,
+        n_reference=n,
+        n_pcs=k,
+        mean_coef=mean_coef.tolist(),
+        residual_sd=float(np.std(resid, ddof=1)),
+        var_coef=var_coef.tolist(),
+        raw_mean=float(np.mean(score)),
+        raw_sd=float(np.std(score, ddof=1)),
+    )
+
+
+def apply_adjustment(
+    fit: AdjustmentFit, score: np.ndarray, pcs: np.ndarray
+) -> dict[str, np.ndarray]:
+    """``Z_raw``, ``Z_norm1`` and ``Z_norm2`` of target samples under a fitted model."""
+    x = np.column_stack([np.ones(len(score)), pcs[:, : fit.n_pcs]])
+    resid = score - x @ np.asarray(fit.mean_coef)
+    return {
+        "Z_raw": (score - fit.raw_mean) / fit.raw_sd,
+        "Z_norm1": resid / fit.residual_sd,
+        "Z_norm2": resid / np.sqrt(np.exp(x @ np.asarray(fit.var_coef))),
+    }
+
+
+def empirical_percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Percentage of reference values at or below each value (0-100)."""
+    ref = np.sort(reference)
+    return 100.0 * np.searchsorted(ref, values, side="right") / len(ref)
+
+
+def adjust_scores(
+    scores: pd.DataFrame,
+    pcs: pd.DataFrame,
+    *,
+    n_pcs: int = 4,
+    reference_scores: pd.DataFrame | None = None,
+    reference_pcs: pd.DataFrame | None = None,
+    groups: pd.Series | None = None,
+) -> tuple[pd.DataFrame, list[AdjustmentFit]]:
+    """Ancestry-adjusted scores (``ADJUSTED_COLUMNS``) and the fitted models, one per score.
+
+    ``scores`` is the long table of :func:`igs.scores.compute_scores` (IID, pgs_id, SUM);
+    ``pcs`` has IID and PC1..; the reference defaults to the target samples themselves.
+    ``groups`` maps IID to an ancestry group label.
+    """
+    pc_cols = [f"PC{i}" for i in range(1, n_pcs + 1)]
+    missing = [c for c in ["IID", *pc_cols] if c not in pcs.columns]
+    if missing:
+        raise IGSError(f"the PC table has no column(s) {', '.join(missing)} (n_pcs = {n_pcs}).")
+    ref_scores = scores if reference_scores is None else reference_scores
+    ref_pcs = pcs if reference_pcs is None else reference_pcs
+    target_pcs = pcs.set_index(pcs["IID"].astype(str))[pc_cols]
+    reference_pcs_ = ref_pcs.set_index(ref_pcs["IID"].astype(str))[pc_cols]
+    out, fits = [], []
+    for pgs_id, target in scores.groupby("pgs_id", sort=False):
+        ref = ref_scores[ref_scores["pgs_id"] == pgs_id]
+        if ref.empty:
+            raise IGSError(f"{pgs_id}: the reference has no scores for it.")
+        ref_ids = ref["IID"].astype(str)
+        no_pcs = ~ref_ids.isin(reference_pcs_.index)
+        if no_pcs.any():
+            raise IGSError(
+                f"{pgs_id}: {int(no_pcs.sum())} reference sample(s) have no PCs, "
+                f"e.g. {ref_ids[no_pcs].iloc[0]}."
+            )
+        fit = fit_adjustment(
+            str(pgs_id), ref["SUM"].to_numpy(float), reference_pcs_.loc[ref_ids].to_numpy(float)
+        )
+        ids = target["IID"].astype(str)
+        lacking = ~ids.isin(target_pcs.index)
+        if lacking.any():
+            raise IGSError(
+                f"{pgs_id}: {int(lacking.sum())} scored sample(s) have no PCs, e.g. {ids[lacking].iloc[0]}; "
+                "project them with `igs qc project`."
+            )
+        z = apply_adjustment(
+            fit, target["SUM"].to_numpy(float), target_pcs.loc[ids].to_numpy(float)
+        )
+        ref_z = apply_adjustment(
+            fit, ref["SUM"].to_numpy(float), reference_pcs_.loc[ref_ids].to_numpy(float)
+        )
+        frame = pd.DataFrame(
+            {
+                "IID": target["IID"].to_numpy(),
+                "pgs_id": pgs_id,
+                "SUM": target["SUM"].to_numpy(),
+                "ancestry_group": groups.reindex(ids).to_numpy() if groups is not None else pd.NA,
+                **z,
+                "percentile": empirical_percentile(ref_z["Z_norm2"], z["Z_norm2"]),
+            }
+        )
+        frame["percentile_in_group"] = _percentile_in_group(frame)
+        out.append(frame[list(ADJUSTED_COLUMNS)])
+        fits.append(fit)
+    return pd.concat(out, ignore_index=True), fits
+
+
+def _percentile_in_group(frame: pd.DataFrame) -> np.ndarray:
+    result = np.full(len(frame), np.nan)
+    if frame["ancestry_group"].isna().all():
+        return result
+    for _, idx in frame.groupby("ancestry_group", sort=False).indices.items():
+        values = frame["SUM"].to_numpy()[idx]
+        result[idx] = empirical_percentile(values, values)
+    return result
+
+
+def project_samples(
+    gset: GenotypeSet,
+    loadings: pd.DataFrame,
+    *,
+    min_overlap: float = 0.5,
+    chunk_variants: int = 4096,
+) -> pd.DataFrame:
+    """Project every sample of ``gset`` onto the PCs of a saved PCA (``pca_loadings.tsv.gz``).
+
+    Variants are matched on chromosome, position and alleles (either order; a swapped variant
+    is counted from the other allele). Missing calls contribute 0, as in the fit. Returns FID,
+    IID, PC1..PCk. Raises MatchRateError when fewer than ``min_overlap`` of the PCA variants
+    are found.
+    """
+    pc_cols = [c for c in loadings.columns if c.startswith("PC")]
+    target = gset.variants.reset_index(drop=True)
+    key = ["chrom", "pos"]
+    ld = loadings.assign(chrom=loadings["chrom"].astype(str), load_row=np.arange(len(loadings)))
+    tv = target.assign(chrom=target["chrom"].astype(str), target_index=np.arange(len(target)))
+    cand = ld.merge(tv[[*key, "a1", "a2", "target_index"]], on=key, suffixes=("", "_t"))
+    same = (cand["a1"] == cand["a1_t"]) & (cand["a2"] == cand["a2_t"])
+    swapped = (cand["a1"] == cand["a2_t"]) & (cand["a2"] == cand["a1_t"])
+    cand = cand[same | swapped].assign(swapped=swapped[same | swapped])
+    cand = cand.drop_duplicates("load_row").sort_values("target_index")
+    rate = len(cand) / max(len(loadings), 1)
+    if rate < min_overlap:
+        raise MatchRateError(
+            f"only {len(cand)} of {len(loadings)} PCA variants ({rate:.0%}) are in {gset.prefix}; "
+            f"need {min_overlap:.0%}. Are both on the same genome build?"
+        )
+    log.info(
+        "projecting onto %d PCs with %d of %d PCA variants", len(pc_cols), len(cand), len(loadings)
+    )
+    freq = cand["a1_freq"].to_numpy(float)
+    load = cand[pc_cols].to_numpy(np.float32)
+    flip = cand["swapped"].to_numpy()
+    idx = cand["target_index"].to_numpy()
+    scores = np.zeros((gset.n_samples, len(pc_cols)))
+    for start in range(0, len(idx), chunk_variants):
+        sl = slice(start, start + chunk_variants)
+        g = read_genotype_codes(gset, idx[sl])
+        g[:, flip[sl]] = np.where(
+            (g[:, flip[sl]] >= 0) & (g[:, flip[sl]] <= 2), 2 - g[:, flip[sl]], -9
+        )
+        # hwe_normalize divides by sqrt(2p(1-p) m) for the m columns it is given; the fit used
+        # all M variants of the loadings file, so rescale to M
+        scores += (hwe_normalize(g, freq) @ load[sl]) * np.sqrt(g.shape[1] / len(loadings))
+    out = gset.samples[["FID", "IID"]].reset_index(drop=True).copy()
+    out[pc_cols] = scores
+    return out
