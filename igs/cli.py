@@ -355,7 +355,7 @@ def scores() -> None:
 
 
 @scores.command("match")
-@genotype_options()
+@genotype_options(("bed", "pgen", "vcf", "bgen"))
 @click.option(
     "--genome-build",
     type=click.Choice(["GRCh37", "GRCh38"]),
@@ -399,7 +399,12 @@ def scores_match(
     from igs.scores import MatchOptions, match_variants, read_scoring_file, summarise_matches
     from igs.scores.match import check_build, prepare_target
 
-    gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
+    if fmt in ("vcf", "bgen"):
+        from igs.scores.hail_engine import hail_target_variants
+
+        variants = hail_target_variants(prefix, fmt, _qc_config(None)["hail"])
+    else:
+        variants = open_genotypes(prefix, fmt).variants  # type: ignore[arg-type]
     options = MatchOptions(
         keep_ambiguous=keep_ambiguous,
         allow_flips=not no_flips,
@@ -407,11 +412,11 @@ def scores_match(
         exclude_chromosomes=_csv_strings(exclude_chromosomes),
     )
     reports = []
-    prepared = prepare_target(gset.variants, options)
+    prepared = prepare_target(variants, options)
     for path in scoring_files:
         score = read_scoring_file(path)
         check_build(score, genome_build)
-        reports.append(match_variants(score, gset.variants, options, prepared))
+        reports.append(match_variants(score, variants, options, prepared))
         log.info(
             "%s: %d of %d variants matched",
             score.pgs_id,
@@ -431,7 +436,14 @@ def scores_match(
 
 
 @scores.command("compute")
-@genotype_options()
+@genotype_options(("bed", "pgen", "vcf", "bgen"))
+@click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Workflow config; its `hail` block configures the Hail engine.",
+)
 @click.option(
     "--report",
     type=click.Path(exists=True, path_type=Path),
@@ -457,6 +469,8 @@ def scores_match(
 def scores_compute(
     prefix: str,
     fmt: str,
+    engine: str,
+    config_file: Path | None,
     report: Path,
     no_mean_imputation: bool,
     dosage_sums: bool,
@@ -469,19 +483,33 @@ def scores_compute(
     from igs.scores import compute_scores, score_weights
     from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING
 
-    gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
     full = read_tsv(
         report, columns=REPORT_COLUMNS_FOR_SCORING, dtypes={"pgs_id": "string"}, categorical=True
     )
     reports = [r for _, r in full.groupby("pgs_id", sort=False, observed=True)]
-    weights = score_weights(reports, gset.n_variants)
-    result = compute_scores(
-        gset,
-        weights,
-        mean_impute=not no_mean_imputation,
-        chunk_variants=chunk_variants,
-        dosage_sums=dosage_sums,
-    )
+    if engine == "hail":
+        from igs.scores.hail_engine import compute_scores_hail
+
+        n_target = int(full["target_index"].max()) + 1 if full["target_index"].notna().any() else 0
+        result = compute_scores_hail(
+            prefix,
+            fmt,
+            score_weights(reports, n_target),
+            mean_impute=not no_mean_imputation,
+            dosage_sums=dosage_sums,
+            hail_config=_qc_config(config_file)["hail"],
+        )
+    else:
+        if fmt not in ("bed", "pgen"):
+            raise ConfigError(f"the local engine reads bed or pgen, not {fmt}; use --engine hail.")
+        gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
+        result = compute_scores(
+            gset,
+            score_weights(reports, gset.n_variants),
+            mean_impute=not no_mean_imputation,
+            chunk_variants=chunk_variants,
+            dosage_sums=dosage_sums,
+        )
     with atomic_path(out) as tmp:
         write_tsv(result, tmp, gzipped=True)
 

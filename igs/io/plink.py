@@ -207,6 +207,38 @@ def iter_genotype_chunks(
                 yield start, stop, np.asarray(buf.T, dtype=dtype, order="F")
 
 
+def iter_dosage_chunks(
+    gset: GenotypeSet, variant_index: np.ndarray, *, chunk_variants: int = 1024
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(variant_index, G)`` for chunks of the selected (sorted) variants only.
+
+    ``G`` is float64 (n_samples, len(chunk)), C order, counted-allele dosages (pgen dosages
+    where present), ``NaN`` for missing.
+    """
+    variant_index = np.asarray(variant_index, dtype=np.int64)
+    if gset.format == "bed":
+        from bed_reader import open_bed
+
+        with open_bed(
+            gset.file("bed"), iid_count=gset.n_samples, sid_count=gset.n_variants, count_A1=True,
+            num_threads=1,
+        ) as bed:  # fmt: skip
+            for start in range(0, len(variant_index), chunk_variants):
+                idx = variant_index[start : start + chunk_variants]
+                yield idx, bed.read(index=np.s_[:, idx], dtype=np.float64, order="C")
+        return
+    import pgenlib
+
+    n = gset.n_samples
+    with pgenlib.PgenReader(bytes(gset.file("pgen")), raw_sample_ct=n) as reader:
+        for start in range(0, len(variant_index), chunk_variants):
+            idx = variant_index[start : start + chunk_variants]
+            buf = np.empty((len(idx), n), dtype=np.float64)
+            reader.read_dosages_list(idx.astype(np.uint32), buf, allele_idx=1)
+            buf[buf == MISSING_INT8] = np.nan
+            yield idx, np.ascontiguousarray(buf.T)
+
+
 def read_genotype_codes(
     gset: GenotypeSet,
     variant_index: np.ndarray | slice,

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from igs.io.plink import X_CHROMS, GenotypeSet, iter_bed_rows, iter_genotype_chunks
+from igs.io.plink import X_CHROMS, GenotypeSet, iter_bed_rows, iter_dosage_chunks
 from igs.scores import kernels
 from igs.scores.kernels import A1_COUNT_OF_CODE
 
@@ -115,18 +115,32 @@ def compute_scores(
     if reader == "auto":
         reader = "packed" if gset.format == "bed" else "dosage"
     n, s = gset.n_samples, len(weights.pgs_ids)
-    totals = _Totals(np.zeros((n, s)), np.zeros((n, s)), np.zeros((n, s), dtype=np.int64))
+    totals = Totals(np.zeros((n, s)), np.zeros((n, s)), np.zeros((n, s), dtype=np.int64))
     chrom = gset.variants["chrom"].to_numpy(dtype=str)
     is_x = np.isin(chrom[weights.variant_index], X_CHROMS)
     is_male = gset.samples["sex"].to_numpy() == 1
     score = _score_packed if reader == "packed" else _score_dosages
     score(gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums)
+    return score_table(
+        gset.samples["IID"].to_numpy(),
+        weights,
+        totals,
+        mean_impute=mean_impute,
+        dosage_sums=dosage_sums,
+    )
+
+
+def score_table(
+    iids: np.ndarray, weights: ScoreWeights, totals: Totals, *, mean_impute: bool, dosage_sums: bool
+) -> pd.DataFrame:
+    """The long output table (``SCORE_COLUMNS``) from per-sample totals; shared by both engines."""
+    n, s = totals.sums.shape
     n_variants = weights.present.sum(axis=0)
     allele_ct = 2 * (n_variants[None, :] - totals.missing)
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = totals.sums / (2.0 * n_variants) if mean_impute else totals.sums / allele_ct
     columns = {
-        "IID": np.repeat(gset.samples["IID"].to_numpy(), s),
+        "IID": np.repeat(np.asarray(iids), s),
         "pgs_id": np.tile(np.array(weights.pgs_ids, dtype=object), n),
         "SUM": totals.sums.ravel(),
         "n_variants": np.tile(n_variants, n),
@@ -140,7 +154,7 @@ def compute_scores(
 
 
 @dataclass
-class _Totals:
+class Totals:
     """Running per-sample, per-score totals: weighted sums, effect-allele dosages, missing calls."""
 
     sums: np.ndarray
@@ -216,28 +230,21 @@ def _code_table(
 def _score_dosages(
     gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums
 ) -> None:
-    needed = np.zeros(gset.n_variants, dtype=bool)
-    needed[weights.variant_index] = True
-    row_of = np.full(gset.n_variants, -1)
-    row_of[weights.variant_index] = np.arange(len(weights.variant_index))
-    for start, stop, g in iter_genotype_chunks(
-        gset, chunk_variants=chunk_variants, dtype=np.float64
-    ):
-        cols = np.flatnonzero(needed[start:stop])
-        if not len(cols):
-            continue
-        rows = row_of[start + cols]
-        g = g[:, cols]
-        a1_mean = _dosage_imputation(g, is_x[rows], is_male)
-        _accumulate(g, a1_mean, weights, rows, mean_impute, totals)
-        log.info("scored variants %d-%d of %d", start + 1, stop, gset.n_variants)
+    # float chunks are 8 bytes per call: keep them near 64 MB whatever the sample count
+    chunk = max(64, min(chunk_variants, (8 << 20) // max(gset.n_samples, 1)))
+    done = 0
+    for rows, g in iter_dosage_chunks(gset, weights.variant_index, chunk_variants=chunk):
+        r = np.arange(done, done + len(rows))
+        done += len(rows)
+        a1_mean = _dosage_imputation(g, is_x[r], is_male)
+        _accumulate(g, a1_mean, weights, r, mean_impute, totals, dosage_sums)
+        log.info("scored %d of %d variants", done, len(weights.variant_index))
 
 
 def _dosage_imputation(g: np.ndarray, is_x: np.ndarray, is_male: np.ndarray) -> np.ndarray:
     """Mean A1 dosage per column of ``g``; on chrX a male is one allele, half his dosage."""
-    observed = ~np.isnan(g)
-    a1 = np.where(observed, g, 0.0).sum(axis=0)
-    alleles = 2.0 * observed.sum(axis=0)
+    a1 = np.nansum(g, axis=0)
+    alleles = 2.0 * (g.shape[0] - np.isnan(g).sum(axis=0))
     if is_x.any():
         male_x = g[is_male][:, is_x]
         a1[is_x] -= np.nansum(male_x, axis=0) / 2
@@ -251,34 +258,45 @@ def _accumulate(
     w: ScoreWeights,
     rows: np.ndarray,
     mean_impute: bool,
-    totals: _Totals,
+    totals: Totals,
+    dosage_sums: bool,
 ) -> None:
-    observed = ~np.isnan(g)
-    g0 = np.where(observed, g, a1_mean if mean_impute else 0.0)
-    called = observed.astype(np.float64)
+    """Add one chunk of float dosages (samples x variants, NaN missing; overwritten in place)."""
+    missing = np.isnan(g)
+    has_missing = bool(missing.any())
     weight, swapped, present, model = (
         w.weight[rows],
         w.swapped[rows],
         w.present[rows],
         w.model[rows],
     )
+    presence = present.astype(np.float64)
+    if has_missing:
+        totals.missing += (missing.astype(np.float64) @ presence).astype(np.int64)
+        g[missing] = np.broadcast_to(a1_mean if mean_impute else 0.0, g.shape)[missing]
     if (model == 0).all():
-        # effect dosage = g (exact) or 2 - g (swapped): linear in g with a constant per called variant
-        sign = np.where(swapped, -1.0, 1.0) * present
-        const = np.where(swapped, 2.0, 0.0) * present
-        base = called if not mean_impute else np.ones_like(called)
-        totals.sums += g0 @ (sign * weight) + base @ (const * weight)
-        totals.dosages += np.where(observed, g, 0.0) @ sign + called @ const
-    else:
-        for j in range(weight.shape[1]):
-            d = np.where(swapped[:, j], 2.0 - g0, g0)
-            d = np.where(
-                model[:, j] == 1,
-                (d >= 1).astype(float),
-                np.where(model[:, j] == 2, (d >= 2).astype(float), d),
-            )
-            if not mean_impute:
-                d = d * called
-            totals.sums[:, j] += d @ (weight[:, j] * present[:, j])
-            totals.dosages[:, j] += (d * called) @ present[:, j]
-    totals.missing += (~observed).astype(np.int64) @ present.astype(np.int64)
+        # effect dosage = g (exact) or 2 - g (swapped): linear in g plus a constant per variant
+        sign = np.where(swapped, -1.0, 1.0) * presence
+        const = np.where(swapped, 2.0, 0.0) * presence
+        totals.sums += g @ (sign * weight) + (const * weight).sum(axis=0)
+        if has_missing and not mean_impute:
+            totals.sums -= missing.astype(np.float64) @ (const * weight)  # nothing for them
+        if dosage_sums:
+            if has_missing and mean_impute:
+                g[missing] = 0.0  # called genotypes only
+            totals.dosages += g @ sign + const.sum(axis=0)
+            if has_missing:
+                totals.dosages -= missing.astype(np.float64) @ const
+        return
+    called = ~missing
+    for j in range(weight.shape[1]):
+        d = np.where(swapped[:, j], 2.0 - g, g)
+        d = np.where(
+            model[:, j] == 1,
+            (d >= 1).astype(float),
+            np.where(model[:, j] == 2, (d >= 2).astype(float), d),
+        )
+        if not mean_impute:
+            d = d * called
+        totals.sums[:, j] += d @ (weight[:, j] * presence[:, j])
+        totals.dosages[:, j] += (d * called) @ presence[:, j]

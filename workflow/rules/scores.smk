@@ -35,12 +35,15 @@ rule scores_compute:
     params:
         prefix=lambda wc: f"{RESULTS}/{wc.biobank}/qc/genotypes",
         fmt="bed",
+        engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
+        config_file=CONFIG_FILE,
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=60,
     shell:
-        "igs scores compute --genotypes {params.prefix} --format {params.fmt} --report {input.report} "
-        "--out {output} 2> {log}"
+        "igs scores compute --genotypes {params.prefix} --format {params.fmt} --engine {params.engine} "
+        "--config {params.config_file} --report {input.report} --out {output} 2> {log}"
 
 
 rule scores_adjust:
