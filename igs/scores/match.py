@@ -121,14 +121,22 @@ def match_variants(
 
 def summarise_matches(report: pd.DataFrame) -> pd.DataFrame:
     """Per score: counts of each match status and match type, and the match rate."""
-    out = []
-    for pgs_id, r in report.groupby("pgs_id", sort=False):
-        row = {"pgs_id": pgs_id, "n_variants": len(r)}
-        row.update({s: int((r["match_status"] == s).sum()) for s in STATUSES})
-        row.update({f"type_{t}": int((r["match_type"] == t).sum()) for t in MATCH_PRIORITY})
-        row["match_rate"] = row["matched"] / max(len(r), 1)
-        out.append(row)
-    return pd.DataFrame(out)
+    ids = pd.Index(pd.unique(report["pgs_id"]), name="pgs_id")
+    status = pd.crosstab(report["pgs_id"], report["match_status"]).reindex(
+        index=ids, columns=list(STATUSES), fill_value=0
+    )
+    types = pd.crosstab(report["pgs_id"], report["match_type"]).reindex(
+        index=ids, columns=list(MATCH_PRIORITY), fill_value=0
+    )
+    out = pd.DataFrame(
+        {"pgs_id": ids, "n_variants": report.groupby("pgs_id", sort=False).size()[ids].to_numpy()}
+    )
+    for col in STATUSES:
+        out[col] = status[col].to_numpy(dtype=np.int64)
+    for col in MATCH_PRIORITY:
+        out[f"type_{col}"] = types[col].to_numpy(dtype=np.int64)
+    out["match_rate"] = out["matched"] / out["n_variants"].clip(lower=1)
+    return out
 
 
 def check_build(score: ScoringFile, target_build: str) -> None:
