@@ -12,6 +12,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/inputs.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/scores.smk"
+include: "workflow/rules/pheno.smk"
 
 
 rule all:

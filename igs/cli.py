@@ -243,6 +243,101 @@ def inputs_check(prefix: str, fmt: str, out: Path) -> None:
     )
 
 
+@simulate.command("omop")
+@click.option(
+    "--cohort-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A simulated cohort folder (clinical.tsv, diagnoses.tsv, omics.tsv.gz).",
+)
+@click.option("--out", required=True, help="OMOP DuckDB file to write, or a postgresql:// URL.")
+def simulate_omop(cohort_dir: Path, out: str) -> None:
+    """Write a simulated cohort's health records as an OMOP CDM v5.4 database."""
+    from igs.pheno import read_table_records, write_omop
+
+    records = read_table_records(
+        cohort_dir / "clinical.tsv", cohort_dir / "diagnoses.tsv", cohort_dir / "omics.tsv.gz"
+    )
+    if out.startswith(("postgresql://", "postgres://")):
+        write_omop(records, out)
+    else:
+        with atomic_path(Path(out)) as tmp:
+            tmp.unlink()  # DuckDB creates its own file
+            write_omop(records, tmp)
+    log.info("%d persons written as OMOP tables to %s", len(records.persons), out)
+
+
+# --------------------------------------------------------------------------- pheno
+
+
+@cli.group()
+def pheno() -> None:
+    """Endpoints, covariates and landmark omics features from health records."""
+
+
+@pheno.command("build")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Workflow config (its `pheno` block and the biobank's `phenotypes`).",
+)
+@click.option("--biobank", required=True, help="Biobank name in the config.")
+@click.option(
+    "--genotype-samples",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A .fam/.psam (e.g. the QC'd genotypes): keep only these samples.",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The biobank's results folder (pheno/ and features/ are written there).",
+)
+def pheno_build(
+    config_file: Path, biobank: str, genotype_samples: Path | None, out_dir: Path
+) -> None:
+    """Build pheno/{endpoint}.parquet, features/*.parquet and pheno/summary.json."""
+    from igs.config import get_biobank, load_config
+    from igs.pheno import (
+        EndpointSpec,
+        OmopConcepts,
+        build_phenotypes,
+        read_omop_records,
+        read_table_records,
+    )
+
+    cfg = load_config(config_file)
+    bb = get_biobank(cfg, biobank)
+    opts = cfg["pheno"]
+    if not opts["endpoints"]:
+        raise ConfigError(f"{config_file}: pheno.endpoints is empty; define at least one endpoint.")
+    ph = bb["phenotypes"]
+    if ph["source"] == "omop":
+        records = read_omop_records(ph["omop_url"], OmopConcepts(**opts["omop_concepts"]))
+    else:
+        records = read_table_records(ph["clinical"], ph.get("diagnoses"), ph.get("omics"))
+    endpoints = [
+        EndpointSpec.from_config(e, age_cap=opts["age_cap"], landmark_age=opts["landmark_age"])
+        for e in opts["endpoints"]
+    ]
+    iids = None
+    if genotype_samples is not None:
+        from igs.io.plink import read_fam, read_psam
+
+        reader = read_psam if genotype_samples.suffix == ".psam" else read_fam
+        iids = reader(genotype_samples)["IID"].to_numpy()
+    build_phenotypes(
+        records,
+        endpoints,
+        out_dir,
+        genotype_iids=iids,
+        min_genotype_overlap=opts["min_genotype_overlap"],
+        landmark_age=opts["landmark_age"],
+    )
+
+
 # --------------------------------------------------------------------------- qc
 
 

@@ -80,12 +80,15 @@ def resolve_config(
                 )
             base = sim_root / bb["name"]
             bb["genotypes"] = {"path": str(base / "genotypes"), "format": "bed"}
-            bb["phenotypes"] = {
-                "source": "table",
-                "clinical": str(base / "clinical.tsv"),
-                "diagnoses": str(base / "diagnoses.tsv"),
-                "omics": str(base / "omics.tsv.gz"),
-            }
+            if bb["simulate"]["phenotype_source"] == "omop":
+                bb["phenotypes"] = {"source": "omop", "omop_url": str(base / "omop.duckdb")}
+            else:
+                bb["phenotypes"] = {
+                    "source": "table",
+                    "clinical": str(base / "clinical.tsv"),
+                    "diagnoses": str(base / "diagnoses.tsv"),
+                    "omics": str(base / "omics.tsv.gz"),
+                }
             bb["genome_build"] = "GRCh38"
         else:
             missing = [k for k in ("genotypes", "phenotypes") if k not in bb]
@@ -155,6 +158,13 @@ def _check_inputs_exist(bb: dict[str, Any], where: str, source: str) -> None:
                 raise ConfigError(f"{source}: {where}.phenotypes.{key}: file {ph[key]} not found.")
     elif "omop_url" not in ph:
         raise ConfigError(f"{source}: {where}.phenotypes: source 'omop' needs `omop_url`.")
+    elif (
+        not ph["omop_url"].startswith(("postgresql://", "postgres://"))
+        and not Path(ph["omop_url"]).is_file()
+    ):
+        raise ConfigError(
+            f"{source}: {where}.phenotypes.omop_url: DuckDB file {ph['omop_url']} not found."
+        )
 
 
 def _fill_defaults(node: Any, schema: dict[str, Any]) -> None:

@@ -22,9 +22,15 @@ TINY = {
         {"name": "tiny_a", "simulate": {"n_samples": 200, "seed": 5}},
         {
             "name": "tiny_b",
-            "simulate": {"n_samples": 150, "seed": 6, "ancestry_proportions": [0.5, 0.3, 0.2]},
+            "simulate": {
+                "n_samples": 150,
+                "seed": 6,
+                "ancestry_proportions": [0.5, 0.3, 0.2],
+                "phenotype_source": "omop",
+            },
         },
     ],
+    "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21", "I25.1"]}]},
 }
 
 
@@ -61,6 +67,14 @@ def test_tiny_config_runs_end_to_end(tmp_path):
         assert summary["n_samples"] == n
         assert summary["n_variants"] == truth["genotypes"]["n_variants"]
         assert (tmp_path / "logs" / name / "simulate" / "cohort.log").is_file()
+        pheno = json.loads((tmp_path / "results" / name / "pheno" / "summary.json").read_text())
+        qc = json.loads((tmp_path / "results" / name / "qc" / "summary.json").read_text())
+        assert pheno["genotype_overlap"]["n_both"] == qc["samples"]["final"]
+        assert pheno["endpoints"]["CAD"]["n_events"] > 0
+        assert (tmp_path / "results" / name / "features" / "omics_landmark.parquet").is_file()
+    assert json.loads((tmp_path / "results/tiny_b/pheno/summary.json").read_text())[
+        "source"
+    ].startswith("omop:")
     assert (tmp_path / "results" / "simulated" / "scoring_files" / "IGS_SIM_T2D.txt.gz").is_file()
     # a second run has nothing to do
     again = snakemake("--cores", "2", "--configfile", "tiny.yaml", "-n", cwd=tmp_path)

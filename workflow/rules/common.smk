@@ -46,4 +46,6 @@ def all_targets():
     targets += expand(f"{RESULTS}/{{biobank}}/qc/summary.json", biobank=BIOBANKS)
     if RESOLVED["scores"]["scoring_files"]:
         targets += expand(f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz", biobank=BIOBANKS)
+    if RESOLVED["pheno"]["endpoints"]:
+        targets += expand(f"{RESULTS}/{{biobank}}/pheno/summary.json", biobank=BIOBANKS)
     return targets

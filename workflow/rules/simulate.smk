@@ -55,3 +55,23 @@ rule simulate_cohort:
         "igs simulate cohort --out-dir {params.out_dir} --name {wildcards.biobank} "
         "--n-samples {params.n_samples} --cohort-seed {params.cohort_seed} "
         "--ancestry-proportions {params.proportions} {params.universe} 2> {log}"
+
+
+rule simulate_omop:
+    input:
+        clinical=f"{SIMULATED_DIR}/{{biobank}}/clinical.tsv",
+        diagnoses=f"{SIMULATED_DIR}/{{biobank}}/diagnoses.tsv",
+        omics=f"{SIMULATED_DIR}/{{biobank}}/omics.tsv.gz",
+    output:
+        f"{SIMULATED_DIR}/{{biobank}}/omop.duckdb",
+    log:
+        f"{LOGS}/{{biobank}}/simulate/omop.log",
+    wildcard_constraints:
+        biobank="|".join(SIMULATED) or "^$",
+    params:
+        cohort_dir=lambda wc: f"{SIMULATED_DIR}/{wc.biobank}",
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    shell:
+        "igs simulate omop --cohort-dir {params.cohort_dir} --out {output} 2> {log}"
