@@ -13,6 +13,7 @@ include: "workflow/rules/inputs.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/scores.smk"
 include: "workflow/rules/pheno.smk"
+include: "workflow/rules/models.smk"
 
 
 rule all:

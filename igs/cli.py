@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 import yaml
 
 from igs import __version__
@@ -683,6 +684,129 @@ def scores_adjust(
         write_tsv(adjusted, tmp, gzipped=True)
     with atomic_path(models) as tmp:
         tmp.write_text(json.dumps([f.to_dict() for f in fits], indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _survival_data(cfg: dict, results_dir: Path, endpoint: str):  # type: ignore[no-untyped-def]
+    """The analysis table of one endpoint from a biobank's stage outputs."""
+    import pandas as pd
+
+    from igs.models import assemble
+
+    spec = next((e for e in cfg["pheno"]["endpoints"] if e["name"] == endpoint), None)
+    if spec is None:
+        known = ", ".join(e["name"] for e in cfg["pheno"]["endpoints"])
+        raise ConfigError(f"unknown endpoint {endpoint!r}; pheno.endpoints defines: {known}.")
+    if "score" not in spec:
+        raise ConfigError(f"pheno.endpoints ({endpoint}) needs `score`: the pgs_id to model.")
+    r = Path(results_dir)
+    return assemble(
+        endpoint,
+        pd.read_parquet(r / "pheno" / f"{endpoint}.parquet"),
+        pd.read_parquet(r / "features" / "covariates.parquet"),
+        read_tsv(r / "scores" / "scores_adjusted.tsv.gz", dtypes={"IID": "string"}),
+        read_tsv(r / "qc" / "pcs.tsv", dtypes={"IID": "string"}),
+        spec["score"],
+        omics=pd.read_parquet(r / "features" / "omics_landmark.parquet"),
+        omics_statistics=tuple(cfg["models"]["omics_statistics"]),
+        n_pcs=cfg["scores"]["ancestry_adjustment"]["n_pcs"],
+    )
+
+
+@cli.group()
+def models() -> None:
+    """Integrative survival models: fit, evaluate, apply elsewhere."""
+
+
+@models.command("evaluate")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+)
+@click.option("--endpoint", required=True)
+@click.option(
+    "--results-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="The biobank's results folder (qc/, scores/, pheno/, features/).",
+)
+@click.option(
+    "--out-dir", type=click.Path(path_type=Path), required=True, help="evaluate/{endpoint} folder."
+)
+def models_evaluate(config_file: Path, endpoint: str, results_dir: Path, out_dir: Path) -> None:
+    """Fit the model sets, compare them on held-out data and cross-validation, write tables and plots."""
+    from igs.config import load_config
+    from igs.models import EvaluationSettings, evaluate_endpoint, write_evaluation
+
+    cfg = load_config(config_file)
+    m = cfg["models"]
+    settings = EvaluationSettings(
+        horizons=tuple(float(h) for h in m["horizons"]), test_fraction=m["test_fraction"],
+        n_folds=m["n_folds"], penalizers=tuple(m["penalizers"]), n_bootstrap=m["n_bootstrap"],
+        thresholds=tuple(m["thresholds"]), seed=cfg["seed"],
+    )  # fmt: skip
+    result = evaluate_endpoint(_survival_data(cfg, results_dir, endpoint), settings)
+    write_evaluation(result, out_dir)
+
+
+@cli.command("apply-model")
+@click.option(
+    "--model",
+    "model_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="model.json written by `igs models evaluate` (possibly at another biobank).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+)
+@click.option(
+    "--results-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option("--horizon", type=float, default=10.0, show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Per-person risks (TSV)."
+)
+@click.option(
+    "--metrics",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="External-validation metrics (JSON).",
+)
+def apply_model(
+    model_file: Path, config_file: Path, results_dir: Path, horizon: float, out: Path, metrics: Path
+) -> None:
+    """Apply a saved model to this biobank's data: absolute risks and external-validation metrics."""
+    import pandas as pd
+
+    from igs.config import load_config
+    from igs.models import CoxModel
+    from igs.models import metrics as M
+
+    model = CoxModel.from_json(model_file)
+    data = _survival_data(load_config(config_file), results_dir, model.endpoint)
+    risk = model.absolute_risk(data.features, data.start, horizon)
+    lp = np.log(-np.log(np.clip(1 - risk, 1e-12, 1 - 1e-12)))
+    cal = M.calibration(data.followup, data.event, risk, horizon, lp)
+    summary = {
+        "model": str(model_file), "endpoint": model.endpoint, "model_set": model.model_set,
+        "horizon": horizon, "n": len(risk), "events": int(data.event.sum()),
+        "harrell_c": M.harrell_c(data.followup, data.event, risk),
+        "observed_expected": cal["observed_expected"], "calibration_slope": cal["slope"],
+    }  # fmt: skip
+    with atomic_path(out) as tmp:
+        pd.DataFrame({"IID": data.iid, f"risk_{horizon:g}y": risk}).to_csv(
+            tmp, sep="\t", index=False
+        )
+    with atomic_path(metrics) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def main() -> None:

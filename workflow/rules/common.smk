@@ -48,4 +48,8 @@ def all_targets():
         targets += expand(f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz", biobank=BIOBANKS)
     if RESOLVED["pheno"]["endpoints"]:
         targets += expand(f"{RESULTS}/{{biobank}}/pheno/summary.json", biobank=BIOBANKS)
+    modelled = [e["name"] for e in RESOLVED["pheno"]["endpoints"] if "score" in e]
+    targets += expand(
+        f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/metrics.json", biobank=BIOBANKS, endpoint=modelled
+    )
     return targets

@@ -1,0 +1,141 @@
+"""One analysis table per biobank and endpoint: follow-up, outcome and candidate features.
+
+Rows are the people included in the endpoint (``excluded`` empty) who also have scores and PCs.
+Feature groups:
+
+* ``clinical``: sex_male, bmi, sbp, smoking_former, smoking_current (age is the time scale);
+* ``prs``: the endpoint's ancestry-adjusted score (``prs``, Z_norm2, per SD) and PC1..PCk;
+* ``omics``: the chosen landmark statistics of every analyte (default: the last value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import IGSError
+
+MODEL_SETS = {
+    "clinical": ("clinical",),
+    "prs": ("prs",),
+    "clinical_prs": ("clinical", "prs"),
+    "clinical_prs_omics": ("clinical", "prs", "omics"),
+}
+
+
+@dataclass(frozen=True)
+class SurvivalData:
+    """Follow-up on the chosen time scale (``start`` < ``stop``), outcome and features."""
+
+    endpoint: str
+    iid: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    event: np.ndarray  # bool
+    competing: np.ndarray  # bool: died without the event
+    features: pd.DataFrame
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+    def columns(self, model_set: str) -> list[str]:
+        return [c for g in MODEL_SETS[model_set] for c in self.groups[g]]
+
+    def subset(self, index: np.ndarray) -> SurvivalData:
+        return SurvivalData(
+            self.endpoint, self.iid[index], self.start[index], self.stop[index], self.event[index],
+            self.competing[index], self.features.iloc[index].reset_index(drop=True), self.groups,
+        )  # fmt: skip
+
+    @property
+    def followup(self) -> np.ndarray:
+        return self.stop - self.start
+
+
+def assemble(
+    endpoint: str,
+    endpoint_table: pd.DataFrame,
+    covariates: pd.DataFrame,
+    adjusted_scores: pd.DataFrame,
+    pcs: pd.DataFrame,
+    pgs_id: str,
+    *,
+    omics: pd.DataFrame | None = None,
+    omics_statistics: tuple[str, ...] = ("last",),
+    n_pcs: int = 4,
+) -> SurvivalData:
+    """Join the stage outputs into a :class:`SurvivalData` (see the module docstring)."""
+    ep = endpoint_table[endpoint_table["excluded"] == ""]
+    score = adjusted_scores[adjusted_scores["pgs_id"] == pgs_id]
+    if score.empty:
+        known = ", ".join(sorted(adjusted_scores["pgs_id"].unique()))
+        raise IGSError(f"{endpoint}: no scores for {pgs_id}; the scores table has {known}.")
+    pc_cols = [f"PC{i}" for i in range(1, n_pcs + 1)]
+    cov = covariates.set_index("IID")
+    table = (
+        ep.set_index("IID")
+        .join(score.set_index("IID")[["Z_norm2"]].rename(columns={"Z_norm2": "prs"}), how="inner")
+        .join(pcs.set_index("IID")[pc_cols], how="inner")
+        .join(cov[["sex", "bmi", "sbp", "smoking"]].rename(columns={"sex": "cov_sex"}), how="left")
+    )
+    clinical = pd.DataFrame(
+        {
+            "sex_male": (table["cov_sex"] == "male").astype(float),
+            "bmi": table["bmi"].astype(float),
+            "sbp": table["sbp"].astype(float),
+            "smoking_former": (table["smoking"] == "former")
+            .astype(float)
+            .where(table["smoking"].notna()),
+            "smoking_current": (table["smoking"] == "current")
+            .astype(float)
+            .where(table["smoking"].notna()),
+        },
+        index=table.index,
+    )
+    features = [clinical, table[["prs", *pc_cols]]]
+    groups = {"clinical": list(clinical.columns), "prs": ["prs", *pc_cols], "omics": []}
+    if omics is not None:
+        cols = [
+            c
+            for c in omics.columns
+            if any(c.endswith(f"_{s}") for s in omics_statistics) and c != "IID"
+        ]
+        features.append(omics.set_index("IID").reindex(table.index)[cols].astype(float))
+        groups["omics"] = cols
+    x = pd.concat(features, axis=1)
+    if len(x) == 0:
+        raise IGSError(f"{endpoint}: no person has both follow-up and scores/PCs.")
+    return SurvivalData(
+        endpoint=endpoint,
+        iid=x.index.to_numpy(),
+        start=table["start"].to_numpy(float),
+        stop=table["stop"].to_numpy(float),
+        event=table["event"].to_numpy().astype(bool),
+        competing=table["competing_death"].to_numpy().astype(bool),
+        features=x.reset_index(drop=True),
+        groups=groups,
+    )
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """Median imputation then standardisation, learnt on training data only."""
+
+    columns: list[str]
+    medians: list[float]
+    means: list[float]
+    scales: list[float]
+
+    @classmethod
+    def fit(cls, x: pd.DataFrame) -> Preprocessor:
+        med = x.median()
+        filled = x.fillna(med)
+        sd = filled.std(ddof=0)
+        return cls(
+            list(x.columns), med.tolist(), filled.mean().tolist(), sd.where(sd > 0, 1.0).tolist()
+        )
+
+    def transform(self, x: pd.DataFrame) -> pd.DataFrame:
+        x = x[self.columns].astype(float)
+        x = x.fillna(pd.Series(self.medians, index=self.columns))
+        return (x - np.array(self.means)) / np.array(self.scales)

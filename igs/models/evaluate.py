@@ -1,0 +1,293 @@
+"""Fit and compare the models of one endpoint, the way a clinical paper reports them.
+
+1. A fixed, event-stratified train/test split (seeded). Every model is fitted on the training
+   part only (imputation, scaling and the Cox penalty, chosen by 3-fold CV within the training
+   data) and evaluated on the test part: Harrell's and Uno's C with bootstrap 95% CIs,
+   time-dependent AUC, Brier scores and the integrated Brier score, calibration at the first
+   horizon, delta-C (paired bootstrap) and continuous NRI against the clinical baseline, and
+   decision-curve net benefit.
+2. k-fold cross-validation of each Cox model set on all data (again all fitting inside the folds)
+   gives the mean and SD of Harrell's C.
+3. The score's own effect: HR per SD (overall, by sex), percentile-group HRs, cumulative
+   incidence by score group.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import IGSError
+from igs.io.atomic import atomic_paths
+from igs.models import metrics as M
+from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
+from igs.models.dataset import MODEL_SETS, SurvivalData
+from igs.models.engines import fit_coxnet, fit_xgboost
+from igs.models.prs_effects import cumulative_incidence_by_group, hr_per_sd, percentile_hrs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    horizons: tuple[float, ...] = (5.0, 10.0)
+    test_fraction: float = 0.3
+    n_folds: int = 5
+    penalizers: tuple[float, ...] = (0.0, 0.01, 0.1)
+    n_bootstrap: int = 200
+    thresholds: tuple[float, ...] = (0.05, 0.1, 0.2)
+    min_events_per_fold: int = 5
+    seed: int = 42
+
+
+def stratified_folds(event: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold number of each person, events spread evenly over the folds."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(event), dtype=int)
+    for value in (True, False):
+        idx = np.flatnonzero(event == value)
+        fold[rng.permutation(idx)] = np.arange(len(idx)) % k
+    return fold
+
+
+def choose_penalizer(
+    data: SurvivalData,
+    columns: list[str],
+    penalizers: tuple[float, ...],
+    seed: int,
+    horizons: tuple[float, ...] = (10.0,),
+) -> float:
+    """The penalty with the best mean Harrell C over 3 folds of ``data`` (ties: the smallest)."""
+    if len(penalizers) == 1:
+        return penalizers[0]
+    folds = stratified_folds(data.event, 3, seed)
+    best, best_c = penalizers[0], -np.inf
+    for pen in penalizers:
+        cs = []
+        for k in range(3):
+            tr, te = (
+                data.subset(np.flatnonzero(folds != k)),
+                data.subset(np.flatnonzero(folds == k)),
+            )
+            model = fit_cox(tr, columns, penalizer=pen)
+            risk = model.absolute_risk(te.features, te.start, max(horizons))
+            cs.append(M.harrell_c(te.followup, te.event, risk))
+        c = float(np.mean(cs))
+        if c > best_c + 1e-9:
+            best, best_c = pen, c
+    return best
+
+
+def fit_model_set(data: SurvivalData, model_set: str, s: EvaluationSettings) -> CoxModel:
+    columns = usable_columns(data, data.columns(model_set))
+    pen = choose_penalizer(data, columns, s.penalizers, s.seed, s.horizons)
+    return fit_cox(data, columns, penalizer=pen, model_set=model_set)
+
+
+def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:
+    """At least 20 events, and enough for ``min_events_per_fold`` in every cross-validation fold."""
+    check_events(data, "the data", min_events=20)
+    per_fold = int(data.event.sum()) // s.n_folds
+    if per_fold < s.min_events_per_fold:
+        raise IGSError(
+            f"{data.endpoint}: too few events per fold ({int(data.event.sum())} events, {per_fold} per fold "
+            f"< {s.min_events_per_fold}) for {s.n_folds}-fold cross-validation; lower models.n_folds."
+        )
+
+
+def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSettings()) -> dict:
+    """Every metric and table for one endpoint (see the module docstring)."""
+    check_enough(data, s)
+    is_test = np.zeros(len(data.iid), dtype=bool)
+    folds = stratified_folds(data.event, round(1 / s.test_fraction), s.seed)
+    is_test[folds == 0] = True
+    train, test = data.subset(np.flatnonzero(~is_test)), data.subset(np.flatnonzero(is_test))
+    predictions: dict[str, dict] = {}
+    fitted: dict[str, CoxModel] = {}
+    for model_set in MODEL_SETS:
+        if not data.columns(model_set):
+            continue
+        model = fit_model_set(train, model_set, s)
+        fitted[model_set] = model
+        predictions[f"{model_set}/cox"] = {
+            "model_set": model_set, "engine": "igs_cox", "penalizer": model.penalizer,
+            "lp": model.linear_predictor(test.features),
+            "risk": {h: model.absolute_risk(test.features, test.start, h) for h in s.horizons},
+        }  # fmt: skip
+    full = "clinical_prs_omics" if "clinical_prs_omics" in fitted else "clinical_prs"
+    same = fitted[full]
+    lifelines_model = fit_cox(
+        train, same.features, penalizer=same.penalizer, model_set=full, engine="lifelines"
+    )
+    predictions[f"{full}/lifelines"] = {
+        "model_set": full, "engine": "lifelines_cox", "penalizer": same.penalizer,
+        "lp": lifelines_model.linear_predictor(test.features),
+        "risk": {h: lifelines_model.absolute_risk(test.features, test.start, h) for h in s.horizons},
+    }  # fmt: skip
+    for fit in (fit_xgboost, fit_coxnet):
+        other = fit(train, usable_columns(train, data.columns(full)))
+        predictions[f"{full}/{other.name}"] = {
+            "model_set": full, "engine": other.name, "penalizer": np.nan,
+            "lp": other.linear_predictor(test),
+            "risk": {h: other.absolute_risk(test, h) for h in s.horizons},
+        }  # fmt: skip
+    rows, calib, nb = [], [], []
+    for key, p in predictions.items():
+        row, cal = _model_metrics(key, p, predictions["clinical/cox"], train, test, s)
+        row["ibs"] = _ibs(key, p, fitted, test, train, s)
+        rows.append(row)
+        calib += [{"model": key, **b} for b in cal["bins"]]
+        nb += [
+            {"model": key, **r}
+            for r in M.net_benefit(
+                test.followup, test.event, p["risk"][s.horizons[0]], s.horizons[0], s.thresholds
+            )
+        ]
+    comparison = pd.DataFrame(rows)
+    cv = cross_validated_c(data, s)
+    comparison = comparison.merge(cv, on="model", how="left")
+    ages = np.arange(40, 81, 5, dtype=float)
+    return {
+        "comparison": comparison,
+        "calibration": pd.DataFrame(calib),
+        "net_benefit": pd.DataFrame(nb),
+        "hr_per_sd": hr_per_sd(data),
+        "percentile_hr": percentile_hrs(data),
+        "cumulative_incidence": cumulative_incidence_by_group(data, ages),
+        "model": fitted[full],
+        "settings": asdict(s),
+        "n": {
+            "people": len(data.iid),
+            "events": int(data.event.sum()),
+            "train": len(train.iid),
+            "test": len(test.iid),
+        },
+    }
+
+
+def _model_metrics(
+    key: str, p: dict, base: dict, train: SurvivalData, test: SurvivalData, s: EvaluationSettings
+) -> tuple[dict, dict]:
+    """One row of the comparison table (test-set metrics) and the calibration at the first horizon."""
+    h0, tau = s.horizons[0], max(s.horizons)
+    # rank people by their absolute risk at the last horizon: on the age scale the linear
+    # predictor leaves out age (it is the time axis), so only the absolute risk is comparable
+    # across models and time scales; its complementary log-log is the calibration covariate
+    t, e, lp = test.followup, test.event, _cloglog(p["risk"][tau])
+    base_lp = _cloglog(base["risk"][tau])
+
+    def boot(stat) -> tuple[float, float]:
+        return M.bootstrap_ci(stat, len(t), n_boot=s.n_bootstrap, seed=s.seed)
+
+    c = M.harrell_c(t, e, lp)
+    c_ci = boot(lambda i: M.harrell_c(t[i], e[i], lp[i]))
+    uno = M.uno_c(train.followup, train.event, t, e, lp, tau=tau)
+    uno_ci = boot(lambda i: M.uno_c(train.followup, train.event, t[i], e[i], lp[i], tau=tau))
+    auc = M.time_dependent_auc(train.followup, train.event, t, e, p["risk"])
+    brier = M.brier_scores(
+        train.followup, train.event, t, e, {h: 1 - r for h, r in p["risk"].items()}
+    )
+    cal = M.calibration(t, e, p["risk"][h0], h0, _cloglog(p["risk"][h0]))
+    dc = c - M.harrell_c(t, e, base_lp)
+    dc_ci = boot(lambda i: M.harrell_c(t[i], e[i], lp[i]) - M.harrell_c(t[i], e[i], base_lp[i]))
+    nri = M.continuous_nri(t, e, base["risk"][h0], p["risk"][h0], h0)
+    row = {
+        "model": key, "model_set": p["model_set"], "engine": p["engine"], "penalizer": p["penalizer"],
+        "n_train": len(train.iid), "n_test": len(t), "events_test": int(e.sum()),
+        "harrell_c": c, "harrell_c_low": c_ci[0], "harrell_c_high": c_ci[1],
+        "uno_c": uno, "uno_c_low": uno_ci[0], "uno_c_high": uno_ci[1],
+        **{f"auc_{h:g}y": v for h, v in auc.items()}, **{f"brier_{h:g}y": v for h, v in brier.items()},
+        "calibration_slope": cal["slope"], "observed_expected": cal["observed_expected"],
+        "delta_c": dc, "delta_c_low": dc_ci[0], "delta_c_high": dc_ci[1], "nri": nri["nri"],
+        "nri_events": nri["nri_events"], "nri_nonevents": nri["nri_nonevents"],
+    }  # fmt: skip
+    return row, cal
+
+
+def _cloglog(risk: np.ndarray) -> np.ndarray:
+    return np.log(-np.log(np.clip(1 - np.asarray(risk, float), 1e-12, 1 - 1e-12)))
+
+
+def _ibs(
+    key: str, p: dict, fitted: dict, test: SurvivalData, train: SurvivalData, s: EvaluationSettings
+) -> float:
+    """Integrated Brier score over follow-up years (Cox models only)."""
+    grid = np.linspace(0.5, max(s.horizons), 20)
+    grid = grid[grid < min(test.followup.max(), train.followup.max())]
+    if not key.endswith("/cox") or len(grid) < 2:
+        return float("nan")
+    model = fitted[p["model_set"]]
+    surv = np.column_stack([1 - model.absolute_risk(test.features, test.start, h) for h in grid])
+    try:
+        return M.integrated_brier(
+            train.followup, train.event, test.followup, test.event, grid, surv
+        )
+    except ValueError:
+        return float("nan")
+
+
+def cross_validated_c(data: SurvivalData, s: EvaluationSettings) -> pd.DataFrame:
+    """Mean and SD over k folds of Harrell's C of each Cox model set (fitting inside the folds)."""
+    folds = stratified_folds(data.event, s.n_folds, s.seed + 1)
+    out = []
+    for model_set in MODEL_SETS:
+        if not data.columns(model_set):
+            continue
+        cs = []
+        for k in range(s.n_folds):
+            tr, te = (
+                data.subset(np.flatnonzero(folds != k)),
+                data.subset(np.flatnonzero(folds == k)),
+            )
+            model = fit_model_set(tr, model_set, s)
+            risk = model.absolute_risk(te.features, te.start, max(s.horizons))
+            cs.append(M.harrell_c(te.followup, te.event, risk))
+        out.append(
+            {
+                "model": f"{model_set}/cox",
+                "cv_harrell_c_mean": float(np.mean(cs)),
+                "cv_harrell_c_sd": float(np.std(cs, ddof=1)),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def write_evaluation(result: dict, out_dir: str | os.PathLike[str]) -> list[Path]:
+    """metrics.json, the tidy TSVs, the model artifact and the plots, written together."""
+    from igs.models.plots import write_plots
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {
+        k: result[k]
+        for k in (
+            "comparison",
+            "calibration",
+            "net_benefit",
+            "hr_per_sd",
+            "percentile_hr",
+            "cumulative_incidence",
+        )
+    }
+    names = [f"{k}.tsv" for k in tables] + ["metrics.json", "model.json"]
+    plot_names = ["cumulative_incidence.png", "calibration.png", "td_auc.png", "percentile_hr.png"]
+    paths = [out / n for n in names + plot_names]
+    metrics = {
+        "n": result["n"],
+        "settings": result["settings"],
+        "models": result["comparison"].replace({np.nan: None}).to_dict(orient="records"),
+        "hr_per_sd": result["hr_per_sd"].replace({np.nan: None}).to_dict(orient="records"),
+    }
+    with atomic_paths(paths) as tmps:
+        for tmp, table in zip(tmps, tables.values(), strict=False):
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        tmps[len(tables)].write_text(json.dumps(metrics, indent=2, default=float) + "\n")
+        result["model"].to_json(tmps[len(tables) + 1])
+        write_plots(result, dict(zip(plot_names, tmps[len(names) :], strict=True)))
+    return paths

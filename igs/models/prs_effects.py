@@ -1,0 +1,160 @@
+"""INTERVENE-style summaries of a polygenic score's effect on an endpoint.
+
+* hazard ratio per SD of the score, adjusted for the PCs, overall and by sex (Cox, age scale
+  with delayed entry);
+* hazard ratios of percentile groups against the 40-60% group;
+* cumulative incidence by age (Aalen-Johansen with delayed entry, death as a competing risk) for the bottom 10%,
+  the 40-60% and the top 10% of the score.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from igs.models.dataset import SurvivalData
+
+PERCENTILE_EDGES = (0, 1, 5, 10, 20, 40, 60, 80, 90, 95, 99, 100)
+REFERENCE_GROUP = "40-60"
+CURVE_GROUPS = {"bottom 10%": (0, 10), "40-60%": (40, 60), "top 10%": (90, 100)}
+
+
+def _cox_summary(df: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
+    from lifelines import CoxPHFitter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph = CoxPHFitter().fit(
+            df, "stop", "event", entry_col="start", fit_options={"precision": 1e-9}
+        )
+    s = cph.summary.loc[terms]
+    return pd.DataFrame(
+        {
+            "term": terms,
+            "log_hr": s["coef"].to_numpy(),
+            "se": s["se(coef)"].to_numpy(),
+            "hr": s["exp(coef)"].to_numpy(),
+            "hr_low": s["exp(coef) lower 95%"].to_numpy(),
+            "hr_high": s["exp(coef) upper 95%"].to_numpy(),
+            "p": s["p"].to_numpy(),
+        }
+    )
+
+
+def _frame(data: SurvivalData) -> pd.DataFrame:
+    pcs = [c for c in data.groups["prs"] if c.startswith("PC")]
+    prs = data.features["prs"]
+    return pd.DataFrame(
+        {"start": data.start, "stop": data.stop, "event": data.event.astype(int),
+         "prs_sd": ((prs - prs.mean()) / prs.std(ddof=1)).to_numpy(),
+         "sex_male": data.features["sex_male"].to_numpy()}
+    ).join(data.features[pcs])  # fmt: skip
+
+
+def hr_per_sd(data: SurvivalData) -> pd.DataFrame:
+    """HR per SD of the score adjusted for the PCs: overall (also for sex) and within each sex."""
+    df = _frame(data)
+    pcs = [c for c in df.columns if c.startswith("PC")]
+    rows = []
+    overall = _cox_summary(df[["start", "stop", "event", "prs_sd", "sex_male", *pcs]], ["prs_sd"])
+    rows.append(overall.assign(group="all", n=len(df), n_events=int(df["event"].sum())))
+    for label, male in (("female", 0.0), ("male", 1.0)):
+        sub = df[df["sex_male"] == male]
+        if sub["event"].sum() >= 10:
+            res = _cox_summary(sub[["start", "stop", "event", "prs_sd", *pcs]], ["prs_sd"])
+            rows.append(res.assign(group=label, n=len(sub), n_events=int(sub["event"].sum())))
+    return pd.concat(rows, ignore_index=True)[
+        ["group", "n", "n_events", "hr", "hr_low", "hr_high", "log_hr", "se", "p"]
+    ]
+
+
+def percentile_groups(prs: pd.Series) -> pd.Series:
+    """The percentile group label of each person (``0-1`` ... ``99-100``)."""
+    pct = 100 * (prs.rank(method="first") - 0.5) / len(prs)
+    labels = [f"{a}-{b}" for a, b in itertools.pairwise(PERCENTILE_EDGES)]
+    return pd.cut(pct, PERCENTILE_EDGES, labels=labels, include_lowest=True).astype(str)
+
+
+def percentile_hrs(data: SurvivalData) -> pd.DataFrame:
+    """HR of each percentile group against 40-60%, adjusted for the PCs and sex."""
+    df = _frame(data)
+    group = percentile_groups(data.features["prs"])
+    pcs = [c for c in df.columns if c.startswith("PC")]
+    dummies = pd.get_dummies(group).drop(columns=REFERENCE_GROUP).astype(float)
+    dummies.columns = [f"g_{c}" for c in dummies.columns]
+    fit_df = pd.concat([df[["start", "stop", "event", "sex_male", *pcs]], dummies], axis=1)
+    counts = (
+        pd.DataFrame({"group": group, "event": df["event"]})
+        .groupby("group")["event"]
+        .agg(["size", "sum"])
+    )
+    res = _cox_summary(fit_df, list(dummies.columns))
+    res["group"] = res["term"].str.removeprefix("g_")
+    ref = pd.DataFrame(
+        [
+            {
+                "group": REFERENCE_GROUP,
+                "hr": 1.0,
+                "hr_low": 1.0,
+                "hr_high": 1.0,
+                "log_hr": 0.0,
+                "se": 0.0,
+                "p": np.nan,
+            }
+        ]
+    )
+    out = pd.concat([res.drop(columns="term"), ref], ignore_index=True)
+    out["n"] = out["group"].map(counts["size"]).astype(int)
+    out["n_events"] = out["group"].map(counts["sum"]).astype(int)
+    order = {f"{a}-{b}": i for i, (a, b) in enumerate(itertools.pairwise(PERCENTILE_EDGES))}
+    out = out.sort_values("group", key=lambda g: g.map(order)).reset_index(drop=True)
+    # a group without events has no finite HR
+    out.loc[out["n_events"] == 0, ["hr", "hr_low", "hr_high", "log_hr", "se", "p"]] = np.nan
+    return out[["group", "n", "n_events", "hr", "hr_low", "hr_high", "log_hr", "se", "p"]]
+
+
+def aalen_johansen(
+    start: np.ndarray,
+    stop: np.ndarray,
+    status: np.ndarray,
+    ages: np.ndarray,
+    *,
+    min_at_risk: int = 10,
+) -> np.ndarray:
+    """Cumulative incidence of cause 1 (status 1; 2 = competing death, 0 = censored) at ``ages``,
+    with delayed entry: at risk at age t are those with start < t <= stop. Ages where fewer than
+    ``min_at_risk`` people are at risk are skipped (lifelines' fitter instead fails when the
+    youngest risk sets empty its survival curve)."""
+    order = np.argsort(stop, kind="stable")
+    stop_sorted, status_sorted = stop[order], status[order]
+    times = np.unique(stop_sorted[status_sorted > 0])
+    start_sorted = np.sort(start)
+    n_at = (len(stop) - np.searchsorted(stop_sorted, times, side="left")) - (
+        len(start) - np.searchsorted(start_sorted, times, side="left")
+    )
+    d1 = np.array([((stop_sorted == t) & (status_sorted == 1)).sum() for t in times])
+    d_all = np.array([((stop_sorted == t) & (status_sorted > 0)).sum() for t in times])
+    keep = n_at >= min_at_risk
+    times, n_at, d1, d_all = times[keep], n_at[keep], d1[keep], d_all[keep]
+    surv_before = np.concatenate([[1.0], np.cumprod(1 - d_all / n_at)[:-1]])
+    cif = np.cumsum(surv_before * d1 / n_at)
+    idx = np.searchsorted(times, ages, side="right") - 1
+    return np.where(idx >= 0, cif[np.maximum(idx, 0)] if len(cif) else 0.0, 0.0)
+
+
+def cumulative_incidence_by_group(data: SurvivalData, ages: np.ndarray) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence at ``ages`` for the bottom, middle and top groups."""
+    pct = 100 * (data.features["prs"].rank(method="first") - 0.5) / len(data.iid)
+    status = np.where(data.event, 1, np.where(data.competing, 2, 0))
+    rows = []
+    for label, (lo, hi) in CURVE_GROUPS.items():
+        m = ((pct > lo) & (pct <= hi)).to_numpy()
+        cif = aalen_johansen(data.start[m], data.stop[m], status[m], ages)
+        rows += [
+            {"group": label, "age": float(a), "cumulative_incidence": float(v)}
+            for a, v in zip(ages, cif, strict=True)
+        ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,239 @@
+"""Survival models and metrics: R's published Cox fit on rossi, lifelines and scikit-survival as
+oracles, planted effects recovered, and bad inputs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from igs.errors import IGSError
+from igs.models import (
+    CoxModel,
+    EvaluationSettings,
+    SurvivalData,
+    evaluate_endpoint,
+    fit_cox,
+    write_evaluation,
+)
+from igs.models import metrics as M
+from igs.models.coxsolver import breslow_delayed_entry, cox_fit
+from igs.models.prs_effects import hr_per_sd, percentile_hrs
+
+ROSSI_R = {"fin": -0.3794222, "age": -0.0574377, "race": 0.3138998, "wexp": -0.1497957,
+           "mar": -0.4337039, "paro": -0.0848711, "prio": 0.0914971}  # fmt: skip
+
+
+def rossi() -> SurvivalData:
+    from lifelines.datasets import load_rossi
+
+    r = load_rossi()
+    n = len(r)
+    return SurvivalData("rossi", np.arange(n), np.zeros(n), r["week"].to_numpy(float),
+                        r["arrest"].to_numpy(bool), np.zeros(n, bool), r[list(ROSSI_R)].astype(float))  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["igs", "lifelines"])
+def test_cox_on_rossi_equals_r(engine):
+    model = fit_cox(rossi(), list(ROSSI_R), engine=engine)
+    per_unit = np.array(model.coef) / np.array(model.preprocessor.scales)
+    np.testing.assert_allclose(per_unit, list(ROSSI_R.values()), atol=1e-6)
+
+
+def planted(n: int = 3000, seed: int = 3) -> tuple[SurvivalData, dict[str, float]]:
+    """Age-scale Gompertz survival with delayed entry, censoring and a competing death; the log
+    hazard ratios are per unit of each feature."""
+    rng = np.random.default_rng(seed)
+    log_hr = {"prs": 0.5, "sex_male": 0.6, "bmi": 0.05, "omics": 0.4}
+    x = pd.DataFrame(
+        {
+            "sex_male": rng.integers(0, 2, n).astype(float),
+            "bmi": rng.normal(27, 4, n),
+            "prs": rng.normal(size=n),
+            "PC1": rng.normal(size=n),
+            "omics": rng.normal(size=n),
+            "noise": rng.normal(size=n),
+        }
+    )
+    eta = sum(b * x[k].to_numpy() for k, b in log_hr.items()) - 0.05 * 27
+    entry = rng.uniform(40, 70, n)
+    lam, gam = 1.5e-3, 0.08  # hazard lam * exp(gam * (age - 40)) * exp(eta)
+    u = rng.random(n)
+    # conditional on being event-free at entry: invert the Gompertz cumulative hazard
+    h_entry = lam / gam * (np.exp(gam * (entry - 40)) - 1)
+    onset = 40 + np.log1p((h_entry - np.log(u) / np.exp(eta)) * gam / lam) / gam
+    death = entry + rng.exponential(25, n)
+    end = entry + rng.uniform(5, 20, n)
+    stop = np.minimum.reduce([onset, death, end, np.full(n, 85.0)])
+    data = SurvivalData("planted", np.arange(n).astype(str), entry, stop, onset <= stop,
+                        (death <= stop) & (onset > stop), x,
+                        {"clinical": ["sex_male", "bmi"], "prs": ["prs", "PC1"], "omics": ["omics", "noise"]})  # fmt: skip
+    return data, log_hr
+
+
+def test_delayed_entry_fit_equals_lifelines_and_recovers_planted_effects():
+    from lifelines import CoxPHFitter
+
+    data, log_hr = planted(n=1500)
+    cols = ["sex_male", "bmi", "prs", "omics"]
+    df = data.features[cols].assign(start=data.start, stop=data.stop, e=data.event.astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph = CoxPHFitter().fit(
+            df, "stop", "e", entry_col="start", fit_options={"precision": 1e-10}
+        )
+    ours = cox_fit(data.features[cols].to_numpy(), data.start, data.stop, data.event)
+    # lifelines' delayed-entry path stops ~1e-6 short of the optimum our solver reaches
+    np.testing.assert_allclose(ours, cph.params_[cols].to_numpy(), atol=1e-5)
+    low, high = cph.confidence_intervals_.iloc[:, 0], cph.confidence_intervals_.iloc[:, 1]
+    for k in cols:
+        assert low[k] < log_hr[k] < high[k], k
+
+
+def test_penalised_fit_reaches_the_optimum_lifelines_stops_short_of():
+    from lifelines import CoxPHFitter
+
+    data = rossi()
+    z = (data.features - data.features.mean()) / data.features.std(ddof=0)
+    ours = cox_fit(z.to_numpy(), data.start, data.stop, data.event, penalizer=0.1)
+    theirs = (
+        CoxPHFitter(penalizer=0.1)
+        .fit(z.assign(week=data.stop, arrest=data.event.astype(int)), "week", "arrest")
+        .params_
+    )
+    np.testing.assert_allclose(ours, theirs.to_numpy(), atol=1e-3)
+    # ours is the stationary point of lifelines' penalised likelihood: nudging any coefficient lowers it
+    from igs.models.coxsolver import _loglik
+
+    ev = np.flatnonzero(data.event)
+    times, inv = np.unique(data.stop[ev], return_inverse=True)
+    d = np.bincount(inv)
+    rank = np.zeros(len(ev))
+    for k in np.flatnonzero(d > 1):
+        rank[inv == k] = np.arange((inv == k).sum())
+    args = (z.to_numpy(), data.start, data.stop, ev, times, inv, rank / d[inv])
+    best = _loglik(*args, ours, 0.1, len(z))[0]
+    assert best >= _loglik(*args, theirs.to_numpy(), 0.1, len(z))[0]
+    assert np.abs(_loglik(*args, ours, 0.1, len(z))[1]).max() < 1e-8
+
+
+def test_breslow_with_delayed_entry_by_hand():
+    start = np.array([0.0, 0.0, 2.0, 3.5])
+    stop = np.array([1.0, 3.0, 4.0, 5.0])
+    event = np.array([True, True, True, False])
+    times, h = breslow_delayed_entry(start, stop, event, np.zeros(4))
+    # at risk: t=1: {0,1}; t=3: {1,2} (3 enters at 3.5); t=4: {2,3}
+    np.testing.assert_allclose(times, [1, 3, 4])
+    np.testing.assert_allclose(h, np.cumsum([1 / 2, 1 / 2, 1 / 2]))
+
+
+def test_harrell_c_equals_lifelines_and_sksurv():
+    from lifelines.utils import concordance_index
+    from sksurv.metrics import concordance_index_censored
+
+    rng = np.random.default_rng(0)
+    t = np.round(rng.exponential(5, 800), 1)  # tied times
+    e = rng.random(800) < 0.6
+    risk = np.round(rng.normal(size=800) - 0.1 * t, 1)  # tied risks
+    ours = M.harrell_c(t, e, risk)
+    assert ours == pytest.approx(concordance_index(t, -risk, e), abs=1e-12)
+    assert ours == pytest.approx(concordance_index_censored(e, t, risk)[0], abs=1e-12)
+
+
+def test_evaluation_on_planted_data(tmp_path):
+    data, log_hr = planted()
+    settings = EvaluationSettings(n_bootstrap=30, n_folds=3, penalizers=(0.0, 0.01))
+    result = evaluate_endpoint(data, settings)
+    comp = result["comparison"].set_index("model")
+    full, base = comp.loc["clinical_prs_omics/cox"], comp.loc["clinical/cox"]
+    assert full["harrell_c"] > base["harrell_c"] + 0.03 and full["delta_c_low"] > 0
+    assert full["nri"] > 0 and full["auc_10y"] > base["auc_10y"]
+    assert 0.8 < full["calibration_slope"] < 1.25 and 0.8 < full["observed_expected"] < 1.25
+    assert comp.loc["clinical_prs_omics/lifelines", "harrell_c"] == pytest.approx(
+        full["harrell_c"], abs=1e-3
+    )
+    assert set(comp.index) >= {"clinical_prs_omics/xgboost", "clinical_prs_omics/coxnet"}
+    assert comp["cv_harrell_c_mean"].notna().sum() == 4
+    hr = result["hr_per_sd"].set_index("group")
+    sd = data.features["prs"].std(ddof=1)
+    assert hr.loc["all", "hr_low"] < np.exp(log_hr["prs"] * sd) < hr.loc["all", "hr_high"]
+    groups = result["percentile_hr"].set_index("group")
+    assert groups.loc["95-99", "hr"] > 1.5 > 0.67 > groups.loc["1-5", "hr"]
+    ci = result["cumulative_incidence"].pivot(
+        index="age", columns="group", values="cumulative_incidence"
+    )
+    assert ci.loc[80, "top 10%"] > ci.loc[80, "40-60%"] > ci.loc[80, "bottom 10%"]
+
+    paths = write_evaluation(result, tmp_path)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
+    model = CoxModel.from_json(tmp_path / "model.json")
+    np.testing.assert_allclose(
+        model.absolute_risk(data.features, data.start, 10),
+        result["model"].absolute_risk(data.features, data.start, 10),
+    )
+
+
+def test_no_events_and_too_few_per_fold():
+    data, _ = planted(n=400)
+    none = SurvivalData(
+        "CAD",
+        data.iid,
+        data.start,
+        data.stop,
+        np.zeros(400, bool),
+        data.competing,
+        data.features,
+        data.groups,
+    )
+    with pytest.raises(IGSError, match=r"CAD: 0 event\(s\)"):
+        evaluate_endpoint(none)
+    few = data.event.copy()
+    few[np.flatnonzero(few)[25:]] = False
+    some = SurvivalData(
+        "CAD", data.iid, data.start, data.stop, few, data.competing, data.features, data.groups
+    )
+    with pytest.raises(IGSError, match="CAD: too few events per fold"):
+        evaluate_endpoint(some, EvaluationSettings(n_folds=10))
+
+
+def test_constant_and_separating_features():
+    data, _ = planted(n=1500)
+    const = data.features.assign(bmi=27.0)
+    flat = SurvivalData(
+        "T2D", data.iid, data.start, data.stop, data.event, data.competing, const, data.groups
+    )
+    from igs.models.cox import usable_columns
+
+    with pytest.warns(UserWarning, match="T2D: constant or empty feature.*bmi"):
+        assert "bmi" not in usable_columns(flat, ["sex_male", "bmi", "prs"])
+    leak = data.features.assign(leak=data.event.astype(float))
+    sep = SurvivalData(
+        "T2D", data.iid, data.start, data.stop, data.event, data.competing, leak, data.groups
+    )
+    with pytest.raises(IGSError, match=r"T2D.*separate events perfectly"):
+        fit_cox(sep, ["prs", "leak"])
+
+
+def test_prs_summaries_need_their_columns():
+    data, _ = planted(n=1200)
+    assert list(hr_per_sd(data)["group"]) == ["all", "female", "male"]
+    assert percentile_hrs(data)["n"].sum() == 1200
+
+
+def test_aalen_johansen_equals_lifelines_without_truncation():
+    from lifelines import AalenJohansenFitter
+
+    from igs.models.prs_effects import aalen_johansen
+
+    rng = np.random.default_rng(4)
+    stop = rng.exponential(10, 500) + 0.01  # no ties: lifelines jitters tied times
+    status = rng.choice([0, 1, 2], 500, p=[0.5, 0.3, 0.2])
+    ages = np.array([1.0, 5.0, 10.0, 20.0])
+    ajf = AalenJohansenFitter(calculate_variance=False).fit(stop, status, event_of_interest=1)
+    cif = ajf.cumulative_density_.iloc[:, 0]
+    expected = cif.reindex(cif.index.union(ages)).ffill().loc[ages].to_numpy()
+    np.testing.assert_allclose(
+        aalen_johansen(np.zeros(500), stop, status, ages, min_at_risk=1), expected, atol=1e-9
+    )
