@@ -93,6 +93,17 @@ def genotype_options(formats: tuple[str, ...] = ("bed", "pgen")):  # type: ignor
     return decorate
 
 
+def config_option(help: str, *, required: bool = False):  # type: ignore[no-untyped-def]
+    """--config FILE (the workflow config), shared by the commands that read one."""
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=required,
+        help=help,
+    )
+
+
 # --------------------------------------------------------------------------- simulate
 
 _universe_options = [
@@ -277,13 +288,7 @@ def pheno() -> None:
 
 
 @pheno.command("build")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="Workflow config (its `pheno` block and the biobank's `phenotypes`).",
-)
+@config_option("Workflow config (its `pheno` block and the biobank's `phenotypes`).", required=True)
 @click.option("--biobank", required=True, help="Biobank name in the config.")
 @click.option(
     "--genotype-samples",
@@ -350,12 +355,7 @@ def qc() -> None:
 @qc.command("run")
 @genotype_options(("bed", "pgen", "vcf", "bgen"))
 @click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Workflow config; its `qc`, `seed` and `hail` blocks set the thresholds.",
-)
+@config_option("Workflow config; its `qc`, `seed` and `hail` blocks set the thresholds.")
 @click.option("--ancestry-groups", type=int, help="Override qc.ancestry_groups.")
 @click.option(
     "--out-dir", type=click.Path(path_type=Path), required=True, help="Folder for qc/ outputs."
@@ -534,12 +534,7 @@ def scores_match(
 @scores.command("compute")
 @genotype_options(("bed", "pgen", "vcf", "bgen"))
 @click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Workflow config; its `hail` block configures the Hail engine.",
-)
+@config_option("Workflow config; its `hail` block configures the Hail engine.")
 @click.option(
     "--report",
     type=click.Path(exists=True, path_type=Path),
@@ -721,12 +716,7 @@ def models() -> None:
 
 
 @models.command("evaluate")
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-)
+@config_option("Workflow config (its `pheno`, `models` and `scores` blocks).", required=True)
 @click.option("--endpoint", required=True)
 @click.option(
     "--results-dir",
@@ -761,12 +751,7 @@ def models_evaluate(config_file: Path, endpoint: str, results_dir: Path, out_dir
     required=True,
     help="model.json written by `igs models evaluate` (possibly at another biobank).",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-)
+@config_option("Workflow config (its `pheno`, `models` and `scores` blocks).", required=True)
 @click.option(
     "--results-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
 )
