@@ -14,6 +14,7 @@ include: "workflow/rules/qc.smk"
 include: "workflow/rules/scores.smk"
 include: "workflow/rules/pheno.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/share.smk"
 
 
 rule all:

@@ -794,6 +794,75 @@ def apply_model(
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
 
 
+# --------------------------------------------------------------------------- share / meta
+
+
+@cli.group()
+def share() -> None:
+    """Aggregate-only results that may leave the biobank."""
+
+
+@share.command("bundle")
+@config_option("Workflow config (its `pheno` and `share` blocks).", required=True)
+@click.option("--biobank", required=True)
+@click.option(
+    "--results-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--out-dir", type=click.Path(path_type=Path), required=True, help="The share/ folder."
+)
+def share_bundle(config_file: Path, biobank: str, results_dir: Path, out_dir: Path) -> None:
+    """Write the share bundle: counts, model metrics, score effects, calibration, match rates."""
+    from igs.config import load_config
+    from igs.share.bundle import build_bundle, write_bundle
+
+    cfg = load_config(config_file)
+    min_cell = cfg["share"]["min_cell"]
+    endpoints = [e["name"] for e in cfg["pheno"]["endpoints"]]
+    write_bundle(
+        build_bundle(results_dir, biobank, endpoints, min_cell), out_dir, biobank, min_cell
+    )
+
+
+@cli.command("meta")
+@click.argument(
+    "bundles",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option("--out-dir", type=click.Path(path_type=Path), required=True)
+def meta(bundles: tuple[Path, ...], out_dir: Path) -> None:
+    """Meta-analyse share BUNDLES (from any number of biobanks): pooled.tsv, leave_one_out.tsv, forest plots."""
+    from igs.io.atomic import atomic_paths
+    from igs.share.bundle import read_bundle
+    from igs.share.meta import forest_plot, gather_estimates, meta_analyse
+
+    read = {}
+    for b in bundles:
+        manifest, tables = read_bundle(b)
+        if manifest["biobank"] in read:
+            raise IGSError(f"{b}: a second bundle from biobank {manifest['biobank']!r}.")
+        read[manifest["biobank"]] = tables
+    estimates = gather_estimates(read)
+    pooled, loo = meta_analyse(estimates)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    overall = pooled[pooled["quantity"] == "log_hr_per_sd:all"]
+    plots = [out_dir / f"forest_{ep}.png" for ep in overall["endpoint"]]
+    files = [
+        out_dir / "estimates.tsv",
+        out_dir / "pooled.tsv",
+        out_dir / "leave_one_out.tsv",
+        *plots,
+    ]
+    with atomic_paths(files) as tmps:
+        for tmp, table in zip(tmps, (estimates, pooled, loo), strict=False):
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        for tmp, ep in zip(tmps[3:], overall["endpoint"], strict=True):
+            forest_plot(estimates, pooled, "log_hr_per_sd:all", ep, tmp)
+    log.info("meta-analysed %d quantities over %d biobanks", len(pooled), len(read))
+
+
 def main() -> None:
     """Entry point: run the CLI, turning igs errors into a message and an exit code."""
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -44,6 +45,22 @@ def test_simulated_biobank_end_to_end(tmp_path):
     )
     for plot in ("cumulative_incidence", "calibration", "td_auc", "percentile_hr"):
         assert (ev / f"{plot}.png").stat().st_size > 5000
+
+    # the share bundle holds no individual-level value and no cell below min_cell
+    share = tmp_path / "results/one/share"
+    text = "".join(p.read_text() for p in share.iterdir())
+    fam = pd.read_csv(tmp_path / "results/one/qc/genotypes.fam", sep=r"\s+", header=None)
+    assert not any(iid in text for iid in fam[1].astype(str))
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text)
+    raw = pd.read_csv(tmp_path / "results/one/scores/scores.tsv.gz", sep="\t")["SUM"]
+    assert not any(f"{v:.6g}" in text for v in raw.sample(300, random_state=0))
+    for name in ("counts.tsv", "prs_effects.tsv", "calibration.tsv"):
+        table = pd.read_csv(share / name, sep="\t")
+        counts = table[[c for c in table.columns if c.startswith(("n", "excluded_"))]].to_numpy(
+            float
+        )
+        assert not ((counts > 0) & (counts < 5)).any(), name
+    assert (tmp_path / "results/meta/pooled.tsv").is_file()
 
     proc = run_igs("apply-model", "--model", str(ev / "model.json"),
                    "--config", str(tmp_path / "results/.igs/config.yaml"),

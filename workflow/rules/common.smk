@@ -52,4 +52,7 @@ def all_targets():
     targets += expand(
         f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/metrics.json", biobank=BIOBANKS, endpoint=modelled
     )
+    if modelled:
+        targets += expand(f"{RESULTS}/{{biobank}}/share/manifest.json", biobank=BIOBANKS)
+        targets.append(f"{RESULTS}/meta/pooled.tsv")
     return targets

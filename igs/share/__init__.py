@@ -1,0 +1,1 @@
+"""Sharing aggregate results between biobanks and meta-analysing them."""

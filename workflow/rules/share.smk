@@ -1,0 +1,38 @@
+# Aggregate-only share bundles per biobank, and the meta-analysis across them.
+
+
+rule share_bundle:
+    input:
+        summary=f"{RESULTS}/{{biobank}}/pheno/summary.json",
+        match=f"{RESULTS}/{{biobank}}/scores/match_summary.tsv",
+        evaluations=expand(f"{RESULTS}/{{{{biobank}}}}/evaluate/{{endpoint}}/metrics.json", endpoint=MODELLED),
+    output:
+        [f"{RESULTS}/{{biobank}}/share/{name}" for name in ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv", "match.tsv", "manifest.json")],
+    log:
+        f"{LOGS}/{{biobank}}/share/bundle.log",
+    params:
+        config_file=CONFIG_FILE,
+        results_dir=lambda wc: f"{RESULTS}/{wc.biobank}",
+        out_dir=lambda wc: f"{RESULTS}/{wc.biobank}/share",
+        min_cell=RESOLVED["share"]["min_cell"],
+    shell:
+        "igs share bundle --config {params.config_file} --biobank {wildcards.biobank} "
+        "--results-dir {params.results_dir} --out-dir {params.out_dir} 2> {log}"
+
+
+rule meta_analysis:
+    input:
+        bundles=expand(f"{RESULTS}/{{biobank}}/share/manifest.json", biobank=BIOBANKS),
+        extra=RESOLVED["share"]["extra_bundles"],
+    output:
+        pooled=f"{RESULTS}/meta/pooled.tsv",
+        estimates=f"{RESULTS}/meta/estimates.tsv",
+        loo=f"{RESULTS}/meta/leave_one_out.tsv",
+        forest=expand(f"{RESULTS}/meta/forest_{{endpoint}}.png", endpoint=MODELLED),
+    log:
+        f"{LOGS}/meta/meta.log",
+    params:
+        bundles=lambda wc, input: " ".join(str(Path(b).parent) for b in input.bundles) + " " + " ".join(input.extra),
+        out_dir=f"{RESULTS}/meta",
+    shell:
+        "igs meta {params.bundles} --out-dir {params.out_dir} 2> {log}"
