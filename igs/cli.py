@@ -684,7 +684,7 @@ def scores_adjust(
 # --------------------------------------------------------------------------- models
 
 
-def _survival_data(cfg: dict, results_dir: Path, endpoint: str):  # type: ignore[no-untyped-def]
+def _survival_data(cfg: dict, results_dir: Path, endpoint: str, *, only_included: bool = True):  # type: ignore[no-untyped-def]
     """The analysis table of one endpoint from a biobank's stage outputs."""
     import pandas as pd
 
@@ -707,6 +707,7 @@ def _survival_data(cfg: dict, results_dir: Path, endpoint: str):  # type: ignore
         omics=pd.read_parquet(r / "features" / "omics_landmark.parquet"),
         omics_statistics=tuple(cfg["models"]["omics_statistics"]),
         n_pcs=cfg["scores"]["ancestry_adjustment"]["n_pcs"],
+        only_included=only_included,
     )
 
 
@@ -861,6 +862,72 @@ def meta(bundles: tuple[Path, ...], out_dir: Path) -> None:
         for tmp, ep in zip(tmps[3:], overall["endpoint"], strict=True):
             forest_plot(estimates, pooled, "log_hr_per_sd:all", ep, tmp)
     log.info("meta-analysed %d quantities over %d biobanks", len(pooled), len(read))
+
+
+# --------------------------------------------------------------------------- export
+
+
+@cli.group()
+def export() -> None:
+    """Per-person results for clinicians."""
+
+
+@export.command("clinician")
+@config_option("Workflow config (its `export`, `pheno` and `models` blocks).", required=True)
+@click.option("--endpoint", required=True)
+@click.option(
+    "--results-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option(
+    "--out-dir", type=click.Path(path_type=Path), required=True, help="The export/ folder."
+)
+def export_clinician(config_file: Path, endpoint: str, results_dir: Path, out_dir: Path) -> None:
+    """Write export/{endpoint}_risk.csv and one FHIR R4 RiskAssessment per person (export/fhir/{endpoint}/)."""
+    import shutil
+    import tempfile
+
+    import pandas as pd
+
+    from igs.config import load_config
+    from igs.export.clinician import clinician_table, write_fhir
+    from igs.models import CoxModel
+
+    cfg = load_config(config_file)
+    ex = cfg["export"]
+    model_file = results_dir / "evaluate" / endpoint / "model.json"
+    model = CoxModel.from_json(model_file)
+    data = _survival_data(cfg, results_dir, endpoint, only_included=False)
+    spec = next(e for e in cfg["pheno"]["endpoints"] if e["name"] == endpoint)
+    ep_table = pd.read_parquet(results_dir / "pheno" / f"{endpoint}.parquet").set_index("IID")
+    match = read_tsv(results_dir / "scores" / "match_summary.tsv").set_index("pgs_id")
+    n_pcs = cfg["scores"]["ancestry_adjustment"]["n_pcs"]
+    table = clinician_table(
+        data, ep_table.loc[data.iid, "excluded"].to_numpy(),
+        read_tsv(results_dir / "scores" / "scores_adjusted.tsv.gz", dtypes={"IID": "string"}),
+        model, model_file, pgs_id=spec["score"], match_rate=float(match.loc[spec["score"], "match_rate"]),
+        horizon=float(ex["horizon"]), thresholds=tuple(ex["thresholds"]), labels=tuple(ex["labels"]),
+        min_match_rate=ex["min_match_rate"],
+        normalisation=f"pgsc_calc mean+variance (Z_norm2) on {n_pcs} PCs, fitted in this biobank's QC'd samples",
+    )  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fhir_dir = out_dir / "fhir" / endpoint
+    fhir_dir.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / f"{endpoint}_risk.csv") as tmp:
+        staging = Path(tempfile.mkdtemp(dir=fhir_dir.parent, prefix=f".{endpoint}."))
+        try:
+            write_fhir(table, model, [spec["score"]], staging)
+            table.to_csv(tmp, index=False, float_format="%.6g")
+            if fhir_dir.exists():
+                shutil.rmtree(fhir_dir)
+            staging.rename(fhir_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    log.info(
+        "%s: %d people exported (%d flagged prevalent)",
+        endpoint,
+        len(table),
+        int(table["flag_prevalent"].sum()),
+    )
 
 
 def main() -> None:

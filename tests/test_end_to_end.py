@@ -62,6 +62,22 @@ def test_simulated_biobank_end_to_end(tmp_path):
         assert not ((counts > 0) & (counts < 5)).any(), name
     assert (tmp_path / "results/meta/pooled.tsv").is_file()
 
+    # the clinician export: one row and one valid FHIR R4 RiskAssessment per QC'd person
+    from fhir.resources.R4B.riskassessment import RiskAssessment
+
+    export = pd.read_csv(tmp_path / "results/one/export/CAD_risk.csv")
+    assert len(export) == len(fam) and export["IID"].is_unique
+    inside = (export["risk_low"] <= export["risk"]) & (export["risk"] <= export["risk_high"])
+    assert inside.all() and export["risk"].between(0, 1).all()
+    assert set(export["risk_category"]) <= {"low", "intermediate", "high"}
+    assert export["flag_prevalent"].sum() > 0 and not export["flag_low_variant_match"].any()
+    fhir = sorted((tmp_path / "results/one/export/fhir/CAD").glob("*.json"))
+    assert len(fhir) == len(export)
+    resource = RiskAssessment.model_validate_json(fhir[0].read_text())
+    row = export.set_index("IID").loc[resource.subject.identifier.value]
+    assert float(resource.prediction[0].probabilityDecimal) == pytest.approx(row["risk"], abs=1e-6)
+    assert "IGS_SIM_CAD" in resource.note[0].text and row["model_version"] in resource.note[0].text
+
     proc = run_igs("apply-model", "--model", str(ev / "model.json"),
                    "--config", str(tmp_path / "results/.igs/config.yaml"),
                    "--results-dir", str(tmp_path / "results/one"), "--out", str(tmp_path / "risk.tsv"),

@@ -42,6 +42,7 @@ class CoxModel:
     baseline_times: list[float]
     baseline_cumhaz: list[float]
     versions: dict[str, str]
+    covariance: list[list[float]] | None = None  # of coef (standardised features)
     artifact_version: int = ARTIFACT_VERSION
 
     @property
@@ -66,6 +67,23 @@ class CoxModel:
         """Probability of the event within ``horizon`` years of each person's start."""
         h = self.cumulative_hazard(np.asarray(start) + horizon) - self.cumulative_hazard(start)
         return 1.0 - np.exp(-h * np.exp(self.linear_predictor(x)))
+
+    def risk_interval(
+        self, x: pd.DataFrame, start: np.ndarray, horizon: float, level: float = 0.95
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pointwise interval of the absolute risk from the coefficients' uncertainty (delta method
+        on the linear predictor; the baseline hazard is taken as known)."""
+        from scipy.stats import norm
+
+        if self.covariance is None:
+            nan = np.full(len(x), np.nan)
+            return nan, nan
+        z = self.preprocessor.transform(x).to_numpy()
+        se = np.sqrt(np.einsum("ij,jk,ik->i", z, np.asarray(self.covariance), z))
+        lp = z @ np.asarray(self.coef)
+        h = self.cumulative_hazard(np.asarray(start) + horizon) - self.cumulative_hazard(start)
+        q = norm.ppf(0.5 + level / 2)
+        return 1 - np.exp(-h * np.exp(lp - q * se)), 1 - np.exp(-h * np.exp(lp + q * se))
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
@@ -116,7 +134,7 @@ def fit_cox(
     lifelines' CoxPHFitter (slow with delayed entry; its penalised fits stop short of the optimum
     by ~1e-4). Either way the baseline hazard is the Breslow estimate with delayed entry.
     """
-    from igs.models.coxsolver import breslow_delayed_entry, cox_fit
+    from igs.models.coxsolver import breslow_delayed_entry, cox_covariance, cox_fit
 
     check_events(data, "the training data")
     pre = Preprocessor.fit(data.features[columns])
@@ -144,6 +162,9 @@ def fit_cox(
         time_scale=time_scale,
         preprocessor=pre,
         coef=np.asarray(beta, float).tolist(),
+        covariance=cox_covariance(
+            x.to_numpy(), data.start, data.stop, data.event, np.asarray(beta), penalizer=penalizer
+        ).tolist(),
         penalizer=penalizer,
         baseline_times=times.tolist(),
         baseline_cumhaz=cumhaz.tolist(),

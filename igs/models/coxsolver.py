@@ -39,6 +39,31 @@ def _risk_set_sums(start, stop, event_times, r, x, need_second: bool):
     return s0, s1, s2
 
 
+def cox_covariance(
+    x: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    beta: np.ndarray,
+    *,
+    penalizer: float = 0.0,
+) -> np.ndarray:
+    """Inverse of the negative (penalised) Hessian at ``beta``: the coefficients' covariance."""
+    x = np.asarray(x, float)
+    event = np.asarray(event, bool)
+    ev_idx = np.flatnonzero(event)
+    times, inverse = np.unique(stop[ev_idx], return_inverse=True)
+    d = np.bincount(inverse)
+    rank = np.zeros(len(ev_idx))
+    for k in np.flatnonzero(d > 1):
+        members = np.flatnonzero(inverse == k)
+        rank[members] = np.arange(len(members))
+    _, _, h = _loglik(
+        x, start, stop, ev_idx, times, inverse, rank / d[inverse], beta, penalizer, len(x)
+    )
+    return np.linalg.inv(-h)
+
+
 def cox_fit(
     x: np.ndarray,
     start: np.ndarray,

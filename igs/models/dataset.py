@@ -63,9 +63,11 @@ def assemble(
     omics: pd.DataFrame | None = None,
     omics_statistics: tuple[str, ...] = ("last",),
     n_pcs: int = 4,
+    only_included: bool = True,
 ) -> SurvivalData:
-    """Join the stage outputs into a :class:`SurvivalData` (see the module docstring)."""
-    ep = endpoint_table[endpoint_table["excluded"] == ""]
+    """Join the stage outputs into a :class:`SurvivalData` (see the module docstring);
+    ``only_included=False`` keeps the people the endpoint excludes (for scoring, not fitting)."""
+    ep = endpoint_table[endpoint_table["excluded"] == ""] if only_included else endpoint_table
     score = adjusted_scores[adjusted_scores["pgs_id"] == pgs_id]
     if score.empty:
         known = ", ".join(sorted(adjusted_scores["pgs_id"].unique()))

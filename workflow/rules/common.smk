@@ -55,4 +55,5 @@ def all_targets():
     if modelled:
         targets += expand(f"{RESULTS}/{{biobank}}/share/manifest.json", biobank=BIOBANKS)
         targets.append(f"{RESULTS}/meta/pooled.tsv")
+        targets += expand(f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv", biobank=BIOBANKS, endpoint=modelled)
     return targets

@@ -36,3 +36,25 @@ rule meta_analysis:
         out_dir=f"{RESULTS}/meta",
     shell:
         "igs meta {params.bundles} --out-dir {params.out_dir} 2> {log}"
+
+
+rule export_clinician:
+    input:
+        model=f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/model.json",
+        scores=f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz",
+        endpoint=f"{RESULTS}/{{biobank}}/pheno/{{endpoint}}.parquet",
+    output:
+        csv=f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv",
+        fhir=directory(f"{RESULTS}/{{biobank}}/export/fhir/{{endpoint}}"),
+    log:
+        f"{LOGS}/{{biobank}}/export/{{endpoint}}.log",
+    wildcard_constraints:
+        endpoint="|".join(MODELLED) or "^$",
+    params:
+        config_file=CONFIG_FILE,
+        results_dir=lambda wc: f"{RESULTS}/{wc.biobank}",
+        out_dir=lambda wc: f"{RESULTS}/{wc.biobank}/export",
+        settings=RESOLVED["export"],
+    shell:
+        "igs export clinician --config {params.config_file} --endpoint {wildcards.endpoint} "
+        "--results-dir {params.results_dir} --out-dir {params.out_dir} 2> {log}"

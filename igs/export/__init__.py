@@ -1,0 +1,1 @@
+"""Per-person exports for clinicians: a CSV and FHIR R4 RiskAssessment resources."""

@@ -1,0 +1,152 @@
+"""One row per person for clinicians, and one FHIR R4 ``RiskAssessment`` per person.
+
+Per person and endpoint: the polygenic score (raw SUM, ancestry-adjusted Z_norm2 and its
+percentile in the biobank's reference), the integrative model's linear predictor, the absolute
+risk over the horizon from the landmark (study entry) with a 95% interval (coefficient
+uncertainty, baseline hazard taken as known), a risk category from configured thresholds, and
+applicability flags:
+
+* ``flag_low_variant_match``: the score matched fewer than ``min_match_rate`` of its variants;
+* ``flag_ancestry_outlier``: the person's PCs are far from the reference samples (squared
+  Mahalanobis distance beyond the chi-square 99.9% quantile), so the normalisation may not apply;
+* ``flag_missing_omics``: an omics feature was missing and imputed with the training median;
+* ``flag_prevalent``: the endpoint was already recorded at the landmark (the risk is not an
+  incidence).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from igs.models.cox import CoxModel
+from igs.models.dataset import SurvivalData
+
+EXPORT_COLUMNS = (
+    "IID", "endpoint", "pgs_id", "prs_raw", "prs_z", "prs_percentile", "integrative_lp",
+    "risk", "risk_low", "risk_high", "horizon_years", "risk_category",
+    "flag_low_variant_match", "flag_ancestry_outlier", "flag_missing_omics", "flag_prevalent",
+    "model_version", "normalisation",
+)  # fmt: skip
+
+
+def model_version(model_file: str | os.PathLike[str]) -> str:
+    """The first 12 hex digits of the model artifact's SHA-256."""
+    return hashlib.sha256(Path(model_file).read_bytes()).hexdigest()[:12]
+
+
+def risk_category(
+    risk: np.ndarray, thresholds: tuple[float, ...], labels: tuple[str, ...]
+) -> np.ndarray:
+    """``labels[i]`` for risks in [thresholds[i-1], thresholds[i]) (len(labels) = len(thresholds) + 1)."""
+    idx = np.searchsorted(np.asarray(thresholds), np.asarray(risk), side="right")
+    return np.where(np.isnan(risk), "", np.asarray(labels, dtype=object)[idx])
+
+
+def ancestry_outlier(pcs: np.ndarray, reference: np.ndarray, quantile: float = 0.999) -> np.ndarray:
+    """Squared Mahalanobis distance to the reference PCs beyond the chi-square quantile."""
+    mu = reference.mean(axis=0)
+    inv = np.linalg.pinv(np.cov(reference, rowvar=False))
+    d = pcs - mu
+    d2 = np.einsum("ij,jk,ik->i", d, inv, d)
+    return d2 > stats.chi2.ppf(quantile, pcs.shape[1])
+
+
+def clinician_table(
+    data: SurvivalData,
+    excluded: np.ndarray,
+    scores: pd.DataFrame,
+    model: CoxModel,
+    model_file: str | os.PathLike[str],
+    *,
+    pgs_id: str,
+    match_rate: float,
+    horizon: float,
+    thresholds: tuple[float, ...],
+    labels: tuple[str, ...],
+    min_match_rate: float = 0.75,
+    normalisation: str = "",
+) -> pd.DataFrame:
+    """The export rows (``EXPORT_COLUMNS``) for everybody in ``data`` (which keeps excluded people)."""
+    s = scores[scores["pgs_id"] == pgs_id].set_index("IID").reindex(data.iid)
+    risk = model.absolute_risk(data.features, data.start, horizon)
+    low, high = model.risk_interval(data.features, data.start, horizon)
+    pcs = data.features[[c for c in data.groups["prs"] if c.startswith("PC")]].to_numpy(float)
+    omics = data.groups.get("omics", [])
+    return pd.DataFrame(
+        {
+            "IID": data.iid,
+            "endpoint": data.endpoint,
+            "pgs_id": pgs_id,
+            "prs_raw": s["SUM"].to_numpy(float),
+            "prs_z": s["Z_norm2"].to_numpy(float),
+            "prs_percentile": s["percentile"].to_numpy(float),
+            "integrative_lp": model.linear_predictor(data.features),
+            "risk": risk,
+            "risk_low": low,
+            "risk_high": high,
+            "horizon_years": horizon,
+            "risk_category": risk_category(risk, thresholds, labels),
+            "flag_low_variant_match": match_rate < min_match_rate,
+            "flag_ancestry_outlier": ancestry_outlier(pcs, pcs),
+            "flag_missing_omics": data.features[omics].isna().any(axis=1).to_numpy()
+            if omics
+            else False,
+            "flag_prevalent": excluded == "event_before_start",
+            "model_version": model_version(model_file),
+            "normalisation": normalisation,
+        }
+    )[list(EXPORT_COLUMNS)]
+
+
+def risk_assessment(row: pd.Series, model: CoxModel, score_ids: list[str]) -> dict:
+    """A FHIR R4 RiskAssessment for one export row."""
+    note = (
+        f"igs integrative model {model.model_set} (version {row['model_version']}, endpoint {row['endpoint']}); "
+        f"polygenic score(s) {', '.join(score_ids)}; normalisation: {row['normalisation']}; "
+        f"PRS percentile {row['prs_percentile']:.1f}."
+    )
+    flags = [
+        c.removeprefix("flag_") for c in EXPORT_COLUMNS if c.startswith("flag_") and bool(row[c])
+    ]
+    prediction = {
+        "outcome": {"text": row["endpoint"]},
+        "whenRange": {"high": {"value": float(row["horizon_years"]), "unit": "a",
+                               "system": "http://unitsofmeasure.org", "code": "a"}},
+        "qualitativeRisk": {"text": row["risk_category"]},
+        "rationale": "applicability flags: " + (", ".join(flags) if flags else "none"),
+    }  # fmt: skip
+    if np.isfinite(row["risk"]):
+        prediction["probabilityDecimal"] = float(round(row["risk"], 6))
+    resource = {
+        "resourceType": "RiskAssessment",
+        "id": f"igs-{row['endpoint']}-{row['IID']}".replace("_", "-")[:64],
+        "status": "final",
+        "subject": {"identifier": {"system": "urn:igs:biobank-sample", "value": str(row["IID"])}},
+        "method": {"text": f"igs {model.versions.get('igs', '')} Cox model {model.model_set}"},
+        "code": {"text": f"{row['endpoint']} absolute risk within {row['horizon_years']:g} years"},
+        "prediction": [prediction],
+        "note": [{"text": note}],
+    }
+    from fhir.resources.R4B.riskassessment import RiskAssessment
+
+    RiskAssessment.model_validate(resource)  # raises on a malformed resource
+    return resource
+
+
+def write_fhir(
+    table: pd.DataFrame, model: CoxModel, score_ids: list[str], out_dir: Path
+) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for _, row in table.iterrows():
+        path = out_dir / f"{row['IID']}.json"
+        path.write_text(json.dumps(risk_assessment(row, model, score_ids), indent=1) + "\n")
+        paths.append(path)
+    return paths
