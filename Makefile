@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
-DEBIAN_PACKAGES := plink2 plink1.9 postgresql
+DEBIAN_PACKAGES := plink2 plink1.9 postgresql chromium
 
 .PHONY: demo test lint install system-deps clean
 
@@ -22,6 +22,7 @@ system-deps:
 	command -v plink2 >/dev/null || missing="$$missing plink2"; \
 	command -v plink1.9 >/dev/null || missing="$$missing plink1.9"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -930,6 +930,24 @@ def export_clinician(config_file: Path, endpoint: str, results_dir: Path, out_di
     )
 
 
+@cli.command("report")
+@config_option("Workflow config (biobanks, endpoints, results_dir).", required=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="report.html to write.")
+def report_cmd(config_file: Path, out: Path) -> None:
+    """Write one self-contained HTML report of the whole run."""
+    from igs.config import load_config
+    from igs.report.html import build_report
+
+    cfg = load_config(config_file)
+    text = build_report(
+        Path(cfg["results_dir"]),
+        [b["name"] for b in cfg["biobanks"]],
+        [e["name"] for e in cfg["pheno"]["endpoints"]],
+    )
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning igs errors into a message and an exit code."""
     try:

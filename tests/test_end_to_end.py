@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
 
 import pandas as pd
 import pytest
 import yaml
 
+from tests.conftest import require_tool
 from tests.test_cli import run_igs
 from tests.test_workflow import snakemake
 
@@ -77,6 +79,21 @@ def test_simulated_biobank_end_to_end(tmp_path):
     row = export.set_index("IID").loc[resource.subject.identifier.value]
     assert float(resource.prediction[0].probabilityDecimal) == pytest.approx(row["risk"], abs=1e-6)
     assert "IGS_SIM_CAD" in resource.note[0].text and row["model_version"] in resource.note[0].text
+
+    # the run report is one self-contained file that a headless browser renders
+    report = tmp_path / "results/report.html"
+    page = report.read_text()
+    assert "Biobank one" in page and "Meta-analysis" in page and "model comparison" in page
+    assert "http://" not in page.replace("http://unitsofmeasure.org", "") and "<script" not in page
+    assert page.count("data:image/png;base64,") >= 6
+    shot = tmp_path / "report.png"
+    subprocess.run([require_tool("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+                    "--window-size=1200,2000", f"--screenshot={shot}", report.as_uri()],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (2000, 1200) and pixels[..., :3].std() > 0.05  # not a blank page
 
     proc = run_igs("apply-model", "--model", str(ev / "model.json"),
                    "--config", str(tmp_path / "results/.igs/config.yaml"),

@@ -56,4 +56,5 @@ def all_targets():
         targets += expand(f"{RESULTS}/{{biobank}}/share/manifest.json", biobank=BIOBANKS)
         targets.append(f"{RESULTS}/meta/pooled.tsv")
         targets += expand(f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv", biobank=BIOBANKS, endpoint=modelled)
+        targets.append(f"{RESULTS}/report.html")
     return targets

@@ -58,3 +58,17 @@ rule export_clinician:
     shell:
         "igs export clinician --config {params.config_file} --endpoint {wildcards.endpoint} "
         "--results-dir {params.results_dir} --out-dir {params.out_dir} 2> {log}"
+
+
+rule report:
+    input:
+        meta=f"{RESULTS}/meta/pooled.tsv",
+        exports=expand(f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv", biobank=BIOBANKS, endpoint=MODELLED),
+    output:
+        f"{RESULTS}/report.html",
+    log:
+        f"{LOGS}/report.log",
+    params:
+        config_file=CONFIG_FILE,
+    shell:
+        "igs report --config {params.config_file} --out {output} 2> {log}"

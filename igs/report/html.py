@@ -1,0 +1,145 @@
+"""One self-contained HTML report for a whole run: per biobank and for the meta-analysis.
+
+Sections per biobank: QC (removals per step), score matching, score distributions by ancestry
+group (raw and adjusted), phenotype counts, and per endpoint the model comparison table with the
+evaluation plots; then the pooled results with their forest plots. Images are embedded as
+``data:`` URIs and the styles are inline, so the file can be mailed or archived on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}
+h1{border-bottom:2px solid #345}h2{margin-top:2.5rem;color:#345}h3{color:#567}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
+td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}th{background:#eef}
+td:first-child,th:first-child{text-align:left}img{max-width:48%;margin:.3rem;border:1px solid #eee}
+.note{color:#666;font-size:.85rem}
+"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _table(df: pd.DataFrame, digits: int = 3) -> str:
+    return df.to_html(
+        index=False, float_format=lambda v: f"{v:.{digits}g}", na_rep="", border=0, escape=True
+    )
+
+
+def _score_distributions(scores: pd.DataFrame) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ids = list(scores["pgs_id"].unique())
+    fig, axes = plt.subplots(2, len(ids), figsize=(3.2 * len(ids), 5), squeeze=False)
+    for j, pgs in enumerate(ids):
+        s = scores[scores["pgs_id"] == pgs]
+        for i, col in enumerate(("Z_raw", "Z_norm2")):
+            ax = axes[i, j]
+            for group, g in s.groupby("ancestry_group", dropna=False):
+                ax.hist(g[col], bins=40, density=True, histtype="step", label=f"group {group}")
+            ax.set_title(f"{pgs} {'raw' if i == 0 else 'adjusted'}", fontsize=8)
+    axes[0, 0].legend(fontsize=6)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _qc_section(r: Path) -> str:
+    s = json.loads((r / "qc" / "summary.json").read_text())
+    rows = [
+        {"what": "samples", "step": x["step"], "removed": x["removed"]}
+        for x in s["samples"]["removed_in_order"]
+    ]
+    rows += [
+        {"what": "variants", "step": x["step"], "removed": x["removed"]}
+        for x in s["variants"]["removed_in_order"]
+    ]
+    head = (f"<p>{s['samples']['final']} of {s['samples']['input']} samples and {s['variants']['final']} of "
+            f"{s['variants']['input']} variants kept.</p>")  # fmt: skip
+    return "<h3>QC</h3>" + head + _table(pd.DataFrame(rows))
+
+
+def biobank_section(results_dir: Path, name: str, endpoints: list[str]) -> str:
+    r = Path(results_dir)
+    parts = [f"<h2>Biobank {html.escape(name)}</h2>", _qc_section(r)]
+    match = pd.read_csv(r / "scores" / "match_summary.tsv", sep="\t")
+    parts += [
+        "<h3>Score matching</h3>",
+        _table(
+            match[["pgs_id", "n_variants", "matched", "excluded_ambiguous", "absent", "match_rate"]]
+        ),
+    ]
+    scores = pd.read_csv(r / "scores" / "scores_adjusted.tsv.gz", sep="\t")
+    parts += [
+        "<h3>Score distributions by ancestry group</h3>",
+        _img(_score_distributions(scores), f"{name} score distributions"),
+    ]
+    pheno = r / "pheno" / "summary.json"
+    if pheno.is_file():
+        eps = json.loads(pheno.read_text())["endpoints"]
+        table = pd.DataFrame(
+            [{k: v for k, v in e.items() if k != "excluded"} for e in eps.values()]
+        )
+        parts += ["<h3>Endpoints</h3>", _table(table)]
+    for ep in endpoints:
+        ev = r / "evaluate" / ep
+        if not (ev / "comparison.tsv").is_file():
+            continue
+        comp = pd.read_csv(ev / "comparison.tsv", sep="\t")
+        cols = [c for c in ("model", "harrell_c", "harrell_c_low", "harrell_c_high", "uno_c", "auc_5y", "auc_10y",
+                            "brier_10y", "calibration_slope", "observed_expected", "delta_c", "nri", "cv_harrell_c_mean")
+                if c in comp]  # fmt: skip
+        hr = pd.read_csv(ev / "hr_per_sd.tsv", sep="\t")
+        parts += [f"<h3>{html.escape(ep)}: model comparison (held-out data)</h3>", _table(comp[cols]),
+                  "<p>PRS hazard ratio per SD (adjusted for PCs):</p>", _table(hr[["group", "n", "n_events", "hr", "hr_low", "hr_high"]])]  # fmt: skip
+        parts += [
+            _img((ev / f"{p}.png").read_bytes(), f"{ep} {p}")
+            for p in ("cumulative_incidence", "calibration", "td_auc", "percentile_hr")
+            if (ev / f"{p}.png").is_file()
+        ]
+    return "\n".join(parts)
+
+
+def meta_section(meta_dir: Path) -> str:
+    pooled_file = Path(meta_dir) / "pooled.tsv"
+    if not pooled_file.is_file():
+        return ""
+    pooled = pd.read_csv(pooled_file, sep="\t")
+    hr = pooled[pooled["quantity"].str.startswith("log_hr_per_sd")].copy()
+    for col in ("fixed", "random", "random_low", "random_high"):
+        hr[f"hr_{col}"] = np.exp(hr[col])
+    parts = ["<h2>Meta-analysis</h2>", "<h3>PRS hazard ratio per SD</h3>",
+             _table(hr[["endpoint", "quantity", "k", "hr_fixed", "hr_random", "hr_random_low", "hr_random_high", "q_p", "i2", "tau2"]]),
+             "<h3>Harrell's C</h3>",
+             _table(pooled[pooled["quantity"].str.startswith("harrell_c")][["endpoint", "quantity", "k", "fixed", "random", "i2"]])]  # fmt: skip
+    parts += [_img(p.read_bytes(), p.stem) for p in sorted(Path(meta_dir).glob("forest_*.png"))]
+    return "\n".join(parts)
+
+
+def build_report(
+    results: Path, biobanks: list[str], endpoints: list[str], title: str = "igs run report"
+) -> str:
+    """The whole report as one HTML string."""
+    body = [f"<h1>{html.escape(title)}</h1>",
+            f"<p class='note'>Biobanks: {', '.join(map(html.escape, biobanks))}. Only aggregate results are shown.</p>"]  # fmt: skip
+    body += [biobank_section(Path(results) / b, b, endpoints) for b in biobanks]
+    body.append(meta_section(Path(results) / "meta"))
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")  # fmt: skip
