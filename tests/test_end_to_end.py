@@ -95,6 +95,15 @@ def test_simulated_biobank_end_to_end(tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2000, 1200) and pixels[..., :3].std() > 0.05  # not a blank page
 
+    # snakemake's own report carries the evaluation plots, the forest plot and the run report
+    proc = snakemake("--configfile", "c.yaml", "--report", "smk_report.zip", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import zipfile
+
+    names = zipfile.ZipFile(tmp_path / "smk_report.zip").namelist()
+    for plot in ("cumulative_incidence.png", "calibration.png", "forest_CAD.png", "report.html"):
+        assert any(n.endswith(plot) for n in names), plot
+
     proc = run_igs("apply-model", "--model", str(ev / "model.json"),
                    "--config", str(tmp_path / "results/.igs/config.yaml"),
                    "--results-dir", str(tmp_path / "results/one"), "--out", str(tmp_path / "risk.tsv"),

@@ -16,7 +16,12 @@ rule models_evaluate:
         scores=f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz",
         pcs=f"{RESULTS}/{{biobank}}/qc/pcs.tsv",
     output:
-        [f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/{name}" for name in EVALUATION_FILES],
+        [
+            report(f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/{name}", category="{biobank}", subcategory="{endpoint}")
+            if name.endswith(".png")
+            else f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/{name}"
+            for name in EVALUATION_FILES
+        ],
     log:
         f"{LOGS}/{{biobank}}/evaluate/{{endpoint}}.log",
     wildcard_constraints:

@@ -28,7 +28,9 @@ rule meta_analysis:
         pooled=f"{RESULTS}/meta/pooled.tsv",
         estimates=f"{RESULTS}/meta/estimates.tsv",
         loo=f"{RESULTS}/meta/leave_one_out.tsv",
-        forest=expand(f"{RESULTS}/meta/forest_{{endpoint}}.png", endpoint=MODELLED),
+        forest=report(
+            expand(f"{RESULTS}/meta/forest_{{endpoint}}.png", endpoint=MODELLED), category="meta-analysis"
+        ),
     log:
         f"{LOGS}/meta/meta.log",
     params:
@@ -65,7 +67,7 @@ rule report:
         meta=f"{RESULTS}/meta/pooled.tsv",
         exports=expand(f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv", biobank=BIOBANKS, endpoint=MODELLED),
     output:
-        f"{RESULTS}/report.html",
+        report(f"{RESULTS}/report.html", category="run report"),
     log:
         f"{LOGS}/report.log",
     params:
