@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -69,6 +70,18 @@ def simulated_cohort(out: Path, n_samples: int, n_variants: int, seed: int = 7) 
     )  # fmt: skip
     stamp.write_text(json.dumps(spec))
     return prefix
+
+
+def benchmark_arguments(description: str) -> argparse.Namespace:
+    """The options every benchmark takes: cohort size, work folder, optional JSON output."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--n-samples", type=int, default=5000)
+    parser.add_argument("--n-variants", type=int, default=200_000)
+    parser.add_argument("--work-dir", type=Path, default=Path("tmp/bench"))
+    parser.add_argument("--json", type=Path, help="Also write the numbers here.")
+    args = parser.parse_args()
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    return args
 
 
 def report(title: str, rows: dict[str, Measured], peer: str, ours: str) -> dict:

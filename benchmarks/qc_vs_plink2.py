@@ -8,12 +8,11 @@ their wall times are summed and the largest peak memory is taken.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
-from benchmarks.common import measure, measure_all, report, simulated_cohort
+from benchmarks.common import benchmark_arguments, measure, measure_all, report, simulated_cohort
 
 
 def plink_qc_commands(prefix: Path, out: Path) -> list[list[str]]:
@@ -35,13 +34,7 @@ def plink_qc_commands(prefix: Path, out: Path) -> list[list[str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-samples", type=int, default=5000)
-    parser.add_argument("--n-variants", type=int, default=200_000)
-    parser.add_argument("--work-dir", type=Path, default=Path("tmp/bench"))
-    parser.add_argument("--json", type=Path, help="Also write the numbers here.")
-    args = parser.parse_args()
-    args.work_dir.mkdir(parents=True, exist_ok=True)
+    args = benchmark_arguments(__doc__.splitlines()[0])
     prefix = simulated_cohort(args.work_dir, args.n_samples, args.n_variants)
     # warm the numba cache and the page cache so neither tool pays for the first read
     measure(

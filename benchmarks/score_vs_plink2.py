@@ -10,7 +10,6 @@ calls and use 2 threads. The script also checks that the SUMs agree.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import shutil
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import measure, report, simulated_cohort
+from benchmarks.common import benchmark_arguments, measure, report, simulated_cohort
 from igs.io.plink import read_bim
 
 N_SCORES = 10
@@ -75,13 +74,7 @@ def compare_sums(igs_scores: Path, plink_sscore: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-samples", type=int, default=5000)
-    parser.add_argument("--n-variants", type=int, default=200_000)
-    parser.add_argument("--work-dir", type=Path, default=Path("tmp/bench"))
-    parser.add_argument("--json", type=Path, help="Also write the numbers here.")
-    args = parser.parse_args()
-    args.work_dir.mkdir(parents=True, exist_ok=True)
+    args = benchmark_arguments(__doc__.splitlines()[0])
     prefix = simulated_cohort(args.work_dir, args.n_samples, args.n_variants)
     out = args.work_dir / "score"
     pgs_files, plink_file = write_scores(prefix, out / "scoring_files")

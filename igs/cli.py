@@ -104,6 +104,16 @@ def config_option(help: str, *, required: bool = False):  # type: ignore[no-unty
     )
 
 
+def results_dir_option(f):  # type: ignore[no-untyped-def]
+    """--results-dir: one biobank's results folder (qc/, scores/, pheno/, features/, evaluate/)."""
+    return click.option(
+        "--results-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        required=True,
+        help="The biobank's results folder.",
+    )(f)
+
+
 # --------------------------------------------------------------------------- simulate
 
 _universe_options = [
@@ -719,12 +729,7 @@ def models() -> None:
 @models.command("evaluate")
 @config_option("Workflow config (its `pheno`, `models` and `scores` blocks).", required=True)
 @click.option("--endpoint", required=True)
-@click.option(
-    "--results-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="The biobank's results folder (qc/, scores/, pheno/, features/).",
-)
+@results_dir_option
 @click.option(
     "--out-dir", type=click.Path(path_type=Path), required=True, help="evaluate/{endpoint} folder."
 )
@@ -753,9 +758,7 @@ def models_evaluate(config_file: Path, endpoint: str, results_dir: Path, out_dir
     help="model.json written by `igs models evaluate` (possibly at another biobank).",
 )
 @config_option("Workflow config (its `pheno`, `models` and `scores` blocks).", required=True)
-@click.option(
-    "--results-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
-)
+@results_dir_option
 @click.option("--horizon", type=float, default=10.0, show_default=True)
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="Per-person risks (TSV)."
@@ -806,9 +809,7 @@ def share() -> None:
 @share.command("bundle")
 @config_option("Workflow config (its `pheno` and `share` blocks).", required=True)
 @click.option("--biobank", required=True)
-@click.option(
-    "--results-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
-)
+@results_dir_option
 @click.option(
     "--out-dir", type=click.Path(path_type=Path), required=True, help="The share/ folder."
 )
@@ -875,9 +876,7 @@ def export() -> None:
 @export.command("clinician")
 @config_option("Workflow config (its `export`, `pheno` and `models` blocks).", required=True)
 @click.option("--endpoint", required=True)
-@click.option(
-    "--results-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
-)
+@results_dir_option
 @click.option(
     "--out-dir", type=click.Path(path_type=Path), required=True, help="The export/ folder."
 )
