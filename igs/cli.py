@@ -814,7 +814,8 @@ def share() -> None:
     "--out-dir", type=click.Path(path_type=Path), required=True, help="The share/ folder."
 )
 def share_bundle(config_file: Path, biobank: str, results_dir: Path, out_dir: Path) -> None:
-    """Write the share bundle: counts, model metrics, score effects, calibration, match rates."""
+    """Write the share bundle: counts, model metrics, score effects, calibration, match rates,
+    and the biobank's provenance.json (when it exists), all listed in the manifest."""
     from igs.config import load_config
     from igs.share.bundle import build_bundle, write_bundle
 
@@ -916,6 +917,9 @@ def export_clinician(config_file: Path, endpoint: str, results_dir: Path, out_di
         try:
             write_fhir(table, model, [spec["score"]], staging)
             table.to_csv(tmp, index=False, float_format="%.6g")
+            if (results_dir / "provenance.json").is_file():  # the export is traceable to its inputs
+                with atomic_path(out_dir / f"{endpoint}_provenance.json") as prov:
+                    shutil.copyfile(results_dir / "provenance.json", prov)
             if fhir_dir.exists():
                 shutil.rmtree(fhir_dir)
             staging.rename(fhir_dir)
@@ -945,6 +949,22 @@ def report_cmd(config_file: Path, out: Path) -> None:
     )
     with atomic_path(out) as tmp:
         tmp.write_text(text)
+
+
+@cli.command("provenance")
+@config_option("Workflow config.", required=True)
+@click.option("--biobank", required=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="provenance.json to write."
+)
+def provenance_cmd(config_file: Path, biobank: str, out: Path) -> None:
+    """Write provenance.json: igs version and commit, dependency versions, config and input checksums."""
+    from igs.config import load_config
+    from igs.provenance import provenance
+
+    record = provenance(load_config(config_file), biobank)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def main() -> None:

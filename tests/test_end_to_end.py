@@ -63,6 +63,11 @@ def test_simulated_biobank_end_to_end(tmp_path):
         )
         assert not ((counts > 0) & (counts < 5)).any(), name
     assert (tmp_path / "results/meta/pooled.tsv").is_file()
+    # both the bundle and the export carry the provenance record, checksummed in the manifest
+    prov = (tmp_path / "results/one/provenance.json").read_text()
+    assert (share / "provenance.json").read_text() == prov
+    assert "provenance.json" in json.loads((share / "manifest.json").read_text())["sha256"]
+    assert (tmp_path / "results/one/export/CAD_provenance.json").read_text() == prov
 
     # the clinician export: one row and one valid FHIR R4 RiskAssessment per QC'd person
     from fhir.resources.R4B.riskassessment import RiskAssessment

@@ -9,6 +9,7 @@ A bundle is a folder of small tables and a manifest:
   percentile-group HRs;
 * ``calibration.tsv``: predicted and observed risk by decile;
 * ``match.tsv``: per score, the share of its variants matched;
+* ``provenance.json``: a copy of the biobank's provenance record (code, config, input checksums);
 * ``manifest.json``: schema version, biobank, ``min_cell``, what was suppressed, and the
   SHA-256 of every file.
 
@@ -107,6 +108,8 @@ def build_bundle(
         ),
         "match.tsv": match,
     }
+    if (r / "provenance.json").is_file():
+        tables["provenance.json"] = (r / "provenance.json").read_text()
     tables["__suppressed__"] = pd.DataFrame(
         {
             "table": ["counts.tsv", "prs_effects.tsv", "calibration.tsv", "models.tsv"],
@@ -122,12 +125,15 @@ def write_bundle(
     """Write the tables and a manifest with their checksums, all or nothing."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(BUNDLE_FILES)
+    names = list(BUNDLE_FILES) + (["provenance.json"] if "provenance.json" in tables else [])
     paths = [out / n for n in names] + [out / "manifest.json"]
     with atomic_paths(paths) as tmps:
         digests = {}
         for name, tmp in zip(names, tmps, strict=False):
-            tables[name].to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+            if name.endswith(".json"):
+                tmp.write_text(tables[name])
+            else:
+                tables[name].to_csv(tmp, sep="\t", index=False, float_format="%.6g")
             digests[name] = hashlib.sha256(tmp.read_bytes()).hexdigest()
         manifest = {
             "schema_version": SCHEMA_VERSION,
@@ -166,7 +172,9 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[dict, dict[str, pd.DataFr
             raise InputFormatError(
                 f"{path / name}: checksum differs from the manifest (file changed or missing)."
             )
-        tables[name] = pd.read_csv(path / name, sep="\t")
+        tables[name] = (
+            json.loads(data) if name.endswith(".json") else pd.read_csv(path / name, sep="\t")
+        )
     return manifest, tables
 
 

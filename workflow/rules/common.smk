@@ -44,6 +44,7 @@ def genotype_files(biobank):
 def all_targets():
     targets = expand(f"{RESULTS}/{{biobank}}/inputs/genotype_summary.json", biobank=BIOBANKS)
     targets += expand(f"{RESULTS}/{{biobank}}/qc/summary.json", biobank=BIOBANKS)
+    targets += expand(f"{RESULTS}/{{biobank}}/provenance.json", biobank=BIOBANKS)
     if RESOLVED["scores"]["scoring_files"]:
         targets += expand(f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz", biobank=BIOBANKS)
     if RESOLVED["pheno"]["endpoints"]:

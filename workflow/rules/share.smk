@@ -6,6 +6,7 @@ rule share_bundle:
         summary=f"{RESULTS}/{{biobank}}/pheno/summary.json",
         match=f"{RESULTS}/{{biobank}}/scores/match_summary.tsv",
         evaluations=expand(f"{RESULTS}/{{{{biobank}}}}/evaluate/{{endpoint}}/metrics.json", endpoint=MODELLED),
+        provenance=f"{RESULTS}/{{biobank}}/provenance.json",
     output:
         [f"{RESULTS}/{{biobank}}/share/{name}" for name in ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv", "match.tsv", "manifest.json")],
     log:
@@ -45,8 +46,10 @@ rule export_clinician:
         model=f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/model.json",
         scores=f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz",
         endpoint=f"{RESULTS}/{{biobank}}/pheno/{{endpoint}}.parquet",
+        provenance=f"{RESULTS}/{{biobank}}/provenance.json",
     output:
         csv=f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv",
+        provenance=f"{RESULTS}/{{biobank}}/export/{{endpoint}}_provenance.json",
         fhir=directory(f"{RESULTS}/{{biobank}}/export/fhir/{{endpoint}}"),
     log:
         f"{LOGS}/{{biobank}}/export/{{endpoint}}.log",
@@ -74,3 +77,19 @@ rule report:
         config_file=CONFIG_FILE,
     shell:
         "igs report --config {params.config_file} --out {output} 2> {log}"
+
+
+rule provenance:
+    input:
+        genotypes=lambda wc: genotype_files(wc.biobank),
+        scoring_files=RESOLVED["scores"]["scoring_files"],
+        records=lambda wc: phenotype_files(wc.biobank),
+    output:
+        f"{RESULTS}/{{biobank}}/provenance.json",
+    log:
+        f"{LOGS}/{{biobank}}/provenance.log",
+    params:
+        config_file=CONFIG_FILE,
+        settings=RESOLVED,  # any config change rewrites the record
+    shell:
+        "igs provenance --config {params.config_file} --biobank {wildcards.biobank} --out {output} 2> {log}"
