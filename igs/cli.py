@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 import yaml
 
 from igs import __version__
@@ -782,8 +781,7 @@ def apply_model(
     model = CoxModel.from_json(model_file)
     data = _survival_data(load_config(config_file), results_dir, model.endpoint)
     risk = model.absolute_risk(data.features, data.start, horizon)
-    lp = np.log(-np.log(np.clip(1 - risk, 1e-12, 1 - 1e-12)))
-    cal = M.calibration(data.followup, data.event, risk, horizon, lp)
+    cal = M.calibration(data.followup, data.event, risk, horizon, M.cloglog(risk))
     summary = {
         "model": str(model_file), "endpoint": model.endpoint, "model_set": model.model_set,
         "horizon": horizon, "n": len(risk), "events": int(data.event.sum()),

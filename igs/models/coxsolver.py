@@ -39,6 +39,36 @@ def _risk_set_sums(start, stop, event_times, r, x, need_second: bool):
     return s0, s1, s2
 
 
+def tied_events(
+    stop: np.ndarray, event: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The events, their distinct times, each event's time index, and its Efron fraction.
+
+    Efron: the l-th of d tied events (l = 0..d-1) removes l/d of the tied events' risk.
+    """
+    ev_idx = np.flatnonzero(np.asarray(event, bool))
+    times, inverse = np.unique(stop[ev_idx], return_inverse=True)
+    d = np.bincount(inverse)  # tied events per time
+    rank = np.zeros(len(ev_idx))
+    for k in np.flatnonzero(d > 1):
+        members = np.flatnonzero(inverse == k)
+        rank[members] = np.arange(len(members))
+    return ev_idx, times, inverse, rank / d[inverse]
+
+
+def penalised_loglik(
+    x: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    beta: np.ndarray,
+    penalizer: float = 0.0,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Penalised log partial likelihood, its gradient and Hessian at ``beta``."""
+    x = np.asarray(x, float)
+    return _loglik(x, start, stop, *tied_events(stop, event), beta, penalizer, len(x))
+
+
 def cox_covariance(
     x: np.ndarray,
     start: np.ndarray,
@@ -49,19 +79,7 @@ def cox_covariance(
     penalizer: float = 0.0,
 ) -> np.ndarray:
     """Inverse of the negative (penalised) Hessian at ``beta``: the coefficients' covariance."""
-    x = np.asarray(x, float)
-    event = np.asarray(event, bool)
-    ev_idx = np.flatnonzero(event)
-    times, inverse = np.unique(stop[ev_idx], return_inverse=True)
-    d = np.bincount(inverse)
-    rank = np.zeros(len(ev_idx))
-    for k in np.flatnonzero(d > 1):
-        members = np.flatnonzero(inverse == k)
-        rank[members] = np.arange(len(members))
-    _, _, h = _loglik(
-        x, start, stop, ev_idx, times, inverse, rank / d[inverse], beta, penalizer, len(x)
-    )
-    return np.linalg.inv(-h)
+    return np.linalg.inv(-penalised_loglik(x, start, stop, event, beta, penalizer)[2])
 
 
 def cox_fit(
@@ -77,20 +95,11 @@ def cox_fit(
     """Penalised partial-likelihood estimate of beta (Efron ties, delayed entry at ``start``)."""
     x = np.asarray(x, float)
     n, p = x.shape
-    event = np.asarray(event, bool)
-    ev_idx = np.flatnonzero(event)
-    times, inverse = np.unique(stop[ev_idx], return_inverse=True)
-    d = np.bincount(inverse)  # tied events per time
-    # Efron: the l-th of d tied events (l = 0..d-1) removes l/d of the tied events' risk
-    rank = np.zeros(len(ev_idx))
-    for k in np.flatnonzero(d > 1):
-        members = np.flatnonzero(inverse == k)
-        rank[members] = np.arange(len(members))
-    frac = rank / d[inverse]
+    events = tied_events(stop, event)
     beta = beta_old = np.zeros(p)
     ll_old = -np.inf
     for _ in range(max_iter):
-        ll, g, h = _loglik(x, start, stop, ev_idx, times, inverse, frac, beta, penalizer, n)
+        ll, g, h = _loglik(x, start, stop, *events, beta, penalizer, n)
         if ll < ll_old - 1e-12:  # overshoot: halve the step
             beta = (beta + beta_old) / 2
             continue

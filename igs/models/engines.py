@@ -15,19 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from igs.models.coxsolver import breslow_delayed_entry
 from igs.models.dataset import Preprocessor, SurvivalData
-
-
-def breslow(time: np.ndarray, event: np.ndarray, lp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Breslow baseline cumulative hazard at each distinct event time."""
-    order = np.argsort(time, kind="stable")
-    t, e, r = time[order], event[order], np.exp(lp[order] - lp.max())
-    scale = np.exp(lp.max())
-    times = np.unique(t[e])
-    at_risk = np.cumsum(r[::-1])[::-1]  # sum of relative hazards of those with time >= t_i
-    first = np.searchsorted(t, times, side="left")
-    deaths = np.array([int(((t == u) & e).sum()) for u in times])
-    return times, np.cumsum(deaths / (at_risk[first] * scale))
 
 
 @dataclass
@@ -103,7 +92,8 @@ def fit_coxnet(data: SurvivalData, columns: list[str], *, l1_ratio: float = 0.5)
 
 
 def _with_baseline(model: FollowupModel, data: SurvivalData) -> FollowupModel:
-    model.base_times, model.base_cumhaz = breslow(
-        data.followup, data.event, model.linear_predictor(data)
+    # follow-up starts at 0 for everyone: the delayed-entry estimator reduces to the plain one
+    model.base_times, model.base_cumhaz = breslow_delayed_entry(
+        np.zeros(len(data.followup)), data.followup, data.event, model.linear_predictor(data)
     )
     return model

@@ -179,8 +179,8 @@ def _model_metrics(
     # rank people by their absolute risk at the last horizon: on the age scale the linear
     # predictor leaves out age (it is the time axis), so only the absolute risk is comparable
     # across models and time scales; its complementary log-log is the calibration covariate
-    t, e, lp = test.followup, test.event, _cloglog(p["risk"][tau])
-    base_lp = _cloglog(base["risk"][tau])
+    t, e, lp = test.followup, test.event, M.cloglog(p["risk"][tau])
+    base_lp = M.cloglog(base["risk"][tau])
 
     def boot(stat) -> tuple[float, float]:
         return M.bootstrap_ci(stat, len(t), n_boot=s.n_bootstrap, seed=s.seed)
@@ -193,7 +193,7 @@ def _model_metrics(
     brier = M.brier_scores(
         train.followup, train.event, t, e, {h: 1 - r for h, r in p["risk"].items()}
     )
-    cal = M.calibration(t, e, p["risk"][h0], h0, _cloglog(p["risk"][h0]))
+    cal = M.calibration(t, e, p["risk"][h0], h0, M.cloglog(p["risk"][h0]))
     dc = c - M.harrell_c(t, e, base_lp)
     dc_ci = boot(lambda i: M.harrell_c(t[i], e[i], lp[i]) - M.harrell_c(t[i], e[i], base_lp[i]))
     nri = M.continuous_nri(t, e, base["risk"][h0], p["risk"][h0], h0)
@@ -208,10 +208,6 @@ def _model_metrics(
         "nri_events": nri["nri_events"], "nri_nonevents": nri["nri_nonevents"],
     }  # fmt: skip
     return row, cal
-
-
-def _cloglog(risk: np.ndarray) -> np.ndarray:
-    return np.log(-np.log(np.clip(1 - np.asarray(risk, float), 1e-12, 1 - 1e-12)))
 
 
 def _ibs(

@@ -12,6 +12,11 @@ import numpy as np
 import pandas as pd
 
 
+def cloglog(risk: np.ndarray) -> np.ndarray:
+    """log(-log(1 - risk)): the linear-predictor scale of an absolute risk (calibration covariate)."""
+    return np.log(-np.log(np.clip(1 - np.asarray(risk, float), 1e-12, 1 - 1e-12)))
+
+
 def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, block: int = 2048) -> float:
     """Harrell's concordance: among comparable pairs (the shorter time is an event; at equal times
     an event against a censoring), the share where the earlier failure has the higher risk
