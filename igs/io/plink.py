@@ -177,45 +177,38 @@ def open_genotypes(prefix: str | os.PathLike[str], fmt: GenotypeFormat = "bed") 
 def iter_genotype_chunks(
     gset: GenotypeSet, *, chunk_variants: int = 4096, dtype: type = np.float32
 ) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Yield ``(start, stop, G)`` with ``G`` of shape (n_samples, stop - start).
+    """Yield ``(start, stop, G)`` with ``G`` of shape (n_samples, stop - start), F order.
 
     ``G`` holds counted-allele dosages with ``NaN`` for missing calls. Only one chunk
     is in memory at a time, so memory is bounded by ``n_samples * chunk_variants``.
     """
-    if chunk_variants < 1:
-        raise ValueError("chunk_variants must be >= 1")
-    m = gset.n_variants
-    if gset.format == "bed":
-        from bed_reader import open_bed
-
-        with open_bed(
-            gset.file("bed"), iid_count=gset.n_samples, sid_count=m, count_A1=True, num_threads=1
-        ) as bed:
-            for start in range(0, m, chunk_variants):
-                stop = min(start + chunk_variants, m)
-                yield start, stop, bed.read(index=np.s_[:, start:stop], dtype=dtype, order="F")
-    else:
-        import pgenlib
-
-        n = gset.n_samples
-        with pgenlib.PgenReader(bytes(gset.file("pgen")), raw_sample_ct=n) as reader:
-            for start in range(0, m, chunk_variants):
-                stop = min(start + chunk_variants, m)
-                buf = np.empty((stop - start, n), dtype=np.float64)
-                reader.read_dosages_range(start, stop, buf, allele_idx=1)
-                buf[buf == MISSING_INT8] = np.nan
-                yield start, stop, np.asarray(buf.T, dtype=dtype, order="F")
+    every = np.arange(gset.n_variants)
+    for idx, g in iter_dosage_chunks(
+        gset, every, chunk_variants=chunk_variants, dtype=dtype, order="F"
+    ):
+        yield int(idx[0]), int(idx[-1]) + 1, g
 
 
 def iter_dosage_chunks(
-    gset: GenotypeSet, variant_index: np.ndarray, *, chunk_variants: int = 1024
+    gset: GenotypeSet,
+    variant_index: np.ndarray,
+    *,
+    chunk_variants: int = 1024,
+    dtype: type = np.float64,
+    order: Literal["C", "F"] = "C",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(variant_index, G)`` for chunks of the selected (sorted) variants only.
 
-    ``G`` is float64 (n_samples, len(chunk)), C order, counted-allele dosages (pgen dosages
-    where present), ``NaN`` for missing.
+    ``G`` is (n_samples, len(chunk)) counted-allele dosages (pgen dosages where present),
+    ``NaN`` for missing.
     """
+    if chunk_variants < 1:
+        raise ValueError("chunk_variants must be >= 1")
     variant_index = np.asarray(variant_index, dtype=np.int64)
+    chunks = (
+        variant_index[start : start + chunk_variants]
+        for start in range(0, len(variant_index), chunk_variants)
+    )
     if gset.format == "bed":
         from bed_reader import open_bed
 
@@ -223,20 +216,22 @@ def iter_dosage_chunks(
             gset.file("bed"), iid_count=gset.n_samples, sid_count=gset.n_variants, count_A1=True,
             num_threads=1,
         ) as bed:  # fmt: skip
-            for start in range(0, len(variant_index), chunk_variants):
-                idx = variant_index[start : start + chunk_variants]
-                yield idx, bed.read(index=np.s_[:, idx], dtype=np.float64, order="C")
+            for idx in chunks:
+                cols = slice(int(idx[0]), int(idx[-1]) + 1) if _is_contiguous(idx) else idx
+                yield idx, bed.read(index=np.s_[:, cols], dtype=dtype, order=order)
         return
     import pgenlib
 
     n = gset.n_samples
     with pgenlib.PgenReader(bytes(gset.file("pgen")), raw_sample_ct=n) as reader:
-        for start in range(0, len(variant_index), chunk_variants):
-            idx = variant_index[start : start + chunk_variants]
+        for idx in chunks:
             buf = np.empty((len(idx), n), dtype=np.float64)
-            reader.read_dosages_list(idx.astype(np.uint32), buf, allele_idx=1)
+            if _is_contiguous(idx):
+                reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, buf, allele_idx=1)
+            else:
+                reader.read_dosages_list(idx.astype(np.uint32), buf, allele_idx=1)
             buf[buf == MISSING_INT8] = np.nan
-            yield idx, np.ascontiguousarray(buf.T)
+            yield idx, np.asarray(buf.T, dtype=dtype, order=order)
 
 
 def read_genotype_codes(
