@@ -129,7 +129,7 @@ def read_omop_records(
         conn.close()
     source = f"omop:{_redact(str(url))}"
     return HealthRecords(
-        persons=_persons(persons, source),
+        persons=_persons(persons),
         covariates=_covariates(covariates),
         diagnoses=pd.DataFrame(
             {
@@ -186,7 +186,7 @@ def _dates(values: pd.Series) -> np.ndarray:
     return pd.to_datetime(values).astype("datetime64[ns]").to_numpy()
 
 
-def _persons(df: pd.DataFrame, source: str) -> pd.DataFrame:
+def _persons(df: pd.DataFrame) -> pd.DataFrame:
     sex = df["gender_concept_id"].map({MALE: "male", FEMALE: "female"}).fillna("unknown")
     from_parts = pd.to_datetime(
         pd.DataFrame(

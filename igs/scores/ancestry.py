@@ -244,9 +244,8 @@ def project_samples(
     for start in range(0, len(idx), chunk_variants):
         sl = slice(start, start + chunk_variants)
         g = read_genotype_codes(gset, idx[sl])
-        g[:, flip[sl]] = np.where(
-            (g[:, flip[sl]] >= 0) & (g[:, flip[sl]] <= 2), 2 - g[:, flip[sl]], -9
-        )
+        swapped = g[:, flip[sl]]  # counted from the other allele: 2 - count, missing stays missing
+        g[:, flip[sl]] = np.where((swapped >= 0) & (swapped <= 2), 2 - swapped, -9)
         # hwe_normalize divides by sqrt(2p(1-p) m) for the m columns it is given; the fit used
         # all M variants of the loadings file, so rescale to M
         scores += (hwe_normalize(g, freq) @ load[sl]) * np.sqrt(g.shape[1] / len(loadings))

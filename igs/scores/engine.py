@@ -188,18 +188,18 @@ def _score_packed(
         base = counts.sum(axis=1).argmax(axis=1)
         base_row = table[np.arange(len(r)), base]  # (V, 2S): what every sample gets first
         acc += base_row.sum(axis=0)
-        is_missing = np.arange(4) == 1
-        missing_delta = (is_missing[None, :].astype(np.int64) - is_missing[base][:, None]).astype(
-            np.int64
-        )
-        totals.missing += present[r][base == 1].sum(axis=0)
+        # change in a sample's missing-call count for each code, relative to the base code
+        is_missing = (np.arange(4) == 1).astype(np.int64)
+        missing_delta = is_missing[None, :] - is_missing[base][:, None]
+        chunk_present = present[r]
+        totals.missing += chunk_present[base == 1].sum(axis=0)
         kernels.accumulate_packed_scores(
             words,
             n,
             base.astype(np.int64),
             np.ascontiguousarray(table - base_row[:, None, :]),
             missing_delta,
-            present[r],
+            chunk_present,
             acc,
             totals.missing,
         )

@@ -113,9 +113,6 @@ def accumulate_packed_scores(
         for v in range(n_rows):
             base = np.uint64(base_code[v])
             base_word = base * _LOW_BITS  # the base code in every field
-            has_missing_delta = missing_delta[v, 0] != 0 or missing_delta[v, 1] != 0
-            has_missing_delta = has_missing_delta or missing_delta[v, 2] != 0
-            has_missing_delta = has_missing_delta or missing_delta[v, 3] != 0
             for k in range(k0, k1):
                 w = words[v, k]
                 diff = w ^ base_word
@@ -129,8 +126,7 @@ def accumulate_packed_scores(
                     code = np.int64((w >> t) & np.uint64(3))
                     for j in range(width):
                         acc[i, j] += delta[v, code, j]
-                    if has_missing_delta:
-                        md = missing_delta[v, code]
-                        if md != 0:
-                            for j in range(n_scores):
-                                missing_ct[i, j] += md * present[v, j]
+                    md = missing_delta[v, code]
+                    if md != 0:
+                        for j in range(n_scores):
+                            missing_ct[i, j] += md * present[v, j]
