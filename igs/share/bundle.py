@@ -78,15 +78,15 @@ def build_bundle(
         effects += [hr, pct]
         calib.append(pd.read_csv(ev / "calibration.tsv", sep="\t").assign(endpoint=ep))
     value_cols = ["hr", "hr_low", "hr_high", "log_hr", "se", "p"]
-    effects_df, n_eff = suppress(pd.concat(effects, ignore_index=True) if effects else pd.DataFrame(
-        columns=["endpoint", "effect", "group", "n", "n_events", *value_cols]), ["n", "n_events"], value_cols, min_cell)  # fmt: skip
-    calib_df, n_cal = suppress(pd.concat(calib, ignore_index=True) if calib else pd.DataFrame(
-        columns=["endpoint", "model", "bin", "n", "predicted", "observed"]), ["n"], ["predicted", "observed"], min_cell)  # fmt: skip
-    models_df = (
-        pd.concat(models, ignore_index=True)
-        if models
-        else pd.DataFrame(columns=["endpoint", "model"])
-    )
+    effects_df, n_eff = suppress(
+        _stack(effects, ["endpoint", "effect", "group", "n", "n_events", *value_cols]),
+        ["n", "n_events"], value_cols, min_cell,
+    )  # fmt: skip
+    calib_df, n_cal = suppress(
+        _stack(calib, ["endpoint", "model", "bin", "n", "predicted", "observed"]),
+        ["n"], ["predicted", "observed"], min_cell,
+    )  # fmt: skip
+    models_df = _stack(models, ["endpoint", "model"], keep_others=True)
     metric_cols = [
         c
         for c in models_df.columns
@@ -99,13 +99,9 @@ def build_bundle(
     match = match[["pgs_id", "n_variants", "matched", "match_rate"]]
     tables = {
         "counts.tsv": counts,
-        "models.tsv": _first(models_df, "endpoint"),
-        "prs_effects.tsv": _first(
-            effects_df[["endpoint", "effect", "group", "n", "n_events", *value_cols]], "endpoint"
-        ),
-        "calibration.tsv": _first(
-            calib_df[["endpoint", "model", "bin", "n", "predicted", "observed"]], "endpoint"
-        ),
+        "models.tsv": models_df,
+        "prs_effects.tsv": effects_df,
+        "calibration.tsv": calib_df,
         "match.tsv": match,
     }
     if (r / "provenance.json").is_file():
@@ -178,5 +174,12 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[dict, dict[str, pd.DataFr
     return manifest, tables
 
 
-def _first(df: pd.DataFrame, col: str) -> pd.DataFrame:
-    return df[[col, *[c for c in df.columns if c != col]]]
+def _stack(
+    frames: list[pd.DataFrame], columns: list[str], *, keep_others: bool = False
+) -> pd.DataFrame:
+    """The frames one under another with ``columns`` first (and only, unless ``keep_others``);
+    an empty table with those columns when there are no frames."""
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    df = pd.concat(frames, ignore_index=True)
+    return df[columns + ([c for c in df.columns if c not in columns] if keep_others else [])]
