@@ -8,15 +8,41 @@ same table always gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
+from igs.errors import InputFormatError
+
 # Fast compression: these tables are intermediate results, read back by igs.
 GZIP_LEVEL = 1
+
+
+@contextlib.contextmanager
+def deterministic_gzip(path: str | os.PathLike[str], compresslevel: int = 9) -> Iterator[BinaryIO]:
+    """A binary handle writing one gzip member whose header has no file name and no timestamp.
+
+    Python's and pandas' gzip writers store the (temporary) file name and the time, so two
+    identical runs would otherwise give different bytes.
+    """
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(
+            fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0, filename=""
+        ) as fh,
+    ):
+        yield fh
+
+
+def write_csv_gz(df: pd.DataFrame, path: str | os.PathLike[str], **to_csv: object) -> None:
+    """``df.to_csv(path, index=False, **to_csv)`` gzipped with :func:`deterministic_gzip`."""
+    with deterministic_gzip(path) as fh:
+        df.to_csv(fh, index=False, **to_csv)
 
 
 def write_tsv(
@@ -31,12 +57,7 @@ def write_tsv(
     table = pa.Table.from_pandas(df, preserve_index=False)
     options = pacsv.WriteOptions(delimiter="\t", quoting_style="needed")
     if gzipped:
-        with (
-            open(path, "wb") as raw,
-            gzip.GzipFile(
-                fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0, filename=""
-            ) as fh,
-        ):
+        with deterministic_gzip(path, GZIP_LEVEL) as fh:
             pacsv.write_csv(table, fh, write_options=options)
     else:
         pacsv.write_csv(table, str(path), write_options=options)
@@ -66,7 +87,26 @@ def read_tsv(
         true_values=["True", "true"],
         false_values=["False", "false"],
     )
-    table = pacsv.read_csv(
-        str(path), parse_options=pacsv.ParseOptions(delimiter="\t"), convert_options=convert
-    )
+    try:
+        table = pacsv.read_csv(
+            str(path), parse_options=pacsv.ParseOptions(delimiter="\t"), convert_options=convert
+        )
+    except FileNotFoundError as exc:
+        raise InputFormatError(f"{path}: file not found.") from exc
+    except pa.ArrowKeyError as exc:  # a requested column is absent
+        header = _header(Path(path))
+        missing = [c for c in columns or () if c not in header]
+        raise InputFormatError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}. "
+            "Was it written by the igs step that makes it?"
+        ) from exc
+    except pa.ArrowInvalid as exc:
+        raise InputFormatError(f"{path}: cannot be read as a tab-separated table ({exc}).") from exc
     return table.to_pandas(strings_to_categorical=categorical)
+
+
+def _header(path: Path) -> list[str]:
+    """The column names on the first line of a (possibly gzipped) TSV."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        return fh.readline().rstrip("\n").split("\t")

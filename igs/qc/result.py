@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from igs.io.atomic import atomic_paths
+from igs.io.tables import write_csv_gz
 
 QC_FILES = {
     "variant_qc": "variant_qc.tsv.gz",
@@ -20,7 +21,6 @@ QC_FILES = {
     "king": "king_pairs.tsv.gz",
     "summary": "summary.json",
 }
-GZIP = {"method": "gzip", "mtime": 0}  # no timestamp: identical runs give identical bytes
 GENOTYPE_FILES = ("genotypes.bed", "genotypes.bim", "genotypes.fam")
 
 SAMPLE_STEPS = ("call_rate", "heterozygosity", "sex_check", "relatedness")
@@ -102,13 +102,11 @@ def write_qc_tables(result: QCResult, out_dir: str | Path) -> None:
     paths = [out / name for name in QC_FILES.values()]
     with atomic_paths(paths) as tmp:
         files = dict(zip(QC_FILES, tmp, strict=True))
-        result.variants.to_csv(files["variant_qc"], sep="\t", index=False, compression=GZIP)
-        result.samples.to_csv(files["sample_qc"], sep="\t", index=False, compression=GZIP)
+        write_csv_gz(result.variants, files["variant_qc"], sep="\t")
+        write_csv_gz(result.samples, files["sample_qc"], sep="\t")
         result.pcs.to_csv(files["pcs"], sep="\t", index=False, float_format="%.8g")
-        result.loadings.to_csv(
-            files["loadings"], sep="\t", index=False, compression=GZIP, float_format="%.8g"
-        )
-        result.king.to_csv(files["king"], sep="\t", index=False, compression=GZIP)
+        write_csv_gz(result.loadings, files["loadings"], sep="\t", float_format="%.8g")
+        write_csv_gz(result.king, files["king"], sep="\t")
         files["summary"].write_text(json.dumps(result.summary, indent=2, default=_jsonable) + "\n")
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from igs import __version__
 from igs import columns as C
 from igs.io import plink
+from igs.io.tables import write_csv_gz
 from igs.simulate.genotypes import SampleLayout, draw_genotypes
 from igs.simulate.phenotypes import simulate_health_records
 from igs.simulate.universe import POPULATIONS, Universe
@@ -174,12 +175,7 @@ def simulate_cohort(
         clinical, diagnoses, omics, person_truth, model_truth = simulate_health_records(people, rng)
         clinical.to_csv(tmp_dir / "clinical.tsv", sep="\t", index=False)
         diagnoses.to_csv(tmp_dir / "diagnoses.tsv", sep="\t", index=False)
-        omics.to_csv(
-            tmp_dir / "omics.tsv.gz",
-            sep="\t",
-            index=False,
-            compression={"method": "gzip", "mtime": 0},
-        )
+        write_csv_gz(omics, tmp_dir / "omics.tsv.gz", sep="\t")
 
         per_person = (
             people.drop(columns=["male", "reported_male"])
@@ -190,13 +186,7 @@ def simulate_cohort(
             )
             .merge(person_truth, on=C.IID)
         )
-        per_person.to_csv(
-            tmp_dir / "truth_samples.tsv.gz",
-            sep="\t",
-            index=False,
-            float_format="%.6g",
-            compression={"method": "gzip", "mtime": 0},
-        )
+        write_csv_gz(per_person, tmp_dir / "truth_samples.tsv.gz", sep="\t", float_format="%.6g")
         vid = universe.variants["id"].to_numpy()
         truth = {
             "igs_version": __version__,

@@ -13,7 +13,6 @@ in a ``<pgs_id>.truth.tsv.gz`` file beside the scoring file:
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pandas as pd
 from igs import __version__
 from igs import columns as C
 from igs.io.atomic import atomic_path
+from igs.io.tables import deterministic_gzip
 from igs.simulate.universe import Universe, complement, is_ambiguous
 
 
@@ -117,8 +117,7 @@ def write_scoring_files(universe: Universe, out_dir: str | os.PathLike[str]) -> 
 
 
 def _write_gzip_text(path: Path, text: str) -> None:
-    # mtime=0 keeps the bytes identical across runs.
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+    with deterministic_gzip(path) as gz:
         gz.write(text.encode())
 
 
