@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -516,10 +517,15 @@ def scores_match(
         min_overlap=min_overlap,
         exclude_chromosomes=_csv_strings(exclude_chromosomes),
     )
-    reports = []
+    reports, seen = [], {}
     prepared = prepare_target(variants, options)
     for path in scoring_files:
         score = read_scoring_file(path)
+        if score.pgs_id in seen:
+            raise IGSError(
+                f"two scoring files share a pgs_id: {score.pgs_id!r} ({seen[score.pgs_id]} and {path})."
+            )
+        seen[score.pgs_id] = path
         check_build(score, genome_build)
         reports.append(match_variants(score, variants, options, prepared))
         log.info(
@@ -527,11 +533,6 @@ def scores_match(
             score.pgs_id,
             (reports[-1]["match_status"] == "matched").sum(),
             len(reports[-1]),
-        )
-    ids = [r["pgs_id"].iloc[0] for r in reports]
-    if len(set(ids)) != len(ids):
-        raise IGSError(
-            f"two scoring files share a pgs_id: {sorted({i for i in ids if ids.count(i) > 1})}."
         )
     full = pd.concat(reports, ignore_index=True)
     with atomic_path(report) as tmp:
@@ -583,6 +584,8 @@ def scores_compute(
     from igs.scores import compute_scores, score_weights
     from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING
 
+    if engine == "local" and fmt not in ("bed", "pgen"):
+        raise ConfigError(f"the local engine reads bed or pgen, not {fmt}; use --engine hail.")
     full = read_tsv(
         report, columns=REPORT_COLUMNS_FOR_SCORING, dtypes={"pgs_id": "string"}, categorical=True
     )
@@ -600,8 +603,6 @@ def scores_compute(
             hail_config=_qc_config(config_file)["hail"],
         )
     else:
-        if fmt not in ("bed", "pgen"):
-            raise ConfigError(f"the local engine reads bed or pgen, not {fmt}; use --engine hail.")
         gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
         result = compute_scores(
             gset,
@@ -965,10 +966,22 @@ def provenance_cmd(config_file: Path, biobank: str, out: Path) -> None:
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
+class Terminated(Exception):
+    """SIGTERM (a cancelled job, Snakemake stopping): unwinds so half-written temporaries go."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
     """Entry point: run the CLI, turning igs errors into a message and an exit code."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         cli(standalone_mode=False)
+    except Terminated:
+        click.echo("igs: terminated (SIGTERM) before the step finished; run it again", err=True)
+        sys.exit(143)
     except IGSError as exc:
         click.echo(f"igs: error: {exc}", err=True)
         sys.exit(exc.exit_code)

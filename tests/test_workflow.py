@@ -34,15 +34,16 @@ TINY = {
 }
 
 
-def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+def snakemake_command(*args: str, cwd: Path = REPO) -> list[str]:
+    """The snakemake command line of this environment for the repository's Snakefile."""
     exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
+    return [exe, "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *args]
+
+
+def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     return subprocess.run(
-        [exe, "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
+        snakemake_command(*args, cwd=cwd), capture_output=True, text=True, env=env, cwd=cwd
     )
 
 
