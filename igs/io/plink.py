@@ -69,7 +69,10 @@ class GenotypeSet:
 
 def fileset_paths(prefix: str | os.PathLike[str], fmt: GenotypeFormat) -> dict[str, Path]:
     """The three files of a PLINK fileset, keyed by their role."""
-    suffixes = {"bed": ("bed", "bim", "fam"), "pgen": ("pgen", "pvar", "psam")}[fmt]
+    known = {"bed": ("bed", "bim", "fam"), "pgen": ("pgen", "pvar", "psam")}
+    if fmt not in known:
+        raise InputFormatError(f"unknown genotype format {fmt!r}; expected 'bed' or 'pgen'.")
+    suffixes = known[fmt]
     return {
         role: Path(f"{prefix}.{s}")
         for role, s in zip(("genotypes", "variants", "samples"), suffixes, strict=True)
@@ -164,11 +167,9 @@ def open_genotypes(prefix: str | os.PathLike[str], fmt: GenotypeFormat = "bed") 
     if fmt == "bed":
         variants, samples = read_bim(paths["variants"]), read_fam(paths["samples"])
         _check_bed_size(paths["genotypes"], n_samples=len(samples), n_variants=len(variants))
-    elif fmt == "pgen":
+    else:
         variants, samples = read_pvar(paths["variants"]), read_psam(paths["samples"])
         _check_pgen_counts(paths["genotypes"], n_samples=len(samples), n_variants=len(variants))
-    else:  # pragma: no cover - guarded by the config schema
-        raise InputFormatError(f"unknown genotype format {fmt!r}; expected 'bed' or 'pgen'.")
     _check_unique(samples["IID"], paths["samples"], "sample ID (IID)")
     _check_unique(variants["id"][variants["id"] != "."], paths["variants"], "variant ID")
     return GenotypeSet(prefix=Path(prefix), format=fmt, samples=samples, variants=variants)

@@ -96,6 +96,7 @@ def cox_fit(
     x = np.asarray(x, float)
     n, p = x.shape
     events = tied_events(stop, event)
+    _check_risk_sets(start, stop, events[1])
     beta = beta_old = np.zeros(p)
     ll_old = -np.inf
     for _ in range(max_iter):
@@ -113,6 +114,15 @@ def cox_fit(
     raise IGSError("the Cox model did not converge; a feature may separate events perfectly.")
 
 
+def _check_risk_sets(start: np.ndarray, stop: np.ndarray, times: np.ndarray) -> None:
+    """Everyone who has an event must be at risk then (start < t <= stop)."""
+    at_risk = np.searchsorted(np.sort(start), times, "left") - np.searchsorted(
+        np.sort(stop), times, "left"
+    )
+    if np.any(at_risk <= 0):
+        raise IGSError("an event time has nobody at risk; check that start < stop for everyone.")
+
+
 def _loglik(x, start, stop, ev_idx, times, inverse, frac, beta, penalizer, n):
     lp = x @ beta
     shift = lp.max()
@@ -128,8 +138,8 @@ def _loglik(x, start, stop, ev_idx, times, inverse, frac, beta, penalizer, n):
     a0 = s0[inverse] - f * t0[inverse]
     a1 = s1[inverse] - f[:, None] * t1[inverse]
     a2 = s2[inverse] - f[:, None, None] * t2[inverse]
-    if np.any(a0 <= 0):
-        raise IGSError("an event time has nobody at risk; check that start < stop for everyone.")
+    if np.any(a0 <= 0):  # risk sets are not empty (checked), so the weights underflowed
+        raise IGSError("the Cox model did not converge; a feature may separate events perfectly.")
     ll = lp[ev_idx].sum() - np.log(a0).sum() - len(ev_idx) * shift
     mean1 = a1 / a0[:, None]
     g = xe.sum(axis=0) - mean1.sum(axis=0)
