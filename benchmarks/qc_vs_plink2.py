@@ -15,8 +15,12 @@ from pathlib import Path
 from benchmarks.common import benchmark_arguments, measure, measure_all, report, simulated_cohort
 
 
-def plink_qc_commands(prefix: Path, out: Path) -> list[list[str]]:
-    """The plink2/plink1.9 commands equivalent to igs's default QC."""
+def plink_qc_commands(prefix: Path, out: Path, pca: tuple[str, ...] = ("10",)) -> list[list[str]]:
+    """The plink2/plink1.9 commands equivalent to igs's default QC.
+
+    ``pca`` are the ``--pca`` arguments: plink2's default is an exact eigendecomposition of the
+    n x n relationship matrix; ``("approx", "10")`` is its randomized method for large cohorts.
+    """
     plink2, plink19 = shutil.which("plink2"), shutil.which("plink1.9")
     b = ["--bfile", str(prefix), "--threads", "2"]
     return [
@@ -27,7 +31,7 @@ def plink_qc_commands(prefix: Path, out: Path) -> list[list[str]]:
         # igs uses at most qc.max_pca_variants (20,000) pruned variants for KING and PCA
         [plink2, *b, "--extract", f"{out}/prune.prune.in", "--thin-count", "20000", "--seed", "1",
          "--mind", "0.02",
-         "--make-king-table", "--king-table-filter", "0.0442", "--pca", "10", "--out", f"{out}/king"],
+         "--make-king-table", "--king-table-filter", "0.0442", "--pca", *pca, "--out", f"{out}/king"],
         [plink2, *b, "--mind", "0.02", "--geno", "0.02", "--maf", "0.01", "--hwe", "1e-6", "midp",
          "--make-bed", "--out", f"{out}/qc"],
     ]  # fmt: skip

@@ -4,7 +4,8 @@ Two sweeps on simulated cohorts (22 autosomes + chrX, three ancestries):
 samples (default 1k, 5k, 20k, 50k at 50k variants) and variants (50k, 200k, 1M at 5k samples).
 At each point it times `igs qc run`, then `igs scores match` + `igs scores compute` of ten
 genome-wide scores on the QC'd genotypes, and the plink2/plink1.9 commands that do the same
-(`benchmarks.qc_vs_plink2`, `benchmarks.score_vs_plink2`). It writes `scale.tsv` (one row per
+(`benchmarks.qc_vs_plink2` with `--pca approx`, plink2's randomized PCA for large cohorts,
+as igs's is randomized too; `benchmarks.score_vs_plink2`). It writes `scale.tsv` (one row per
 point, step and tool), `scale.png` (log-log wall time and peak memory against size) and prints
 each step's growth exponent (least-squares slope of log time on log size).
 
@@ -73,7 +74,7 @@ def measure_point(n: int, m: int, work: Path) -> list[dict]:
               "--out-dir", str(qc_dir)]  # fmt: skip
     rows = {
         ("qc", "igs"): measure(qc_cmd),
-        ("qc", "peer"): measure_all(plink_qc_commands(prefix, plink_dir)),
+        ("qc", "peer"): measure_all(plink_qc_commands(prefix, plink_dir, ("approx", "10"))),
     }
     qc_prefix = qc_dir / "genotypes"
     pgs_files, plink_file = write_scores(qc_prefix, score_dir / "scoring_files")
