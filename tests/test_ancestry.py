@@ -130,10 +130,10 @@ def test_projection_needs_the_pca_variants(qc_run):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda s, p: (s, p.drop(columns="PC3")), "no column"),
-        (lambda s, p: (s, p.iloc[:-5]), "have no PCs"),
-        (lambda s, p: (s.iloc[:40], p), "too few"),
-        (lambda s, p: (s.assign(SUM=1.0), p), "constant"),
+        (lambda s, p: (s, p.drop(columns="PC3")), r"the PC table has no column\(s\) PC3"),
+        (lambda s, p: (s, p.iloc[:-5]), r"reference sample\(s\) have no PCs"),
+        (lambda s, p: (s.iloc[:40], p), "reference samples are too few to adjust for"),
+        (lambda s, p: (s.assign(SUM=1.0), p), "the score is constant in the reference"),
     ],
     ids=["missing-pc-column", "samples-without-pcs", "too-few-reference", "constant-score"],
 )

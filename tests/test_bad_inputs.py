@@ -271,6 +271,10 @@ def test_reference_panel_problems():
         adjust_scores(scores, pcs, reference_scores=scores.assign(pgs_id="Q"), reference_pcs=pcs)
     with pytest.raises(IGSError, match=r"P: 10 reference sample\(s\) have no PCs, e.g. s390"):
         adjust_scores(scores, pcs, reference_scores=scores, reference_pcs=pcs.iloc[:-10])
+    with pytest.raises(
+        IGSError, match=r"P: 10 scored sample\(s\) have no PCs, e.g. s390; project them"
+    ):
+        adjust_scores(scores, pcs.iloc[:-10], reference_scores=scores, reference_pcs=pcs)
 
 
 def test_gamma_glm_that_does_not_converge():
@@ -449,3 +453,37 @@ def test_simulated_cohort_too_small(tmp_path):
     proc = run_igs("simulate", "cohort", "--out-dir", str(tmp_path / "c"), "--name", "c",
                    "--n-samples", "10", "--n-variants", "500", "--chromosomes", "1")  # fmt: skip
     assert proc.returncode == 1 and "n_samples=10 is too small" in proc.stderr, proc.stderr
+
+
+def test_lifelines_convergence_failure_is_named(monkeypatch):
+    import lifelines
+    from lifelines.exceptions import ConvergenceError
+
+    from igs.models.cox import fit_cox
+    from igs.models.dataset import assemble
+
+    def fail(*args, **kwargs):
+        raise ConvergenceError("Convergence halted due to matrix inversion problems.")
+
+    monkeypatch.setattr(lifelines.CoxPHFitter, "fit", fail)
+    data = assemble("CAD", *survival_inputs(n=600), "P")
+    with pytest.raises(
+        IGSError,
+        match=r"CAD: the Cox model did not converge \(Convergence halted .*\); a feature may separate events perfectly",
+    ):
+        fit_cox(data, ["bmi"], engine="lifelines")
+
+
+def test_config_missing_required_key():
+    from igs.config import resolve_config
+
+    bb = {
+        "name": "x",
+        "genotypes": {"path": "g"},
+        "phenotypes": {"source": "table", "clinical": "c"},
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"1 problem\(s\) in the configuration:\n- biobanks\[0\].genotypes: 'format' is a required property",
+    ):
+        resolve_config({"biobanks": [bb]}, check_files=False)

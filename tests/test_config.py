@@ -141,7 +141,10 @@ def test_missing_scoring_file(tmp_path):
 
 
 def test_biobank_without_inputs(tmp_path):
-    with pytest.raises(ConfigError, match=r"biobanks\[0\] \(x\) needs genotypes and phenotypes"):
+    with pytest.raises(
+        ConfigError,
+        match=r"biobanks\[0\] \(x\) needs genotypes and phenotypes \(or a `simulate` block\)",
+    ):
         resolve_config({"biobanks": [{"name": "x"}]})
 
 

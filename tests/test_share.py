@@ -107,7 +107,7 @@ def test_meta_cli_over_bundles(tmp_path):
     (paths[0] / "prs_effects.tsv").write_text(
         (paths[0] / "prs_effects.tsv").read_text().replace("0.3", "0.9")
     )
-    with pytest.raises(InputFormatError, match="checksum"):
+    with pytest.raises(InputFormatError, match="checksum differs from the manifest"):
         read_bundle(paths[0])
     proc = run_igs("meta", *map(str, paths), "--out-dir", str(tmp_path / "meta2"))
     assert proc.returncode == 3 and "checksum" in proc.stderr

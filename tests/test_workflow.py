@@ -108,3 +108,13 @@ def test_bad_config_fails_before_any_job(tmp_path, change, message):
     assert proc.returncode != 0
     assert message in proc.stderr + proc.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_target_of_unknown_biobank_fails_before_any_job(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    # (a target goes before --configfile, which takes several values)
+    proc = snakemake("results/west/qc/summary.json", "--cores", "1", "--configfile", "tiny.yaml",
+                     cwd=tmp_path)  # fmt: skip
+    assert proc.returncode != 0
+    assert "unknown biobank 'west'; the config defines: tiny_a, tiny_b" in proc.stderr + proc.stdout
+    assert not (tmp_path / "results" / "tiny_a").exists()

@@ -59,3 +59,19 @@ def all_targets():
         targets += expand(f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv", biobank=BIOBANKS, endpoint=modelled)
         targets.append(f"{RESULTS}/report.html")
     return targets
+
+
+def _unknown_biobank(wildcards):
+    known = ", ".join(BIOBANKS)
+    raise WorkflowError(f"unknown biobank {wildcards.other!r}; the config defines: {known}.")
+
+
+rule unknown_biobank:
+    """Answers a target under a biobank the config does not define: an error, no job."""
+    output:
+        f"{RESULTS}/{{other}}/{{anything}}",
+    wildcard_constraints:
+        other="(?!(?:" + "|".join([*BIOBANKS, "simulated", "meta", r"\.igs"]) + ")$)[^/]+",
+        anything=".+",
+    input:
+        _unknown_biobank,
