@@ -110,7 +110,6 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         window_kb=opts.prune_window_kb,
         r2=opts.prune_r2,
     )
-    x_parts = []
     for idx, g in _chunks(gset, opts, usable, s_ok, "pass 3/4 (heterozygosity, LD pruning)"):
         auto = is_auto[idx]
         p = p_all[idx]
@@ -118,8 +117,6 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         cand = candidates[idx]
         if cand.any():
             pruner.add(standardize_codes(g[:, cand]))
-        if is_x[idx].any():
-            x_parts.append(np.asfortranarray(g[:, is_x[idx]]))
     het_f = (obs_hom - exp_hom) / (het_n - exp_hom)
     pruned = thin_evenly(cand_idx[pruner.kept], opts.max_pca_variants)
     log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))
@@ -138,11 +135,10 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     # 6. sex check on chrX with group allele frequencies
     x_f = np.full(len(s_ok), np.nan)
     genetic_sex = np.zeros(len(s_ok), dtype=np.int8)
-    n_x = 0
-    if x_parts:
-        gx = np.asfortranarray(np.concatenate(x_parts, axis=1))
-        n_x = gx.shape[1]
-        x_f = _x_inbreeding(gx, male[s_ok], groups)
+    x_usable = usable & is_x
+    n_x = int(np.count_nonzero(x_usable))
+    if n_x:
+        x_f = _x_inbreeding(gset, opts, x_usable, s_ok, male[s_ok], groups)
         genetic_sex[x_f > opts.sex_f_male_min] = 1
         genetic_sex[x_f < opts.sex_f_female_max] = 2
         reported = gset.samples["sex"].to_numpy()[s_ok]
@@ -314,22 +310,50 @@ def _variant_metrics(counts: dict[str, np.ndarray], is_x: np.ndarray) -> dict[st
     return {"call_rate": call_rate, "a1_freq": freq, "maf": np.minimum(freq, 1 - freq)}
 
 
-def _x_inbreeding(gx: np.ndarray, is_male: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """chrX F per sample, with allele frequencies of its ancestry group (males haploid)."""
-    f = np.full(gx.shape[0], np.nan)
-    for k in np.unique(groups):
-        rows = np.flatnonzero(groups == k)
-        sub = np.asfortranarray(gx[rows])
-        male = is_male[rows]
-        c = kernels.variant_genotype_counts(sub, (~male).astype(np.int64), 2)
-        cm, co = c[:, 0], c[:, 1]
-        p = _variant_metrics({"male": cm, "other": co}, np.ones(len(cm), bool))["a1_freq"]
-        ok = (p > 0) & (p < 1)
-        obs, exp = np.zeros(len(rows)), np.zeros(len(rows))
-        called = np.zeros(len(rows), dtype=np.int64)
-        kernels.accumulate_homozygosity(sub, np.nan_to_num(2 * p * (1 - p)), ok, obs, exp, called)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f[rows] = (obs - exp) / (called - exp)
+def _x_inbreeding(
+    gset: GenotypeSet,
+    opts: QCOptions,
+    x_mask: np.ndarray,
+    sample_index: np.ndarray,
+    is_male: np.ndarray,
+    groups: np.ndarray,
+) -> np.ndarray:
+    """chrX F per sample, with allele frequencies of its ancestry group (males haploid).
+
+    Two streaming passes over the chrX variants only (group frequencies, then each sample's
+    observed and expected homozygosity), so memory does not grow with the variant count.
+    """
+    n_groups = int(groups.max()) + 1
+    cell = 2 * groups.astype(np.int64) + (~is_male)  # (group, male or not)
+    counts = np.zeros((int(np.count_nonzero(x_mask)), 2 * n_groups, 4), dtype=np.int64)
+    done = 0
+    for idx, g in _chunks(gset, opts, x_mask, sample_index, "sex check 1/2 (chrX frequencies)"):
+        counts[done : done + len(idx)] = kernels.variant_genotype_counts(g, cell, 2 * n_groups)
+        done += len(idx)
+    everywhere = np.ones(len(counts), bool)
+    het_exp, usable = [], []
+    for k in range(n_groups):
+        c = {"male": counts[:, 2 * k], "other": counts[:, 2 * k + 1]}
+        p = _variant_metrics(c, everywhere)["a1_freq"]
+        het_exp.append(np.nan_to_num(2 * p * (1 - p)))
+        usable.append((p > 0) & (p < 1))
+    rows = [np.flatnonzero(groups == k) for k in range(n_groups)]
+    obs = [np.zeros(len(r)) for r in rows]
+    exp = [np.zeros(len(r)) for r in rows]
+    called = [np.zeros(len(r), dtype=np.int64) for r in rows]
+    done = 0
+    for idx, g in _chunks(gset, opts, x_mask, sample_index, "sex check 2/2 (chrX F)"):
+        part = slice(done, done + len(idx))
+        for k in range(n_groups):
+            sub = np.asfortranarray(g[rows[k]])
+            kernels.accumulate_homozygosity(
+                sub, het_exp[k][part], usable[k][part], obs[k], exp[k], called[k]
+            )
+        done += len(idx)
+    f = np.full(len(groups), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in range(n_groups):
+            f[rows[k]] = (obs[k] - exp[k]) / (called[k] - exp[k])
     return f
 
 
