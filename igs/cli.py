@@ -18,7 +18,7 @@ import yaml
 from igs import __version__
 from igs.errors import ConfigError, IGSError
 from igs.io.atomic import atomic_path
-from igs.io.tables import read_tsv, write_tsv
+from igs.io.tables import TsvWriter, read_tsv, write_tsv
 
 log = logging.getLogger("igs")
 
@@ -517,28 +517,28 @@ def scores_match(
         min_overlap=min_overlap,
         exclude_chromosomes=_csv_strings(exclude_chromosomes),
     )
-    reports, seen = [], {}
+    seen: dict[str, str] = {}
+    summaries = []
     prepared = prepare_target(variants, options)
-    for path in scoring_files:
-        score = read_scoring_file(path)
-        if score.pgs_id in seen:
-            raise IGSError(
-                f"two scoring files share a pgs_id: {score.pgs_id!r} ({seen[score.pgs_id]} and {path})."
-            )
-        seen[score.pgs_id] = path
-        check_build(score, genome_build)
-        reports.append(match_variants(score, variants, options, prepared))
-        log.info(
-            "%s: %d of %d variants matched",
-            score.pgs_id,
-            (reports[-1]["match_status"] == "matched").sum(),
-            len(reports[-1]),
-        )
-    full = pd.concat(reports, ignore_index=True)
-    with atomic_path(report) as tmp:
-        write_tsv(full, tmp, gzipped=True)
+    # one scoring file in memory at a time: its report is appended to the file, then dropped
+    with atomic_path(report) as tmp, TsvWriter(tmp, gzipped=True) as out:
+        for path in scoring_files:
+            score = read_scoring_file(path)
+            if score.pgs_id in seen:
+                raise IGSError(
+                    f"two scoring files share a pgs_id: {score.pgs_id!r} ({seen[score.pgs_id]} and {path})."
+                )
+            seen[score.pgs_id] = path
+            check_build(score, genome_build)
+            part = match_variants(score, variants, options, prepared)
+            del score
+            summaries.append(summarise_matches(part))
+            log.info("%s: %d of %d variants matched", part["pgs_id"].iloc[0] if len(part) else path,
+                     summaries[-1]["matched"].iloc[0], len(part))  # fmt: skip
+            out.write(part)
+            del part
     with atomic_path(summary) as tmp:
-        summarise_matches(full).to_csv(tmp, sep="\t", index=False)
+        pd.concat(summaries, ignore_index=True).to_csv(tmp, sep="\t", index=False)
 
 
 @scores.command("compute")

@@ -63,6 +63,49 @@ def write_tsv(
         pacsv.write_csv(table, str(path), write_options=options)
 
 
+class TsvWriter:
+    """Write a large table in parts with bytes identical to :func:`write_tsv` of the whole.
+
+    ``write`` takes DataFrames with the same columns; the first fixes each column's type
+    (an all-missing column is text), so memory holds one part, not the table.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, gzipped: bool | None = None) -> None:
+        self._path = Path(path)
+        self._gzipped = self._path.name.endswith(".gz") if gzipped is None else gzipped
+        self._stack = contextlib.ExitStack()
+        self._writer = None
+        self._schema = None
+
+    def __enter__(self) -> TsvWriter:
+        return self
+
+    def write(self, df: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self._writer is None:
+            fields = [
+                pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+                for f in table.schema
+            ]
+            self._schema = pa.schema(fields)
+            sink = (
+                self._stack.enter_context(deterministic_gzip(self._path, GZIP_LEVEL))
+                if self._gzipped
+                else self._stack.enter_context(open(self._path, "wb"))  # noqa: SIM115 - closed by the stack
+            )
+            options = pacsv.WriteOptions(delimiter="\t", quoting_style="needed")
+            self._writer = self._stack.enter_context(
+                pacsv.CSVWriter(sink, self._schema, write_options=options)
+            )
+        self._writer.write_table(table.cast(self._schema))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+
 def read_tsv(
     path: str | os.PathLike[str],
     *,
