@@ -231,3 +231,14 @@ def test_aalen_johansen_equals_lifelines_without_truncation():
     np.testing.assert_allclose(
         aalen_johansen(np.zeros(500), stop, status, ages, min_at_risk=1), expected, atol=1e-9
     )
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.3, 0.5])
+def test_held_out_share_is_the_configured_fraction(fraction):
+    from igs.models.evaluate import stratified_test_split
+
+    event = np.r_[np.ones(137, bool), np.zeros(1863, bool)]
+    is_test = stratified_test_split(event, fraction, seed=1)
+    assert is_test[event].sum() == round(fraction * 137)
+    assert is_test[~event].sum() == round(fraction * 1863)
+    assert (is_test == stratified_test_split(event, fraction, seed=1)).all()

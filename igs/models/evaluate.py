@@ -56,6 +56,16 @@ def stratified_folds(event: np.ndarray, k: int, seed: int) -> np.ndarray:
     return fold
 
 
+def stratified_test_split(event: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """True for the held-out people: ``fraction`` of the events and of the others, at random."""
+    rng = np.random.default_rng(seed)
+    is_test = np.zeros(len(event), dtype=bool)
+    for value in (True, False):
+        idx = rng.permutation(np.flatnonzero(event == value))
+        is_test[idx[: round(fraction * len(idx))]] = True
+    return is_test
+
+
 def choose_penalizer(
     data: SurvivalData,
     columns: list[str],
@@ -104,9 +114,7 @@ def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:
 def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSettings()) -> dict:
     """Every metric and table for one endpoint (see the module docstring)."""
     check_enough(data, s)
-    is_test = np.zeros(len(data.iid), dtype=bool)
-    folds = stratified_folds(data.event, round(1 / s.test_fraction), s.seed)
-    is_test[folds == 0] = True
+    is_test = stratified_test_split(data.event, s.test_fraction, s.seed)
     train, test = data.subset(np.flatnonzero(~is_test)), data.subset(np.flatnonzero(is_test))
     predictions: dict[str, dict] = {}
     fitted: dict[str, CoxModel] = {}
