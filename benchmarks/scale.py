@@ -136,6 +136,7 @@ def plot(table: pd.DataFrame, args: argparse.Namespace, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(2, 2, figsize=(10, 8))
     sweeps = [
@@ -153,6 +154,9 @@ def plot(table: pd.DataFrame, args: argparse.Namespace, path: Path) -> None:
                 ax.plot(t[size], t[value], style, label=tool)
             ax.set_xscale("log")
             ax.set_yscale("log")
+            sizes = sorted(table.loc[rows, size].unique())
+            ax.set_xticks(sizes, [f"{v / 1e6:g}M" if v >= 1e6 else f"{v / 1e3:g}k" for v in sizes])
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             ax.set_xlabel(label)
             ax.set_ylabel(ylabel)
             ax.grid(True, which="both", alpha=0.3)
