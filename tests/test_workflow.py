@@ -60,6 +60,7 @@ def test_tiny_config_runs_end_to_end(tmp_path):
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     proc = snakemake("--cores", "2", "--configfile", "tiny.yaml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert "unknown biobank" not in proc.stderr  # the catch-all rule never claims a real biobank
     for name, n in (("tiny_a", 200), ("tiny_b", 150)):
         summary = json.loads(
             (tmp_path / "results" / name / "inputs" / "genotype_summary.json").read_text()
