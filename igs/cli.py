@@ -531,12 +531,11 @@ def scores_match(
             seen[score.pgs_id] = path
             check_build(score, genome_build)
             part = match_variants(score, variants, options, prepared)
-            del score
+            n_matched = int((part["match_status"] == "matched").sum())
+            log.info("%s: %d of %d variants matched", score.pgs_id, n_matched, len(part))
             summaries.append(summarise_matches(part))
-            log.info("%s: %d of %d variants matched", part["pgs_id"].iloc[0] if len(part) else path,
-                     summaries[-1]["matched"].iloc[0], len(part))  # fmt: skip
             out.write(part)
-            del part
+            del score, part  # before the next file is read
     with atomic_path(summary) as tmp:
         pd.concat(summaries, ignore_index=True).to_csv(tmp, sep="\t", index=False)
 

@@ -49,18 +49,8 @@ def write_tsv(
     df: pd.DataFrame, path: str | os.PathLike[str], *, gzipped: bool | None = None
 ) -> None:
     """Write ``df`` without its index; gzip when ``gzipped`` (default: the name ends in .gz)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    path = Path(path)
-    gzipped = path.name.endswith(".gz") if gzipped is None else gzipped
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    options = pacsv.WriteOptions(delimiter="\t", quoting_style="needed")
-    if gzipped:
-        with deterministic_gzip(path, GZIP_LEVEL) as fh:
-            pacsv.write_csv(table, fh, write_options=options)
-    else:
-        pacsv.write_csv(table, str(path), write_options=options)
+    with TsvWriter(path, gzipped=gzipped) as out:
+        out.write(df)
 
 
 class TsvWriter:

@@ -71,7 +71,7 @@ rule unknown_biobank:
     output:
         f"{RESULTS}/{{other}}/{{anything}}",
     wildcard_constraints:
-        other="(?!(?:" + "|".join([*BIOBANKS, "simulated", "meta", r"\.igs"]) + ")/)[^/]+",
+        other="(?!(?:" + "|".join([*BIOBANKS, igs.config.SIMULATED_DIR, "meta", r"\.igs"]) + ")/)[^/]+",
         anything=".+",
     input:
         _unknown_biobank,
