@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -248,7 +249,44 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[dict, dict[str, pd.DataFr
         tables[name] = (
             json.loads(data) if name.endswith(".json") else pd.read_csv(path / name, sep="\t")
         )
+    check_names(path, manifest, tables)
     return manifest, tables
+
+
+def name_patterns() -> dict[str, str]:
+    """The patterns names read from a bundle must match: the config schema's for biobanks and
+    endpoints, and the forms igs writes for models (``model_set/engine``) and groups."""
+    from igs.config import load_schema
+
+    props = load_schema()["properties"]
+    endpoint = props["pheno"]["properties"]["endpoints"]["items"]["properties"]["name"]
+    return {
+        "biobank": props["biobanks"]["items"]["properties"]["name"]["pattern"],
+        "endpoint": endpoint["pattern"],
+        "model": r"^[A-Za-z0-9_]+/[A-Za-z0-9_]+$",
+        "group": r"^[A-Za-z0-9_.%-]+$",
+    }
+
+
+def check_names(path: Path, manifest: dict, tables: dict[str, pd.DataFrame]) -> None:
+    """Every biobank, endpoint, model and group name in a bundle matches :func:`name_patterns`
+    (they become file names and pooled quantities: ``../x`` must not reach a path)."""
+    from igs.errors import InputFormatError
+
+    patterns = name_patterns()
+    biobank = manifest.get("biobank")
+    found = [("manifest.json", "biobank", biobank if isinstance(biobank, str) else repr(biobank))]
+    for name, table in tables.items():
+        if isinstance(table, pd.DataFrame):
+            for col in ("endpoint", "model", "group"):
+                if col in table:
+                    found += [(name, col, str(v)) for v in table[col].dropna().unique()]
+    for name, kind, value in found:
+        if not re.fullmatch(patterns[kind].strip("^$"), value):
+            raise InputFormatError(
+                f"{path / name}: {kind} name {value!r} does not match {patterns[kind]} "
+                "(a crafted or corrupted bundle?)."
+            )
 
 
 def _stack(

@@ -173,11 +173,11 @@ def check_bundle(tables: dict[str, pd.DataFrame], min_cell: int, name: str = "")
     for key, v in solved.items():
         if 0.5 <= v < min_cell - 0.5:
             found.append(Finding(f"{name}{key[0] if key[0] != '~' else 'bundle'}", "recoverable_count",
-                                 f"{_describe(key)} = {v:g} follows from the published counts"))  # fmt: skip
+                                 f"{_cell_name(key)} = {v:g} follows from the published counts"))  # fmt: skip
     for keys, total in bounded:
         if 0.5 <= total < min_cell - 0.5:
             found.append(Finding(f"{name}bundle", "bounded_count",
-                                 f"{' + '.join(map(_describe, keys))} = {total:g} < {min_cell}"))  # fmt: skip
+                                 f"{' + '.join(map(_cell_name, keys))} = {total:g} < {min_cell}"))  # fmt: skip
     return found
 
 
@@ -246,7 +246,7 @@ def _rows_by(table: pd.DataFrame, col: str) -> list[tuple[str, list[int]]]:
     return list(groups.items())
 
 
-def _describe(key: Key) -> str:
+def _cell_name(key: Key) -> str:
     if key[0] == "~":
         return "/".join(str(k) for k in key[1:])
     return f"{key[0]} row {key[1] + 1} {key[2]}"
