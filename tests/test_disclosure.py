@@ -155,3 +155,55 @@ def test_files_with_ids_dates_and_exact_ages(tmp_path):
     by = {(f.file.rsplit("/", 1)[-1], f.kind): f.detail for f in found}
     assert by[("model.json", "exact_age")].startswith("2 number(s)")
     assert by[("t.tsv", "exact_age")].startswith("2 number(s)")  # 61.2346 and 70.5000001
+
+
+def test_coarse_baseline_by_hand():
+    from igs.models.cox import coarse_baseline
+
+    times = np.array([60.2, 60.5, 61.1, 61.9, 62.3, 63.0, 65.5, 70.1])
+    events = np.array([1, 2, 1, 1, 1, 2, 1, 1])
+    cumhaz = np.cumsum(events * 0.01)
+    # (60, 61] holds 3 events, (61, 63] 5, the 2 after 63 join the step before: knots 60, 61, 71
+    knots, h = coarse_baseline(times, cumhaz, events, min_events=3, grid=1.0)
+    assert knots.tolist() == [60.0, 61.0, 71.0]
+    assert h.tolist() == pytest.approx([0.0, 0.03, 0.10])
+    knots, h = coarse_baseline(times, cumhaz, events, min_events=5, grid=2.0)
+    assert knots.tolist() == [60.0, 62.0, 72.0]  # (60, 62] holds 5; 5 more up to 72
+    assert h.tolist() == pytest.approx([0.0, 0.05, 0.10])
+
+
+def test_saved_model_keeps_no_event_age(tmp_path):
+    from igs.models.cox import CoxModel, fit_cox
+    from igs.models.dataset import assemble
+    from tests.test_bad_inputs import survival_inputs
+
+    endpoint, covariates, scores, pcs = survival_inputs(n=2000)
+    endpoint["stop"] = endpoint["stop"] + 10  # exit ages 61 to 70, on the age scale
+    data = assemble("CAD", endpoint, covariates, scores, pcs, "P")
+    fitted = fit_cox(data, ["prs", "bmi"])
+    coarse = fitted.coarsened(min_events=5, grid=1.0)
+    coarse.to_json(tmp_path / "model.json")
+    saved = json.loads((tmp_path / "model.json").read_text())
+    assert "baseline_events" not in saved and saved["baseline_grid"] == {
+        "grid": 1.0,
+        "min_events": 5,
+    }
+    knots = np.array(saved["baseline_times"])
+    assert np.array_equal(knots, np.round(knots))  # whole years only
+    event_ages = data.stop[data.event.astype(bool)]
+    per_step = np.histogram(event_ages, bins=knots)[0]
+    assert per_step.min() >= 5 and per_step.sum() == len(event_ages)
+    ages = np.r_[data.stop, data.start]
+    assert check_files([tmp_path / "model.json"], ages=ages) == []
+    fitted.to_json(tmp_path / "fine.json")  # the fitted baseline would disclose every event age
+    [finding] = check_files([tmp_path / "fine.json"], ages=ages)
+    assert finding.kind == "exact_age"
+    # the cumulative hazard agrees at the knots and risks stay close; the file gives the same risks
+    assert coarse.cumulative_hazard(knots) == pytest.approx(fitted.cumulative_hazard(knots))
+    fine_risk = fitted.absolute_risk(data.features, data.start, 5.0)
+    coarse_risk = coarse.absolute_risk(data.features, data.start, 5.0)
+    assert np.abs(coarse_risk - fine_risk).max() < 0.02
+    np.testing.assert_allclose(
+        CoxModel.from_json(tmp_path / "model.json").absolute_risk(data.features, data.start, 5.0),
+        coarse_risk,
+    )
