@@ -7,15 +7,18 @@ A bundle is a folder of small tables and a manifest:
   Brier scores, calibration, delta-C, NRI);
 * ``prs_effects.tsv``: HR per SD of the score (log HR and SE, overall and by sex) and the
   percentile-group HRs;
-* ``calibration.tsv``: predicted and observed risk by decile;
+* ``calibration.tsv``: predicted and observed risk by decile (adjacent deciles merged until
+  none implies a small event count, see :func:`merge_calibration_bins`);
 * ``match.tsv``: per score, the share of its variants matched;
 * ``provenance.json``: a copy of the biobank's provenance record (code, config, input checksums);
 * ``manifest.json``: schema version, biobank, ``min_cell``, what was suppressed, and the
   SHA-256 of every file.
 
-Any value computed from fewer than ``min_cell`` people (a count, or a group's estimates) is
-replaced by an empty cell and listed in the manifest; nothing per person (IDs, dates, scores)
-is ever read into a bundle.
+Every count from 1 to ``min_cell - 1``, and enough other counts that none of them can be
+recovered by subtraction from totals or other rows of any table (see
+:mod:`igs.share.disclosure`), is replaced by an empty cell, with the values computed from it;
+the manifest counts the rows touched. Nothing per person (IDs, dates, scores) is ever read
+into a bundle, and :func:`read_bundle` refuses names that could reach a file path.
 """
 
 from __future__ import annotations
