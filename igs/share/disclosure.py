@@ -142,7 +142,7 @@ def check_bundle(tables: dict[str, pd.DataFrame], min_cell: int, name: str = "")
     by calibration bins' ``observed`` times ``n``), blanked or unpublished counts below it that the
     other cells recover or bound, and values left beside a blanked count."""
     found = []
-    values, blank = {}, set()
+    values = {}
     for table_name, table in tables.items():
         if not isinstance(table, pd.DataFrame) or table_name.startswith("__"):
             continue
@@ -150,9 +150,7 @@ def check_bundle(tables: dict[str, pd.DataFrame], min_cell: int, name: str = "")
         for col in cols:
             for i, v in enumerate(pd.to_numeric(table[col], errors="coerce")):
                 key = (table_name, i, col)
-                if pd.isna(v):
-                    blank.add(key)
-                else:
+                if pd.notna(v):
                     values[key] = float(v)
                     if 0 < v < min_cell:
                         found.append(Finding(f"{name}{table_name}", "small_count",
