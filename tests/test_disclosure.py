@@ -207,3 +207,11 @@ def test_saved_model_keeps_no_event_age(tmp_path):
         CoxModel.from_json(tmp_path / "model.json").absolute_risk(data.features, data.start, 5.0),
         coarse_risk,
     )
+    # a version-1 artifact (step baseline, no baseline_grid) still loads and gives its risks
+    old = json.loads((tmp_path / "fine.json").read_text()) | {"artifact_version": 1}
+    del old["baseline_grid"]
+    (tmp_path / "v1.json").write_text(json.dumps(old))
+    np.testing.assert_allclose(
+        CoxModel.from_json(tmp_path / "v1.json").absolute_risk(data.features, data.start, 5.0),
+        fine_risk,
+    )

@@ -30,7 +30,9 @@ from igs.models.dataset import Preprocessor, SurvivalData
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_VERSION = 1
+# 2: the baseline may be coarsened (``baseline_grid``); version 1 files (step baseline) still load
+ARTIFACT_VERSION = 2
+READABLE_ARTIFACT_VERSIONS = (1, 2)
 # A fitted log hazard ratio beyond this per SD means monotone likelihood (perfect separation).
 MAX_LOG_HR_PER_SD = 10.0
 
@@ -130,7 +132,7 @@ class CoxModel:
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> CoxModel:
         data = json.loads(Path(path).read_text())
-        if data.get("artifact_version") != ARTIFACT_VERSION:
+        if data.get("artifact_version") not in READABLE_ARTIFACT_VERSIONS:
             raise IGSError(
                 f"{path}: model artifact version {data.get('artifact_version')} is not {ARTIFACT_VERSION}."
             )
@@ -221,7 +223,9 @@ def fit_cox(
         )
     times, cumhaz = breslow_delayed_entry(data.start, data.stop, data.event, x.to_numpy() @ beta)
     # breslow_delayed_entry steps at each distinct event time, in order
-    _, n_events = np.unique(data.stop[np.asarray(data.event, bool)], return_counts=True)
+    event_times, n_events = np.unique(data.stop[np.asarray(data.event, bool)], return_counts=True)
+    if not np.array_equal(event_times, times):
+        raise ValueError("breslow_delayed_entry must step at each distinct event time, in order")
     return CoxModel(
         endpoint=data.endpoint,
         model_set=model_set,
