@@ -745,6 +745,8 @@ def models_evaluate(config_file: Path, endpoint: str, results_dir: Path, out_dir
         thresholds=tuple(m["thresholds"]), seed=cfg["seed"],
     )  # fmt: skip
     result = evaluate_endpoint(_survival_data(cfg, results_dir, endpoint), settings)
+    sh = cfg["share"]  # model.json leaves the biobank: no exact event ages in its baseline
+    result["model"] = result["model"].coarsened(sh["min_cell"], sh["baseline_grid_years"])
     write_evaluation(result, out_dir)
 
 
