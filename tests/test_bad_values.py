@@ -91,6 +91,15 @@ def test_yaml_alias_is_refused_with_its_line(tmp_path):
         loader.get_single_data()
 
 
+def test_config_that_is_not_text(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"biobanks:\n  - name: \xff\xfe\n")
+    with pytest.raises(ConfigError, match=r"config file .*c\.yaml cannot be read \("):
+        load_config(path)
+    proc = run_igs("config", "validate", str(path))
+    assert proc.returncode == 2 and "cannot be read (" in proc.stderr
+
+
 # --------------------------------------------------------------------------- health records
 
 CLIN = {
