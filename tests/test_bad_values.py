@@ -242,3 +242,25 @@ def test_other_os_errors_still_raise(monkeypatch):
     monkeypatch.setattr(igs.cli, "cli", boom)
     with pytest.raises(OSError, match="Input/output error"):
         igs.cli.main()
+
+
+def test_full_disk_during_qc_leaves_no_genotypes_without_summary(qc_run, tmp_path, monkeypatch):
+    import os
+
+    import igs.io.atomic
+    from igs.qc import write_qc_tables
+    from igs.qc.result import GENOTYPE_FILES, QC_FILES
+
+    result, written = qc_run
+    for name in GENOTYPE_FILES:  # the stage wrote its genotypes first ...
+        (tmp_path / name).write_bytes((written / name).read_bytes())
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr(igs.io.atomic.os, "replace", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_qc_tables(result, tmp_path)  # ... then the disk filled up
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [], f"left behind: {left}"
+    assert set(QC_FILES.values()).isdisjoint(left)
