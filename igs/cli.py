@@ -25,11 +25,11 @@ log = logging.getLogger("igs")
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from igs.redact import RedactingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)  # no URL user, password or query in any line
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 def _csv_floats(value: str) -> tuple[float, ...]:
@@ -276,8 +276,8 @@ def inputs_check(prefix: str, fmt: str, out: Path) -> None:
 @click.option("--out", required=True, help="OMOP DuckDB file to write, or a postgresql:// URL.")
 def simulate_omop(cohort_dir: Path, out: str) -> None:
     """Write a simulated cohort's health records as an OMOP CDM v5.4 database."""
-    from igs.config import check_no_password
     from igs.pheno import read_table_records, write_omop
+    from igs.redact import check_no_password
 
     check_no_password(out, "--out")
     records = read_table_records(
@@ -970,7 +970,7 @@ _DISK_ERRORS = {
 
 
 def _redact(text: str) -> str:
-    from igs.config import redact_urls
+    from igs.redact import redact_urls
 
     return redact_urls(text)
 

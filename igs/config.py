@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import itertools
 import os
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import jsonschema
 import yaml
 
 from igs.errors import ConfigError
+from igs.redact import check_no_password
 from igs.simulate.universe import DEFAULT_SCORES
 
 SIMULATED_DIR = "simulated"
@@ -74,55 +74,6 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} not found.")
     return resolve_config(read_config_yaml(path), source=str(path))
-
-
-_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)([^\s'\"<>]+)")
-
-
-def redact_url(url: str) -> str:
-    """A URL without its user, password and query: ``postgresql://***@host:5432/db?***``.
-
-    Text that is not a ``scheme://`` URL is returned unchanged.
-    """
-    return _URL.sub(_redact_match, str(url))
-
-
-def redact_urls(text: str) -> str:
-    """``text`` with every ``scheme://`` URL in it redacted (see :func:`redact_url`)."""
-    return _URL.sub(_redact_match, str(text))
-
-
-def _redact_match(m: re.Match[str]) -> str:
-    rest = m.group(2)
-    query = ""
-    if "?" in rest:
-        rest, query = rest.split("?", 1)
-        query = "?***" if query else ""
-    slash = rest.find("/")
-    netloc, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    return f"{m.group(1)}{netloc}{path}{query}"
-
-
-def check_no_password(url: str, where: str) -> None:
-    """Refuse a database URL that carries a password (``user:pw@`` or ``password=``)."""
-    text = str(url)
-    if "://" not in text:
-        return
-    rest = text.split("://", 1)[1]
-    netloc = rest.split("/", 1)[0].split("?", 1)[0]
-    userinfo = netloc.rsplit("@", 1)[0] if "@" in netloc else ""
-    query = rest.split("?", 1)[1] if "?" in rest else ""
-    in_query = any(
-        part.split("=", 1)[0].strip().lower() == "password" for part in re.split("[&;]", query)
-    )
-    if ":" in userinfo or in_query:
-        raise ConfigError(
-            f"{where}: the URL {redact_url(text)} contains a password; igs never stores one. "
-            "Remove it from the URL and give it in PGPASSWORD or ~/.pgpass (or the file named "
-            "by PGPASSFILE), as libpq reads them."
-        )
 
 
 def validate_config(config: Any, *, source: str = "config") -> None:

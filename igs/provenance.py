@@ -4,7 +4,7 @@
 the resolved configuration with the SHA-256 of its canonical JSON, and the SHA-256 of every
 input file (genotypes, scoring files, phenotype sources; a PostgreSQL source is named, with its
 user and query removed, but cannot be checksummed). Every URL in the record is redacted
-(:func:`igs.config.redact_urls`) and the configuration checksum is that of the redacted text.
+(:func:`igs.redact.redact_urls`) and the configuration checksum is that of the redacted text.
 Share bundles and clinician exports carry a copy, so a number that leaves the biobank can be
 traced to its inputs.
 """
@@ -81,7 +81,8 @@ def input_files(biobank: dict[str, Any], scoring_files: list[str]) -> list[str]:
 def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
     """The provenance record of one biobank's results (see the module docstring)."""
     import igs
-    from igs.config import get_biobank, redact_url, redact_urls
+    from igs.config import get_biobank
+    from igs.redact import redact_url, redact_urls
 
     bb = get_biobank(config, biobank_name)
     canonical = redact_urls(json.dumps(config, sort_keys=True, separators=(",", ":"), default=str))

@@ -4,6 +4,7 @@ or a password file) and every URL igs prints or records is redacted."""
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shutil
 import socket
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from igs.config import check_no_password, redact_url, redact_urls, resolve_config
+from igs.config import resolve_config
 from igs.errors import ConfigError, InputFormatError
+from igs.redact import RedactingFormatter, check_no_password, redact_url, redact_urls
 from tests.test_cli import run_igs
 
 PASSWORD = "s3cret-Pw-4711"
@@ -27,12 +29,17 @@ def test_redact_url_hides_user_password_and_query():
             "postgresql://***@db.example:5432/omop?***",
         "postgres://me@10.0.0.1/omop": "postgres://***@10.0.0.1/omop",
         "postgresql://db.example/omop": "postgresql://db.example/omop",
+        "postgresql://me:p/w?x@y@db.example/omop": "postgresql://***@db.example/omop",
         "results/simulated/north/omop.duckdb": "results/simulated/north/omop.duckdb",
     }  # fmt: skip
     for url, expected in cases.items():
         assert redact_url(url) == expected
     text = "cannot reach 'postgresql://a:b@h/db?password=c' or postgresql://u@h2/x"
     assert redact_urls(text) == "cannot reach 'postgresql://***@h/db?***' or postgresql://***@h2/x"
+    record = logging.LogRecord(
+        "igs", logging.INFO, "", 0, "writing to %s", ("postgres://u@h/d",), None
+    )
+    assert RedactingFormatter("%(message)s").format(record) == "writing to postgres://***@h/d"
 
 
 @pytest.mark.parametrize(
@@ -41,6 +48,7 @@ def test_redact_url_hides_user_password_and_query():
         "postgresql://me:hunter2@db.example/omop",
         "postgresql://me@db.example/omop?sslmode=require&password=hunter2",
         "postgres://me:@db.example/omop",
+        "postgresql://me:hunter2/x?y@db.example/omop",
     ],
 )
 def test_url_with_a_password_is_refused(url, tmp_path):

@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from igs import columns as C
-from igs.config import check_no_password, redact_url, redact_urls
 from igs.errors import InputFormatError
 from igs.pheno.records import HealthRecords
+from igs.redact import check_no_password, redact_url, redact_urls
 
 MALE, FEMALE = 8507, 8532
 EHR_TYPE = 32817  # "EHR" type concept
