@@ -176,6 +176,14 @@ def test_omop_garbage_file_and_missing_person_source_value(tmp_path):
         con.execute("UPDATE person SET person_source_value = NULL WHERE person_id = 2")
     with pytest.raises(InputFormatError, match=r"1 person\(s\) have no person_source_value"):
         read_omop_records(tmp_path / "omop.duckdb")
+    # OMOP rows get the same plausibility checks as tables: an SBP of 0 mmHg
+    from igs.pheno.records import validate_records
+
+    clin = {k: list(v) for k, v in CLIN.items()}
+    clin["sbp"][0] = "0"
+    write_omop(records(tmp_path, clin), tmp_path / "sbp.duckdb")
+    with pytest.raises(InputFormatError, match=r"sbp is outside its plausible range .*person p1"):
+        validate_records(read_omop_records(tmp_path / "sbp.duckdb"))
     proc = run_igs("config", "validate", str(garbage))  # not YAML either: a clean error
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
