@@ -131,3 +131,47 @@ def test_password_comes_from_pgpassfile_or_pgpassword(password_server, tmp_path,
     monkeypatch.setenv("PGPASSFILE", str(tmp_path / "absent"))
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
     connect(url).close()
+
+
+def test_a_run_with_a_password_leaves_no_trace_of_it(
+    password_server, small_cohort, small_scoring_files, tmp_path, monkeypatch
+):
+    """pheno build and provenance read a password-protected OMOP server (password from
+    PGPASSWORD); no file they write and nothing they print contains the password or the user."""
+    from igs.pheno import read_table_records, write_omop
+
+    url = f"postgresql://igs@127.0.0.1:{password_server}/omop?sslmode=disable"
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    write_omop(
+        read_table_records(small_cohort / "clinical.tsv", small_cohort / "diagnoses.tsv"), url
+    )
+    cfg = {
+        "results_dir": str(tmp_path / "results"),
+        "biobanks": [{"name": "pg", "genotypes": {"path": str(small_cohort / "genotypes"),
+                                                  "format": "bed"},
+                      "phenotypes": {"source": "omop", "omop_url": url}}],
+        "scores": {"scoring_files": [str(small_scoring_files / "IGS_SIM_CAD.txt.gz")]},
+        "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21", "I25.1"]}]},
+    }  # fmt: skip
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "results" / "pg"
+    env_run = [
+        run_igs("pheno", "build", "--config", str(tmp_path / "c.yaml"), "--biobank", "pg",
+                "--out-dir", str(out)),
+        run_igs("provenance", "--config", str(tmp_path / "c.yaml"), "--biobank", "pg",
+                "--out", str(out / "provenance.json")),
+    ]  # fmt: skip
+    for proc in env_run:
+        assert proc.returncode == 0, proc.stderr
+    assert (out / "pheno" / "CAD.parquet").is_file()
+    printed = "".join(p.stdout + p.stderr for p in env_run)
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "c.yaml"]
+    assert len(files) > 3
+    for text in [printed] + [p.read_bytes().decode("latin-1") for p in files]:
+        assert PASSWORD not in text and "igs@127.0.0.1" not in text and "sslmode" not in text
+    # the server was really read, and with the password from the environment
+    monkeypatch.setenv("PGPASSWORD", "wrong")
+    proc = run_igs("pheno", "build", "--config", str(tmp_path / "c.yaml"), "--biobank", "pg",
+                   "--out-dir", str(tmp_path / "again"))  # fmt: skip
+    assert proc.returncode == 3 and "password authentication failed" in proc.stderr
+    assert "wrong" not in proc.stderr.replace("password authentication failed", "")

@@ -347,6 +347,8 @@ def omop_tables(
         )
     )
     measurement = pd.concat(parts, ignore_index=True)
+    for col in ("person_id", "measurement_concept_id"):  # an empty part (no omics) makes floats
+        measurement[col] = measurement[col].astype(np.int64)
     measurement.insert(0, "measurement_id", np.arange(1, len(measurement) + 1))
     measurement.insert(4, "measurement_type_concept_id", EHR_TYPE)
     smokes = cov[C.SMOKING].notna().to_numpy()
