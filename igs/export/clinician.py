@@ -216,6 +216,8 @@ def write_fhir_dir(
             fhir_dir.rename(old)
         staging.rename(fhir_dir)
     finally:
+        if old.exists() and not fhir_dir.exists():  # the swap failed half-way: keep the old set
+            old.rename(fhir_dir)
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return [fhir_dir / p.name for p in paths]
