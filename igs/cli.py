@@ -6,6 +6,7 @@ Errors raised as :class:`igs.errors.IGSError` become a one-line message and an e
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import signal
@@ -24,11 +25,11 @@ log = logging.getLogger("igs")
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from igs.redact import RedactingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)  # no URL user, password or query in any line
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 def _csv_floats(value: str) -> tuple[float, ...]:
@@ -64,9 +65,9 @@ def config() -> None:
 @click.option("--show", is_flag=True, help="Print the resolved configuration (defaults filled in).")
 def config_validate(config_file: Path, no_file_checks: bool, show: bool) -> None:
     """Validate CONFIG_FILE against the schema; list every problem with its key path."""
-    from igs.config import resolve_config
+    from igs.config import read_config_yaml, resolve_config
 
-    raw = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+    raw = read_config_yaml(config_file) if config_file.is_file() else None
     if raw is None:
         raise IGSError(f"config file {config_file} not found or empty.")
     cfg = resolve_config(raw, source=str(config_file), check_files=not no_file_checks)
@@ -276,7 +277,9 @@ def inputs_check(prefix: str, fmt: str, out: Path) -> None:
 def simulate_omop(cohort_dir: Path, out: str) -> None:
     """Write a simulated cohort's health records as an OMOP CDM v5.4 database."""
     from igs.pheno import read_table_records, write_omop
+    from igs.redact import check_no_password
 
+    check_no_password(out, "--out")
     records = read_table_records(
         cohort_dir / "clinical.tsv", cohort_dir / "diagnoses.tsv", cohort_dir / "omics.tsv.gz"
     )
@@ -883,13 +886,10 @@ def export() -> None:
 )
 def export_clinician(config_file: Path, endpoint: str, results_dir: Path, out_dir: Path) -> None:
     """Write export/{endpoint}_risk.csv and one FHIR R4 RiskAssessment per person (export/fhir/{endpoint}/)."""
-    import shutil
-    import tempfile
-
     import pandas as pd
 
     from igs.config import load_config
-    from igs.export.clinician import clinician_table, write_fhir
+    from igs.export.clinician import clinician_table, write_clinician_export
     from igs.models import CoxModel
 
     cfg = load_config(config_file)
@@ -909,22 +909,9 @@ def export_clinician(config_file: Path, endpoint: str, results_dir: Path, out_di
         min_match_rate=ex["min_match_rate"],
         normalisation=f"pgsc_calc mean+variance (Z_norm2) on {n_pcs} PCs, fitted in this biobank's QC'd samples",
     )  # fmt: skip
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fhir_dir = out_dir / "fhir" / endpoint
-    fhir_dir.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / f"{endpoint}_risk.csv") as tmp:
-        staging = Path(tempfile.mkdtemp(dir=fhir_dir.parent, prefix=f".{endpoint}."))
-        try:
-            write_fhir(table, model, [spec["score"]], staging)
-            table.to_csv(tmp, index=False, float_format="%.6g")
-            if (results_dir / "provenance.json").is_file():  # the export is traceable to its inputs
-                with atomic_path(out_dir / f"{endpoint}_provenance.json") as prov:
-                    shutil.copyfile(results_dir / "provenance.json", prov)
-            if fhir_dir.exists():
-                shutil.rmtree(fhir_dir)
-            staging.rename(fhir_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    write_clinician_export(
+        table, model, [spec["score"]], out_dir, endpoint, results_dir / "provenance.json"
+    )
     log.info(
         "%s: %d people exported (%d flagged prevalent)",
         endpoint,
@@ -975,21 +962,45 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
+_DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def _redact(text: str) -> str:
+    from igs.redact import redact_urls
+
+    return redact_urls(text)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning igs errors into a message and an exit code."""
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        cli(standalone_mode=False)
+        try:
+            cli(standalone_mode=False)
+        except OSError as exc:  # a full or read-only disk: name the path, no traceback
+            if exc.errno not in _DISK_ERRORS:
+                raise
+            raise IGSError(
+                f"{exc.filename or 'writing a file'}: {_DISK_ERRORS[exc.errno]} ({exc.strerror}); "
+                "free space or fix permissions, then run the step again."
+            ) from exc
     except Terminated:
         click.echo("igs: terminated (SIGTERM) before the step finished; run it again", err=True)
         sys.exit(143)
     except IGSError as exc:
-        click.echo(f"igs: error: {exc}", err=True)
+        click.echo(f"igs: error: {_redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("igs: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
+        exc.message = _redact(exc.message)
         exc.show()
         sys.exit(exc.exit_code)
 
