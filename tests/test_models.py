@@ -136,6 +136,71 @@ def test_harrell_c_equals_lifelines_and_sksurv():
     assert ours == pytest.approx(concordance_index_censored(e, t, risk)[0], abs=1e-12)
 
 
+def _survival_sample(rng, n: int, decimals: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times and risks rounded to ``decimals`` (0 or 1: many ties in both), ~60% events."""
+    t = np.round(rng.exponential(5, n), decimals) + 0.5
+    e = rng.random(n) < 0.6
+    risk = np.round(rng.normal(size=n) - 0.1 * t, decimals)
+    return t, e, risk
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sorted_concordance_equals_lifelines_and_sksurv_with_ties(seed):
+    from lifelines.utils import concordance_index
+    from sksurv.metrics import concordance_index_censored, concordance_index_ipcw
+    from sksurv.util import Surv
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 400))
+    t, e, risk = _survival_sample(rng, n, decimals=seed % 2)
+    e[0] = True
+    ours = M.harrell_c(t, e, risk)
+    assert ours == pytest.approx(concordance_index(t, -risk, e), abs=1e-12)
+    assert ours == pytest.approx(concordance_index_censored(e, t, risk)[0], abs=1e-12)
+    # Uno's C: censoring weights from separate training data, truncated at tau
+    tt, te, _ = _survival_sample(rng, 500, decimals=1)
+    tau = float(rng.uniform(2, 8))
+    capped = min(tau, t[e].max() - 1e-9, tt.max() - 1e-9)
+    expected = concordance_index_ipcw(
+        Surv.from_arrays(te, tt), Surv.from_arrays(e, t), risk, capped
+    )
+    assert M.uno_c(tt, te, t, e, risk, tau) == pytest.approx(expected[0], abs=1e-12)
+
+
+def test_censoring_survival_equals_sksurv():
+    from sksurv.nonparametric import CensoringDistributionEstimator
+    from sksurv.util import Surv
+
+    t, e, _ = _survival_sample(np.random.default_rng(7), 300, decimals=0)
+    at = np.r_[t[:50], 0.1, 3.3, t.max()]
+    expected = CensoringDistributionEstimator().fit(Surv.from_arrays(e, t)).predict_proba(at)
+    np.testing.assert_allclose(M.censoring_survival(t, e, at), expected, atol=1e-14)
+
+
+def test_prefix_counts_equal_brute_force():
+    from igs.models.metrics import _prefix_counts
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 64, 65, 300):
+        y = rng.permutation(n)
+        prefix, below = rng.integers(0, n + 1, 200), rng.integers(0, n + 1, 200)
+        brute = [(y[:a] < b).sum() for a, b in zip(prefix, below, strict=True)]
+        np.testing.assert_array_equal(_prefix_counts(y, prefix, below), brute)
+
+
+def test_concordance_without_comparable_pairs_is_nan():
+    assert np.isnan(M.harrell_c(np.array([1.0, 2.0]), np.array([False, False]), np.zeros(2)))
+    assert np.isnan(M.harrell_c(np.array([2.0, 2.0]), np.array([True, True]), np.zeros(2)))
+    # by hand: events at 1 (risk 3) and 2 (risk 1); censored at 2 (risk 2), 3 (risk 1)
+    # pairs (1,2e) conc, (1,2c) conc, (1,3) conc, (2e,2c) disc, (2e,3) tie -> 3.5 / 5
+    t, e, r = (
+        np.array([1.0, 2, 2, 3]),
+        np.array([True, True, False, False]),
+        np.array([3.0, 1, 2, 1]),
+    )
+    assert M.harrell_c(t, e, r) == pytest.approx(3.5 / 5, abs=1e-15)
+
+
 def test_evaluation_on_planted_data(tmp_path):
     data, log_hr = planted()
     settings = EvaluationSettings(n_bootstrap=30, n_folds=3, penalizers=(0.0, 0.01))

@@ -1,9 +1,10 @@
 """Discrimination, calibration and clinical-utility metrics for survival predictions.
 
 Times here are years of follow-up since each person's start (horizons such as 5 and 10 years).
-Harrell's C is computed here (checked against lifelines and scikit-survival in the tests); Uno's
-C, time-dependent AUC and Brier scores use scikit-survival's inverse-probability-of-censoring
-estimators with the training data's censoring distribution.
+Harrell's and Uno's C are counted here by sorting, in O(n log n) (checked against lifelines and
+scikit-survival in the tests); Uno's C weights, time-dependent AUC and Brier scores use
+scikit-survival's inverse-probability-of-censoring estimators with the training data's
+censoring distribution.
 """
 
 from __future__ import annotations
@@ -17,23 +18,68 @@ def cloglog(risk: np.ndarray) -> np.ndarray:
     return np.log(-np.log(np.clip(1 - np.asarray(risk, float), 1e-12, 1 - 1e-12)))
 
 
-def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, block: int = 2048) -> float:
+def _prefix_counts(y: np.ndarray, prefix: np.ndarray, below: np.ndarray) -> np.ndarray:
+    """For each query q, how many of ``y[:prefix[q]]`` are smaller than ``below[q]``.
+
+    ``y`` holds distinct integers in 0..n-1 and ``below`` values in 0..n. An offline Fenwick tree
+    (merge-sort tree) taken one level at a time: at level k the first ``prefix`` items split into
+    blocks of 2**k, one per set bit of ``prefix``, and each block's count is a binary search in
+    the keys (block, y), kept sorted by merging the sorted runs of the level below (timsort
+    merges runs in linear time). O(n log n) time, O(n) memory.
+    """
+    n = len(y)
+    shift = max(n, 1).bit_length()
+    low = (1 << shift) - 1
+    keys = (np.arange(n, dtype=np.int64) << shift) | np.asarray(y, np.int64)
+    prefix, below = np.asarray(prefix, np.int64), np.asarray(below, np.int64)
+    out = np.zeros(len(prefix), np.int64)
+    level, top = 0, int(prefix.max(initial=0))
+    while (1 << level) <= top:
+        sel = np.flatnonzero((prefix >> level) & 1)
+        block = (prefix[sel] >> level) - 1
+        out[sel] += np.searchsorted(keys, (block << shift) | below[sel]) - (block << level)
+        keys = np.sort(((keys >> (shift + 1)) << shift) | (keys & low), kind="stable")
+        level += 1
+    return out
+
+
+def _concordance_counts(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, tied_tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per event: its index, its comparable people (a later time, or the same time censored),
+    and among them those with a lower risk (by more than ``tied_tol``) and a risk within
+    ``tied_tol`` of its own. Sorting plus :func:`_prefix_counts`: O(n log n)."""
+    n = len(time)
+    # time descending, censored before events at the same time: an event's comparable people
+    # are exactly those before the first event of its time
+    order = np.lexsort((event, -time))
+    t_sorted, e_sorted = time[order], event[order]
+    new_run = np.r_[True, (t_sorted[1:] != t_sorted[:-1]) | (e_sorted[1:] != e_sorted[:-1])]
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
+    ev_pos = np.flatnonzero(e_sorted)
+    comparable = run_start[ev_pos]
+    by_risk = np.argsort(risk, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[by_risk] = np.arange(n)
+    risk_sorted = risk[by_risk]
+    r_ev = risk[order[ev_pos]]
+    lower = np.searchsorted(risk_sorted, r_ev - tied_tol, side="left")
+    upper = np.searchsorted(risk_sorted, r_ev + tied_tol, side="right")
+    counts = _prefix_counts(rank[order], np.r_[comparable, comparable], np.r_[lower, upper])
+    below, within = counts[: len(ev_pos)], counts[len(ev_pos) :]
+    return order[ev_pos], comparable, below, within - below
+
+
+def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
     """Harrell's concordance: among comparable pairs (the shorter time is an event; at equal times
     an event against a censoring), the share where the earlier failure has the higher risk
-    (ties in risk count one half)."""
+    (equal risks count one half). O(n log n) time and O(n) memory."""
     time, event, risk = np.asarray(time, float), np.asarray(event, bool), np.asarray(risk, float)
-    concordant = ties = comparable = 0.0
-    cases = np.flatnonzero(event)
-    for lo in range(0, len(cases), block):
-        i = cases[lo : lo + block]
-        ti, ri = time[i][:, None], risk[i][:, None]
-        comp = (ti < time[None, :]) | ((ti == time[None, :]) & ~event[None, :])
-        comparable += comp.sum()
-        concordant += (comp & (ri > risk[None, :])).sum()
-        ties += (comp & (ri == risk[None, :])).sum()
-    if comparable == 0:
+    _, comparable, concordant, tied = _concordance_counts(time, event, risk, 0.0)
+    pairs = int(comparable.sum())
+    if pairs == 0:
         return float("nan")
-    return float((concordant + 0.5 * ties) / comparable)
+    return float((int(concordant.sum()) + 0.5 * int(tied.sum())) / pairs)
 
 
 def _structured(time: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -42,20 +88,38 @@ def _structured(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     return Surv.from_arrays(event=np.asarray(event, bool), time=np.asarray(time, float))
 
 
-def uno_c(train_time, train_event, time, event, risk, tau: float) -> float:
-    """Uno's C truncated at ``tau`` years (censoring weights from the training data)."""
-    from sksurv.metrics import concordance_index_ipcw
+def censoring_survival(time: np.ndarray, event: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Kaplan-Meier probability of remaining uncensored at ``at`` (censorings at a time count
+    after that time's events), looked up as scikit-survival's ``CensoringDistributionEstimator``
+    does: the step at or before each time, equal within machine epsilon."""
+    time, event = np.asarray(time, float), np.asarray(event, bool)
+    times, inverse = np.unique(time, return_inverse=True)
+    total = np.bincount(inverse)
+    events = np.bincount(inverse, weights=event)
+    censored = total - events
+    at_risk = len(time) - np.r_[0, np.cumsum(total)[:-1]] - events
+    ratio = np.divide(censored, at_risk, out=np.zeros(len(times)), where=censored != 0)
+    grid, prob = np.r_[-np.inf, times], np.r_[1.0, np.cumprod(1.0 - ratio)]
+    at = np.asarray(at, float)
+    idx = np.minimum(np.searchsorted(grid, at), len(grid) - 1)
+    exact = np.abs(grid[idx] - at) < np.finfo(float).eps
+    return prob[np.where(exact, idx, idx - 1)]
 
-    tau = min(
-        tau,
-        float(np.max(np.asarray(time)[np.asarray(event, bool)])) - 1e-9,
-        float(np.max(train_time)) - 1e-9,
-    )
-    return float(
-        concordance_index_ipcw(
-            _structured(train_time, train_event), _structured(time, event), risk, tau=tau
-        )[0]
-    )
+
+def uno_c(train_time, train_event, time, event, risk, tau: float) -> float:
+    """Uno's C truncated at ``tau`` years, as scikit-survival's ``concordance_index_ipcw``
+    (censoring weights from the training data, risks within 1e-8 tied) but with the pairs
+    counted by sorting: O(n log n) instead of O(n^2)."""
+    time, event, risk = np.asarray(time, float), np.asarray(event, bool), np.asarray(risk, float)
+    tau = min(tau, float(np.max(time[event])) - 1e-9, float(np.max(train_time)) - 1e-9)
+    ev_idx, comparable, concordant, tied = _concordance_counts(time, event, risk, 1e-8)
+    weight = np.zeros(len(ev_idx))
+    early = time[ev_idx] < tau
+    weight[early] = censoring_survival(train_time, train_event, time[ev_idx][early]) ** -2.0
+    denominator = float(weight @ comparable)
+    if denominator == 0:
+        return float("nan")
+    return float(weight @ (concordant + 0.5 * tied)) / denominator
 
 
 def time_dependent_auc(
