@@ -339,6 +339,59 @@ def test_prs_summaries_need_their_columns():
     assert percentile_hrs(data)["n"].sum() == 1200
 
 
+def _lifelines_summary(df: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
+    from lifelines import CoxPHFitter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph = CoxPHFitter().fit(
+            df, "stop", "event", entry_col="start", fit_options={"precision": 1e-12}
+        )
+    s = cph.summary.loc[terms]
+    return pd.DataFrame(
+        {"log_hr": s["coef"], "se": s["se(coef)"], "hr_low": s["exp(coef) lower 95%"],
+         "hr_high": s["exp(coef) upper 95%"], "p": s["p"]}
+    )  # fmt: skip
+
+
+def test_prs_effects_equal_lifelines_delayed_entry_fits():
+    from igs.models.prs_effects import REFERENCE_GROUP, percentile_groups
+
+    data, _ = planted(n=2500, seed=8)
+    prs = data.features["prs"]
+    base = pd.DataFrame(
+        {"start": data.start, "stop": data.stop, "event": data.event.astype(int),
+         "prs_sd": ((prs - prs.mean()) / prs.std(ddof=1)).to_numpy(),
+         "sex_male": data.features["sex_male"], "PC1": data.features["PC1"]}
+    )  # fmt: skip
+    cols = ["log_hr", "se", "hr_low", "hr_high", "p"]
+    ours = hr_per_sd(data).set_index("group")
+    expected = _lifelines_summary(base, ["prs_sd"])
+    np.testing.assert_allclose(ours.loc[["all"], cols], expected[cols], rtol=1e-6, atol=1e-9)
+    male = base[base["sex_male"] == 1].drop(columns="sex_male")
+    expected = _lifelines_summary(male, ["prs_sd"])
+    np.testing.assert_allclose(ours.loc[["male"], cols], expected[cols], rtol=1e-6, atol=1e-9)
+    # percentile groups against 40-60%
+    group = percentile_groups(prs)
+    dummies = pd.get_dummies(group).drop(columns=REFERENCE_GROUP).astype(float)
+    with_groups = pd.concat([base.drop(columns="prs_sd"), dummies.add_prefix("g_")], axis=1)
+    expected = _lifelines_summary(with_groups, list(dummies.add_prefix("g_").columns))
+    ours = percentile_hrs(data).set_index("group").loc[dummies.columns]
+    fitted = (ours["n_events"] > 0).to_numpy()  # lifelines' log HR runs off to about -15 otherwise
+    assert fitted.sum() >= 9 and ours.loc[~fitted, "hr"].isna().all()
+    np.testing.assert_allclose(ours.loc[fitted, cols], expected.loc[fitted, cols], rtol=1e-6)
+
+
+def test_prs_effects_name_a_fit_that_does_not_converge():
+    data, _ = planted(n=800)
+    leak = data.features.assign(PC1=data.event.astype(float) * 50)
+    sep = SurvivalData(
+        "T2D", data.iid, data.start, data.stop, data.event, data.competing, leak, data.groups
+    )
+    with pytest.raises(IGSError, match=r"T2D: HR per SD \(all\): .*Check the score and PC columns"):
+        hr_per_sd(sep)
+
+
 def test_aalen_johansen_equals_lifelines_without_truncation():
     from lifelines import AalenJohansenFitter
 
