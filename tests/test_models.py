@@ -418,3 +418,18 @@ def test_held_out_share_is_the_configured_fraction(fraction):
     assert is_test[event].sum() == round(fraction * 137)
     assert is_test[~event].sum() == round(fraction * 1863)
     assert (is_test == stratified_test_split(event, fraction, seed=1)).all()
+
+
+def test_bootstrap_concordance_equals_harrell_and_uno_of_each_resample():
+    t, e, risk = _survival_sample(np.random.default_rng(9), 400, decimals=0)
+    tt, te, _ = _survival_sample(np.random.default_rng(10), 500, decimals=1)
+    harrell = M.BootstrapConcordance(t, e, risk)
+    uno = M.BootstrapConcordance(t, e, risk, train=(tt, te), tau=6.0)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        i = rng.integers(0, 400, 400)
+        assert harrell(i) == pytest.approx(M.harrell_c(t[i], e[i], risk[i]), abs=1e-12)
+        assert uno(i) == pytest.approx(M.uno_c(tt, te, t[i], e[i], risk[i], 6.0), abs=1e-12)
+    # a resample whose latest events fall before tau truncates there, as uno_c does
+    early = np.flatnonzero(t < 3)
+    assert uno(early) == pytest.approx(M.uno_c(tt, te, t[early], e[early], risk[early], 6.0))
