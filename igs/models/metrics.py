@@ -43,29 +43,36 @@ def _prefix_counts(y: np.ndarray, prefix: np.ndarray, below: np.ndarray) -> np.n
     return out
 
 
+def _comparable_queries(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, tied_tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The people in time order (descending; censored before events at the same time, so an
+    event's comparable people are exactly those before the first event of its time), their risk
+    ranks, and per event: its place, its number of comparable people, and the ranks that bound
+    the risks lower by more than ``tied_tol`` and within ``tied_tol`` of its own."""
+    n = len(time)
+    order = np.lexsort((event, -time))
+    t_sorted, e_sorted = time[order], event[order]
+    new_run = np.r_[True, (t_sorted[1:] != t_sorted[:-1]) | (e_sorted[1:] != e_sorted[:-1])]
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
+    ev_pos = np.flatnonzero(e_sorted)
+    by_risk = np.argsort(risk, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[by_risk] = np.arange(n)
+    r_ev = risk[order[ev_pos]]
+    lower = np.searchsorted(risk[by_risk], r_ev - tied_tol, side="left")
+    upper = np.searchsorted(risk[by_risk], r_ev + tied_tol, side="right")
+    return order, rank[order], ev_pos, run_start[ev_pos], lower, upper
+
+
 def _concordance_counts(
     time: np.ndarray, event: np.ndarray, risk: np.ndarray, tied_tol: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per event: its index, its comparable people (a later time, or the same time censored),
     and among them those with a lower risk (by more than ``tied_tol``) and a risk within
     ``tied_tol`` of its own. Sorting plus :func:`_prefix_counts`: O(n log n)."""
-    n = len(time)
-    # time descending, censored before events at the same time: an event's comparable people
-    # are exactly those before the first event of its time
-    order = np.lexsort((event, -time))
-    t_sorted, e_sorted = time[order], event[order]
-    new_run = np.r_[True, (t_sorted[1:] != t_sorted[:-1]) | (e_sorted[1:] != e_sorted[:-1])]
-    run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
-    ev_pos = np.flatnonzero(e_sorted)
-    comparable = run_start[ev_pos]
-    by_risk = np.argsort(risk, kind="stable")
-    rank = np.empty(n, np.int64)
-    rank[by_risk] = np.arange(n)
-    risk_sorted = risk[by_risk]
-    r_ev = risk[order[ev_pos]]
-    lower = np.searchsorted(risk_sorted, r_ev - tied_tol, side="left")
-    upper = np.searchsorted(risk_sorted, r_ev + tied_tol, side="right")
-    counts = _prefix_counts(rank[order], np.r_[comparable, comparable], np.r_[lower, upper])
+    order, y, ev_pos, comparable, lower, upper = _comparable_queries(time, event, risk, tied_tol)
+    counts = _prefix_counts(y, np.r_[comparable, comparable], np.r_[lower, upper])
     below, within = counts[: len(ev_pos)], counts[len(ev_pos) :]
     return order[ev_pos], comparable, below, within - below
 
@@ -152,33 +159,21 @@ class BootstrapConcordance:
     sorting and the merge-sort tree are built once (O(n log n) memory); each resample then costs
     a few cumulative sums of its multiplicities per tree level."""
 
-    def __init__(self, time, event, risk, *, train=None, tau: float | None = None) -> None:
+    def __init__(self, time, event, risk, *, train=None, tau: float = np.inf) -> None:
         time, event, risk = (
             np.asarray(time, float),
             np.asarray(event, bool),
             np.asarray(risk, float),
         )
-        n = len(time)
         tied_tol = 1e-8 if train is not None else 0.0  # as uno_c (scikit-survival) and harrell_c
-        order = np.lexsort((event, -time))
-        t_sorted, e_sorted = time[order], event[order]
-        new_run = np.r_[True, (t_sorted[1:] != t_sorted[:-1]) | (e_sorted[1:] != e_sorted[:-1])]
-        run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
-        ev_pos = np.flatnonzero(e_sorted)
-        by_risk = np.argsort(risk, kind="stable")
-        rank = np.empty(n, np.int64)
-        rank[by_risk] = np.arange(n)
-        r_ev = risk[order[ev_pos]]
-        lower = np.searchsorted(risk[by_risk], r_ev - tied_tol, side="left")
-        upper = np.searchsorted(risk[by_risk], r_ev + tied_tol, side="right")
-        comparable = run_start[ev_pos]
-        self._n, self._order, self._ev = n, order, order[ev_pos]
-        self._comparable = comparable
-        self._levels = _prefix_levels(
-            rank[order], np.r_[comparable, comparable], np.r_[lower, upper]
+        order, y, ev_pos, comparable, lower, upper = _comparable_queries(
+            time, event, risk, tied_tol
         )
+        self._n, self._order, self._ev = len(time), order, order[ev_pos]
+        self._comparable = comparable
+        self._levels = _prefix_levels(y, np.r_[comparable, comparable], np.r_[lower, upper])
         self._ev_time = time[self._ev]
-        self._tau = tau
+        self._tau, self._ipcw2 = tau, None
         if train is not None:
             train_time, train_event = np.asarray(train[0], float), np.asarray(train[1], bool)
             self._train_max = float(np.max(train_time)) - 1e-9
@@ -201,7 +196,7 @@ class BootstrapConcordance:
         below, within = sums[:m], sums[m:]
         comparable = np.r_[0.0, np.cumsum(in_order)][self._comparable]
         weight = count[self._ev]
-        if self._tau is not None:
+        if self._ipcw2 is not None:
             present = self._ev_time[weight > 0]
             if not len(present):
                 return float("nan")
