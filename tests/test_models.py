@@ -171,6 +171,26 @@ def test_delayed_entry_fit_equals_lifelines_with_ties_to_1e6():
     np.testing.assert_allclose(ours, cph.params_[["a", "b", "c"]].to_numpy(), atol=1e-6)
 
 
+def test_rounding_noise_in_the_loglik_does_not_stall_the_fit(monkeypatch):
+    """With 10^5 people the log-likelihood of a last, tiny step can come out a few ulps (1e-11)
+    lower; that is no overshoot (it once halved the step until max_iter)."""
+    from igs.models import coxsolver
+
+    data = rossi()
+    x = data.features.to_numpy()
+    exact = cox_fit(x, data.start, data.stop, data.event)
+    loglik, previous = coxsolver._loglik, [np.full(x.shape[1], np.inf)]
+
+    def noisy(x, sets, beta, penalizer):
+        ll, g, h = loglik(x, sets, beta, penalizer)
+        moved = np.max(np.abs(beta - previous[0]))
+        previous[0] = beta
+        return ll - (1e-11 if 0 < moved < 1e-6 else 0.0), g, h
+
+    monkeypatch.setattr(coxsolver, "_loglik", noisy)
+    np.testing.assert_allclose(cox_fit(x, data.start, data.stop, data.event), exact, atol=1e-9)
+
+
 def test_breslow_with_delayed_entry_by_hand():
     start = np.array([0.0, 0.0, 2.0, 3.5])
     stop = np.array([1.0, 3.0, 4.0, 5.0])

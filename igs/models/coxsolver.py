@@ -125,7 +125,9 @@ def cox_fit(
     ll_old = -np.inf
     for _ in range(max_iter):
         ll, g, h = _loglik(x, sets, beta, penalizer)
-        if ll < ll_old - 1e-12:  # overshoot: halve the step
+        # overshoot: halve the step (a drop within rounding of |ll| is none: with 10^5 people a
+        # last step's log-likelihood can differ by an ulp, which halved the step forever)
+        if ll < ll_old - 1e-12 * max(1.0, abs(ll_old)):
             beta = (beta + beta_old) / 2
             continue
         step = np.linalg.solve(-h, g) if p else np.zeros(0)
