@@ -159,9 +159,10 @@ def evaluate_once(
     queue = ctx.Queue()
     child = ctx.Process(target=_evaluate_child, args=(n, p, settings, threads, queue))
     child.start()
-    wall, rss = queue.get()
-    child.join()
-    return wall, rss
+    child.join()  # the result is two floats: the queue cannot fill up
+    if child.exitcode != 0:
+        raise SystemExit(f"evaluate_endpoint at n={n} failed (exit code {child.exitcode})")
+    return queue.get(timeout=60)
 
 
 def parse_sizes(text: str) -> list[int]:
