@@ -61,14 +61,20 @@ def synthetic(n: int, p: int, seed: int = 1) -> SurvivalData:
                         ((death <= stop) & (onset > stop)).to_numpy(), x, groups)  # fmt: skip
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    """Best wall time of ``repeats`` calls, and the value."""
-    best, value = np.inf, None
+def timed(fn, repeats: int) -> tuple[float, float, object]:
+    """Best wall and CPU time of ``repeats`` calls, and the value."""
+    best, cpu, value = np.inf, np.inf, None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         value = fn()
         best = min(best, time.perf_counter() - start)
-    return best, value
+        cpu = min(cpu, time.process_time() - start_cpu)
+    return best, cpu, value
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_mb(fn) -> float:
@@ -153,8 +159,10 @@ def _peak_rss_mb() -> float:
 
 def evaluate_once(
     n: int, p: int, settings: EvaluationSettings, threads: int
-) -> tuple[float, float]:
-    """Wall time and peak RSS of one ``evaluate_endpoint`` in a fresh process."""
+) -> tuple[float, float, float]:
+    """Wall time, CPU time (data simulation included) and peak RSS of one ``evaluate_endpoint``
+    in a fresh process."""
+    cpu = _children_cpu_s()
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     child = ctx.Process(target=_evaluate_child, args=(n, p, settings, threads, queue))
@@ -162,7 +170,8 @@ def evaluate_once(
     child.join()  # the result is two floats: the queue cannot fill up
     if child.exitcode != 0:
         raise SystemExit(f"evaluate_endpoint at n={n} failed (exit code {child.exitcode})")
-    return queue.get(timeout=60)
+    wall, rss = queue.get(timeout=60)
+    return wall, _children_cpu_s() - cpu, rss
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -210,7 +219,6 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     limits = {k: int(float(v)) for k, v in (kv.split("=") for kv in args.peer_max_n.split(","))}
     settings = EvaluationSettings(n_bootstrap=args.bootstrap, n_folds=args.folds)
-    rows = []
     for n in args.sizes:
         data = synthetic(n, args.features)
         for step, tools in step_functions(data).items():
@@ -218,21 +226,29 @@ def run(args: argparse.Namespace) -> None:
             for tool, fn in tools.items():
                 if tool != "igs" and n > limits.get(f"{tool}.{step}", 0):
                     continue
-                wall, values[tool] = timed(fn, args.repeats)
+                wall, cpu, values[tool] = timed(fn, args.repeats)
                 mem = peak_mb(fn) if tool == "igs" else np.nan
-                rows.append({"n": n, "p": args.features, "step": step, "tool": tool,
-                             "wall_s": round(wall, 4), "peak_mb": round(mem, 1)})  # fmt: skip
-                print(f"n={n} {step} {tool}: {wall:.3f} s", flush=True)
+                save(args, {"n": n, "p": args.features, "step": step, "tool": tool,
+                            "wall_s": round(wall, 4), "cpu_s": round(cpu, 4),
+                            "peak_mb": round(mem, 1)})  # fmt: skip
+                print(f"n={n} {step} {tool}: {wall:.3f} s (CPU {cpu:.3f} s)", flush=True)
             for tool, value in values.items():
                 np.testing.assert_allclose(
                     value, values["igs"], atol=1e-5, err_msg=f"{step} {tool}"
                 )
     for n in args.evaluate_sizes:
-        wall, rss = evaluate_once(n, args.features, settings, args.blas_threads)
-        rows.append({"n": n, "p": args.features, "step": "evaluate_endpoint", "tool": "igs",
-                     "wall_s": round(wall, 2), "peak_mb": round(rss, 1)})  # fmt: skip
-        print(f"n={n} evaluate_endpoint igs: {wall:.1f} s, peak RSS {rss:.0f} MB", flush=True)
-    table = pd.DataFrame(rows)
+        wall, cpu, rss = evaluate_once(n, args.features, settings, args.blas_threads)
+        save(args, {"n": n, "p": args.features, "step": "evaluate_endpoint", "tool": "igs",
+                    "wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_mb": round(rss, 1)})  # fmt: skip
+        print(f"n={n} evaluate_endpoint igs: {wall:.1f} s (CPU {cpu:.1f} s), peak RSS {rss:.0f} MB")
+    table = pd.read_csv(args.out, sep="\t")
+    report(table[table["p"] == args.features], args.target_n)
+
+
+def save(args: argparse.Namespace, row: dict) -> None:
+    """Add one measurement to the table at once (an interrupted run keeps what it measured);
+    a row of the same n, p, step and tool is replaced."""
+    table = pd.DataFrame([row])
     if args.out.is_file():
         key = ["n", "p", "step", "tool"]
         old = pd.read_csv(args.out, sep="\t")
@@ -240,7 +256,6 @@ def run(args: argparse.Namespace) -> None:
         table = pd.concat([old, table], ignore_index=True).sort_values(key, ignore_index=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, sep="\t", index=False)
-    report(table[table["p"] == args.features], args.target_n)
 
 
 def report(table: pd.DataFrame, target_n: int) -> None:
