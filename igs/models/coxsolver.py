@@ -134,10 +134,27 @@ def cox_fit(
         beta_old, ll_old = beta, ll
         beta = beta + step
         if np.max(np.abs(step), initial=0.0) < tol:
+            h = _loglik(x, sets, beta, penalizer)[2]
+            if _infinite_coefficients(h, beta).any():
+                break
             return beta
         if not np.all(np.isfinite(beta)):
             break
     raise IGSError("the Cox model did not converge; a feature may separate events perfectly.")
+
+
+def _infinite_coefficients(h: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """A monotone likelihood at the converged ``beta`` (a feature that separates events): the
+    log-likelihood is flat along a coefficient, so its standard error is enormous against the
+    coefficient (on the unit scale ``fit_cox`` standardises features to), or the Hessian is
+    singular. R's ``coxph`` warns "coefficient may be infinite" in the same case; here the fit
+    fails, so that a penalised fit is used instead."""
+    try:
+        var = np.diag(np.linalg.inv(-h))
+    except np.linalg.LinAlgError:
+        return np.ones(len(beta), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return ~(np.sqrt(var) < 1e4 * np.maximum(1.0, np.abs(beta)))
 
 
 def _check_risk_sets(start: np.ndarray, stop: np.ndarray, times: np.ndarray) -> None:
