@@ -336,9 +336,14 @@ def pheno_build(
     if ph["source"] == "omop":
         records = read_omop_records(ph["omop_url"], OmopConcepts(**opts["omop_concepts"]))
     else:
-        records = read_table_records(ph["clinical"], ph.get("diagnoses"), ph.get("omics"))
+        records = read_table_records(
+            ph["clinical"], ph.get("diagnoses"), ph.get("omics"), ph.get("medications")
+        )
+    by_name = {e["name"]: e for e in opts["endpoints"]}
     endpoints = [
-        EndpointSpec.from_config(e, age_cap=opts["age_cap"], landmark_age=opts["landmark_age"])
+        EndpointSpec.from_config(
+            e, age_cap=opts["age_cap"], landmark_age=opts["landmark_age"], others=by_name
+        )
         for e in opts["endpoints"]
     ]
     iids = None
