@@ -280,8 +280,12 @@ def simulate_omop(cohort_dir: Path, out: str) -> None:
     from igs.redact import check_no_password
 
     check_no_password(out, "--out")
+    meds = cohort_dir / "medications.tsv"
     records = read_table_records(
-        cohort_dir / "clinical.tsv", cohort_dir / "diagnoses.tsv", cohort_dir / "omics.tsv.gz"
+        cohort_dir / "clinical.tsv",
+        cohort_dir / "diagnoses.tsv",
+        cohort_dir / "omics.tsv.gz",
+        meds if meds.is_file() else None,
     )
     if out.startswith(("postgresql://", "postgres://")):
         write_omop(records, out)

@@ -132,6 +132,7 @@ def resolve_config(
                     "clinical": str(base / "clinical.tsv"),
                     "diagnoses": str(base / "diagnoses.tsv"),
                     "omics": str(base / "omics.tsv.gz"),
+                    "medications": str(base / "medications.tsv"),
                 }
             bb["genome_build"] = "GRCh38"
         else:

@@ -375,3 +375,71 @@ def test_bad_library_file_and_unknown_component(monkeypatch):
         match=r"any_of names 'T9', which is not an endpoint in pheno.endpoints or the library",
     ):
         EndpointSpec.from_config({"name": "X", "any_of": ["T9"]}, age_cap=80, landmark_age=None)
+
+
+def test_omop_descendants_source_codes_drugs_procedures_and_death_causes(tmp_path):
+    """A tiny OMOP file from write_omop plus hand-added rows; every answer worked out by hand."""
+    import duckdb
+
+    from igs.pheno import read_omop_records, write_omop
+
+    records = write_records(
+        tmp_path,
+        {"a": "male", "b": "male", "c": "female", "d": "female"},
+        [
+            ("a", "2010-01-01", "I21.9", "", "inpatient"),
+            ("b", "2011-01-01", "I25.1", "", "outpatient"),
+        ],
+        [("c", "2012-01-01", "A10BA02")],
+    )
+    db = tmp_path / "omop.duckdb"
+    write_omop(records, db)
+    with duckdb.connect(str(db)) as con:
+        concept = dict(
+            con.execute(
+                "SELECT vocabulary_id || ':' || concept_code, concept_id FROM concept"
+            ).fetchall()
+        )
+        # d: an ICD-9 source concept (no standard mapping); b: a procedure; a: dies of I21.0
+        con.execute(
+            "INSERT INTO concept VALUES (2100000001, 'acute MI', 'Condition', 'ICD9CM', "
+            "'4-dig billing code', NULL, '410.91', DATE '1970-01-01', DATE '2099-12-31')"
+        )
+        con.execute(
+            "INSERT INTO condition_occurrence VALUES (99, 4, 0, DATE '2013-01-01', 32817, NULL, "
+            "'xyz', 2100000001)"
+        )
+        con.execute(
+            "INSERT INTO procedure_occurrence VALUES (1, 2, 4336464, DATE '2009-01-01', 32817, 'PCI')"
+        )
+        con.execute("INSERT INTO death VALUES (1, DATE '2015-06-01', 32817, 0, 'I21.0')")
+        con.execute(
+            "UPDATE observation_period SET observation_period_end_date = DATE '2015-06-01' "
+            "WHERE person_id = 1"
+        )
+    got = read_omop_records(db)
+    by_category = {"concepts": [concept["IGS:I21"]]}
+    t = endpoint(got, {**by_category, "include_descendants": True})
+    assert t.loc["a", "event"] == 1 and t.loc["a", "exit_age"] == pytest.approx(age("2010-01-01"))
+    assert t.loc["a", "event_source"] == "inpatient"
+    assert t["event"].sum() == 1  # only a's I21.9 lies below I21
+    assert endpoint(got, by_category)["event"].sum() == 0  # I21 itself was never recorded
+    drugs = endpoint(got, {"concepts": [concept["ATC:A10B"]], "include_descendants": True})
+    assert drugs.loc["c", "event"] == 1 and drugs.loc["c", "event_source"] == "medication"
+    assert drugs["event"].sum() == 1
+    icd9 = endpoint(got, {"icd9": ["410"]})  # matched through condition_source_concept_id
+    assert icd9.loc["d", "event"] == 1 and icd9.loc["d", "exit_age"] == pytest.approx(
+        age("2013-01-01")
+    )
+    assert icd9["event"].sum() == 1
+    assert endpoint(got, {"icd10": ["410"]})["event"].sum() == 0
+    proc = endpoint(got, {"concepts": [4336464]})
+    assert proc.loc["b", "event"] == 1 and proc.loc["b", "exit_age"] == pytest.approx(
+        age("2009-01-01")
+    )
+    deaths = endpoint(got, {"icd10": ["I21.0"], "sources": ["death"]})
+    assert deaths.loc["a", "event"] == 1 and deaths.loc["a", "event_source"] == "death"
+    assert deaths.loc["a", "exit_age"] == pytest.approx(age("2015-06-01"))
+    assert deaths["event"].sum() == 1
+    outpatient = endpoint(got, {"icd10": ["I2"], "sources": ["outpatient"]})
+    assert outpatient.loc["b", "event"] == 1 and outpatient.loc["a", "event"] == 0
