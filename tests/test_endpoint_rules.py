@@ -443,3 +443,42 @@ def test_omop_descendants_source_codes_drugs_procedures_and_death_causes(tmp_pat
     assert deaths["event"].sum() == 1
     outpatient = endpoint(got, {"icd10": ["I2"], "sources": ["outpatient"]})
     assert outpatient.loc["b", "event"] == 1 and outpatient.loc["a", "event"] == 0
+
+
+def test_a_one_sex_endpoint_can_be_modelled():
+    """Men only: the HR per SD equals lifelines' fit without the (constant) sex column."""
+    import numpy as np
+    from lifelines import CoxPHFitter
+
+    from igs.models.dataset import assemble
+    from igs.models.prs_effects import hr_per_sd
+
+    rng = np.random.default_rng(3)
+    n = 600
+    iid = [f"p{i}" for i in range(n)]
+    male = rng.random(n) < 0.5
+    prs = rng.normal(size=n)
+    start = rng.uniform(40, 70, n)
+    onset = start + rng.exponential(30 * np.exp(-0.5 * prs))
+    stop = np.minimum(onset, start + 15)
+    sex = np.where(male, "male", "female")
+    ep = pd.DataFrame(
+        {"IID": iid, "sex": sex, "entry_age": start, "start_age": start, "exit_age": stop,
+         "start": start, "stop": stop, "event": (onset <= start + 15).astype(int),
+         "competing_death": 0, "excluded": np.where(male, "", "other_sex"), "event_source": ""}
+    )  # fmt: skip
+    cov = pd.DataFrame({"IID": iid, "sex": sex, "bmi": 27.0, "sbp": 130.0, "smoking": "never"})
+    scores = pd.DataFrame({"IID": iid, "pgs_id": "S", "Z_norm2": prs})
+    pcs = pd.DataFrame({"IID": iid, **{f"PC{i}": rng.normal(size=n) for i in range(1, 5)}})
+    data = assemble("PCA", ep, cov, scores, pcs, "S")
+    got = hr_per_sd(data).set_index("group")
+    men = pd.DataFrame(
+        {"start": start[male], "stop": stop[male], "event": ep["event"][male].to_numpy(),
+         "prs_sd": (prs[male] - prs[male].mean()) / prs[male].std(ddof=1),
+         **{f"PC{i}": pcs[f"PC{i}"][male].to_numpy() for i in range(1, 5)}}
+    )  # fmt: skip
+    ref = CoxPHFitter().fit(
+        men, "stop", "event", entry_col="start", fit_options={"precision": 1e-9}
+    )
+    assert got.loc["all", "log_hr"] == pytest.approx(ref.params_["prs_sd"], abs=1e-6)
+    assert "female" not in got.index
