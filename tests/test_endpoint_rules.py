@@ -482,3 +482,19 @@ def test_a_one_sex_endpoint_can_be_modelled():
     )
     assert got.loc["all", "log_hr"] == pytest.approx(ref.params_["prs_sd"], abs=1e-6)
     assert "female" not in got.index
+
+
+def test_simulated_records_for_the_demo_endpoints(small_cohort):
+    """Prostate cancer only in genetic men, from the cancer registry; metformin only after a
+    T2D onset; CAD/T2D diagnoses are inpatient first, outpatient after."""
+    dx = pd.read_csv(small_cohort / "diagnoses.tsv", sep="\t", parse_dates=["date"])
+    med = pd.read_csv(small_cohort / "medications.tsv", sep="\t", parse_dates=["date"])
+    truth = pd.read_csv(small_cohort / "truth_samples.tsv.gz", sep="\t").set_index("IID")
+    c61 = dx[dx["icd10"] == "C61"]
+    assert len(c61) > 0 and (c61["source"] == "cancer").all()
+    assert (truth.loc[c61["IID"], "genetic_sex"] == "male").all()
+    first_t2d = dx[dx["icd10"].str.startswith("E11")].groupby("IID")["date"].min()
+    assert set(med["atc"]) == {"A10BA02"} and med["IID"].isin(first_t2d.index).all()
+    assert (med.groupby("IID")["date"].min() > first_t2d.reindex(med["IID"].unique())).all()
+    cad = dx[dx["icd10"].isin(["I21.9", "I25.1"])].sort_values(["IID", "date"], kind="stable")
+    assert (cad.groupby("IID")["source"].first() == "inpatient").all()

@@ -87,7 +87,7 @@ SEX_SPECIFIC = DiseaseModel(
     "PROSTATE_CANCER",
     "IGS_SIM_LDL",
     ("C61",),
-    1.0e-6,
+    1.5e-6,
     0.12,
     {"prs_sd": 0.50, "current_smoker": 0.10},
 )
