@@ -445,16 +445,11 @@ def test_omop_descendants_source_codes_drugs_procedures_and_death_causes(tmp_pat
     assert outpatient.loc["b", "event"] == 1 and outpatient.loc["a", "event"] == 0
 
 
-def test_a_one_sex_endpoint_can_be_modelled():
-    """Men only: the HR per SD equals lifelines' fit without the (constant) sex column."""
+def one_sex_data(n: int = 600):
+    """Men-only endpoint data with a planted score effect (log HR 0.5 per SD)."""
     import numpy as np
-    from lifelines import CoxPHFitter
-
-    from igs.models.dataset import assemble
-    from igs.models.prs_effects import hr_per_sd
 
     rng = np.random.default_rng(3)
-    n = 600
     iid = [f"p{i}" for i in range(n)]
     male = rng.random(n) < 0.5
     prs = rng.normal(size=n)
@@ -468,20 +463,56 @@ def test_a_one_sex_endpoint_can_be_modelled():
          "competing_death": 0, "excluded": np.where(male, "", "other_sex"), "event_source": ""}
     )  # fmt: skip
     cov = pd.DataFrame({"IID": iid, "sex": sex, "bmi": 27.0, "sbp": 130.0, "smoking": "never"})
-    scores = pd.DataFrame({"IID": iid, "pgs_id": "S", "Z_norm2": prs})
+    scores = pd.DataFrame(
+        {"IID": iid, "pgs_id": "S", "Z_norm2": prs, "SUM": prs, "percentile": 50.0}
+    )
     pcs = pd.DataFrame({"IID": iid, **{f"PC{i}": rng.normal(size=n) for i in range(1, 5)}})
+    return ep, cov, scores, pcs
+
+
+def test_a_one_sex_endpoint_can_be_modelled():
+    """Men only: the HR per SD equals lifelines' fit without the (constant) sex column."""
+    from lifelines import CoxPHFitter
+
+    from igs.models.dataset import assemble
+    from igs.models.prs_effects import hr_per_sd
+
+    ep, cov, scores, pcs = one_sex_data()
     data = assemble("PCA", ep, cov, scores, pcs, "S")
     got = hr_per_sd(data).set_index("group")
+    male = (ep["sex"] == "male").to_numpy()
+    prs = scores["Z_norm2"][male]
     men = pd.DataFrame(
-        {"start": start[male], "stop": stop[male], "event": ep["event"][male].to_numpy(),
-         "prs_sd": (prs[male] - prs[male].mean()) / prs[male].std(ddof=1),
-         **{f"PC{i}": pcs[f"PC{i}"][male].to_numpy() for i in range(1, 5)}}
+        {"start": ep["start"][male], "stop": ep["stop"][male], "event": ep["event"][male],
+         "prs_sd": (prs - prs.mean()) / prs.std(ddof=1),
+         **{f"PC{i}": pcs[f"PC{i}"][male] for i in range(1, 5)}}
     )  # fmt: skip
     ref = CoxPHFitter().fit(
         men, "stop", "event", entry_col="start", fit_options={"precision": 1e-9}
     )
     assert got.loc["all", "log_hr"] == pytest.approx(ref.params_["prs_sd"], abs=1e-6)
     assert "female" not in got.index
+
+
+def test_export_leaves_out_the_other_sex(tmp_path):
+    """A men-only endpoint's clinician export has no row (no risk) for a woman."""
+    from igs.export.clinician import clinician_table
+    from igs.models.dataset import assemble
+    from igs.models.evaluate import EvaluationSettings, fit_model_set
+
+    ep, cov, scores, pcs = one_sex_data()
+    model = fit_model_set(
+        assemble("PCA", ep, cov, scores, pcs, "S"), "clinical_prs", EvaluationSettings()
+    )
+    model.to_json(tmp_path / "model.json")
+    everyone = assemble("PCA", ep, cov, scores, pcs, "S", only_included=False)
+    table = clinician_table(
+        everyone, ep.set_index("IID").loc[everyone.iid, "excluded"].to_numpy(), scores, model,
+        tmp_path / "model.json", pgs_id="S", match_rate=1.0, horizon=10.0,
+        thresholds=(0.05, 0.1), labels=("low", "intermediate", "high"), min_match_rate=0.75,
+    )  # fmt: skip
+    men = set(ep.loc[ep["sex"] == "male", "IID"])
+    assert set(table["IID"]) == men and table["risk"].notna().all()
 
 
 def test_simulated_records_for_the_demo_endpoints(small_cohort):
