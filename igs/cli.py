@@ -280,8 +280,12 @@ def simulate_omop(cohort_dir: Path, out: str) -> None:
     from igs.redact import check_no_password
 
     check_no_password(out, "--out")
+    meds = cohort_dir / "medications.tsv"
     records = read_table_records(
-        cohort_dir / "clinical.tsv", cohort_dir / "diagnoses.tsv", cohort_dir / "omics.tsv.gz"
+        cohort_dir / "clinical.tsv",
+        cohort_dir / "diagnoses.tsv",
+        cohort_dir / "omics.tsv.gz",
+        meds if meds.is_file() else None,
     )
     if out.startswith(("postgresql://", "postgres://")):
         write_omop(records, out)
@@ -336,9 +340,14 @@ def pheno_build(
     if ph["source"] == "omop":
         records = read_omop_records(ph["omop_url"], OmopConcepts(**opts["omop_concepts"]))
     else:
-        records = read_table_records(ph["clinical"], ph.get("diagnoses"), ph.get("omics"))
+        records = read_table_records(
+            ph["clinical"], ph.get("diagnoses"), ph.get("omics"), ph.get("medications")
+        )
+    by_name = {e["name"]: e for e in opts["endpoints"]}
     endpoints = [
-        EndpointSpec.from_config(e, age_cap=opts["age_cap"], landmark_age=opts["landmark_age"])
+        EndpointSpec.from_config(
+            e, age_cap=opts["age_cap"], landmark_age=opts["landmark_age"], others=by_name
+        )
         for e in opts["endpoints"]
     ]
     iids = None

@@ -43,6 +43,9 @@ CLINICAL_COLUMNS = (
 # Diagnoses table (one row per recorded diagnosis).
 DIAGNOSIS_DATE = "date"
 ICD10 = "icd10"
+CODE_SYSTEM = "code_system"  # optional diagnoses column: icd10 (default), icd9, icd8
+RECORD_SOURCE = "source"  # optional diagnoses column: inpatient, outpatient, death, cancer
+ATC = "atc"  # medication table: ATC code of a purchase
 DIAGNOSES_COLUMNS = (IID, DIAGNOSIS_DATE, ICD10)
 
 # Longitudinal omics table (long format: one row per measurement).

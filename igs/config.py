@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from igs.errors import ConfigError
+from igs.pheno.definitions import resolve_endpoints
 from igs.redact import check_no_password
 from igs.simulate.universe import DEFAULT_SCORES
 
@@ -93,7 +94,14 @@ def resolve_config(
     """Validate, fill defaults, check cross-key rules and input files; return a new dict."""
     validate_config(config, source=source)
     cfg = copy.deepcopy(config)
-    _fill_defaults(cfg, load_schema())
+    schema = load_schema()
+    items = cfg.get("pheno", {}).get("endpoints")
+    if items:
+        item = schema["properties"]["pheno"]["properties"]["endpoints"]["items"]
+        cfg["pheno"]["endpoints"] = resolve_endpoints(
+            items, source=source, item_schema={**item, "required": ["name"]}
+        )
+    _fill_defaults(cfg, schema)
     _check_values(cfg, source)
     names = [b["name"] for b in cfg["biobanks"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -124,6 +132,7 @@ def resolve_config(
                     "clinical": str(base / "clinical.tsv"),
                     "diagnoses": str(base / "diagnoses.tsv"),
                     "omics": str(base / "omics.tsv.gz"),
+                    "medications": str(base / "medications.tsv"),
                 }
             bb["genome_build"] = "GRCh38"
         else:
@@ -215,7 +224,7 @@ def _check_inputs_exist(bb: dict[str, Any], where: str, source: str) -> None:
             raise ConfigError(
                 f"{source}: {where}.phenotypes: source 'table' needs a `clinical` file."
             )
-        for key in ("clinical", "diagnoses", "omics"):
+        for key in ("clinical", "diagnoses", "omics", "medications"):
             if key in ph and not Path(ph[key]).is_file():
                 raise ConfigError(f"{source}: {where}.phenotypes.{key}: file {ph[key]} not found.")
     elif "omop_url" not in ph:

@@ -87,7 +87,12 @@ def clinician_table(
     min_match_rate: float = 0.75,
     normalisation: str = "",
 ) -> pd.DataFrame:
-    """The export rows (``EXPORT_COLUMNS``) for everybody in ``data`` (which keeps excluded people)."""
+    """The export rows (``EXPORT_COLUMNS``) for everybody in ``data`` (which keeps excluded people)
+    except those of the other sex for a sex-restricted endpoint (``excluded == "other_sex"``)."""
+    excluded = np.asarray(excluded)
+    if (excluded == "other_sex").any():  # e.g. no prostate cancer risk for women
+        keep = np.flatnonzero(excluded != "other_sex")
+        data, excluded = data.subset(keep), excluded[keep]
     s = scores[scores["pgs_id"] == pgs_id].set_index("IID").reindex(data.iid)
     risk = model.absolute_risk(data.features, data.start, horizon)
     low, high = model.risk_interval(data.features, data.start, horizon)

@@ -73,8 +73,9 @@ def hr_per_sd(data: SurvivalData) -> pd.DataFrame:
     df = _frame(data)
     pcs = [c for c in df.columns if c.startswith("PC")]
     rows = []
+    sex = ["sex_male"] if df["sex_male"].nunique() > 1 else []  # none for one-sex endpoints
     overall = _cox_summary(
-        df[["start", "stop", "event", "prs_sd", "sex_male", *pcs]],
+        df[["start", "stop", "event", "prs_sd", *sex, *pcs]],
         ["prs_sd"],
         f"{data.endpoint}: HR per SD (all)",
     )
@@ -107,7 +108,8 @@ def percentile_hrs(data: SurvivalData) -> pd.DataFrame:
     pcs = [c for c in df.columns if c.startswith("PC")]
     dummies = pd.get_dummies(group).drop(columns=REFERENCE_GROUP).astype(float)
     dummies.columns = [f"g_{c}" for c in dummies.columns]
-    fit_df = pd.concat([df[["start", "stop", "event", "sex_male", *pcs]], dummies], axis=1)
+    sex = ["sex_male"] if df["sex_male"].nunique() > 1 else []
+    fit_df = pd.concat([df[["start", "stop", "event", *sex, *pcs]], dummies], axis=1)
     counts = (
         pd.DataFrame({"group": group, "event": df["event"]})
         .groupby("group")["event"]

@@ -4,8 +4,9 @@ Outputs (under the biobank's results folder), written atomically:
 
 * ``pheno/{endpoint}.parquet``: one row per genotyped person (``ENDPOINT_COLUMNS``);
 * ``features/covariates.parquet`` and ``features/omics_landmark.parquet``;
-* ``pheno/summary.json``: the source, genotype/phenotype overlap, per-endpoint counts and
-  exclusions, covariate missingness and measurement counts.
+* ``pheno/summary.json``: the source, genotype/phenotype overlap, per endpoint the people
+  included, prevalent cases excluded, exclusions by reason and events by record source,
+  covariate missingness, measurement and medication counts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,12 +64,13 @@ def restrict_to_genotyped(
         return df[df[C.IID].isin(keep)].reset_index(drop=True)
 
     return (
-        HealthRecords(
-            only(records.persons),
-            only(records.covariates),
-            only(records.diagnoses),
-            only(records.measurements),
-            records.source,
+        replace(
+            records,
+            persons=only(records.persons),
+            covariates=only(records.covariates),
+            diagnoses=only(records.diagnoses),
+            measurements=only(records.measurements),
+            medications=only(records.medications),
         ),
         overlap,
     )
@@ -102,6 +104,7 @@ def build_phenotypes(
         },
         "n_measurements": len(records.measurements),
         "n_analytes": int(records.measurements[C.ANALYTE].nunique()),
+        "n_medications": len(records.medications),
     }
     files = {f"pheno/{name}.parquet": t for name, t in tables.items()}
     files |= {"features/covariates.parquet": covariates, "features/omics_landmark.parquet": omics}

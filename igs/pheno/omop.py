@@ -1,7 +1,8 @@
 """Health records from (and, for the demo, into) an OMOP CDM v5.4 database.
 
 Tables read: ``person``, ``observation_period``, ``condition_occurrence``, ``death``,
-``measurement`` and ``observation`` (smoking). The database is a DuckDB file (embedded, the
+``measurement`` and ``observation`` (smoking), and when present ``visit_occurrence``,
+``drug_exposure``, ``procedure_occurrence``, ``concept`` and ``concept_ancestor``. The database is a DuckDB file (embedded, the
 default) or a PostgreSQL server given as a ``postgresql://`` URL. The same SQL runs on both.
 
 Mapping to :class:`~igs.pheno.records.HealthRecords`:
@@ -11,8 +12,16 @@ Mapping to :class:`~igs.pheno.records.HealthRecords`:
   year/month/day of birth;
 * entry and end of follow-up are the first start and last end of the person's observation
   periods; death is the earliest ``death.death_date``;
-* diagnoses are ``condition_occurrence`` rows: ``condition_source_value`` (ICD-10 text) and
-  ``condition_concept_id``;
+* diagnoses are ``condition_occurrence`` rows: the code is the ``concept_code`` of
+  ``condition_source_concept_id`` with its ``concept.vocabulary_id`` (ICD10/ICD10CM -> icd10,
+  ICD9/ICD9CM -> icd9, ICD8 -> icd8), else ``condition_source_value`` read as ICD-10; the
+  concept is ``condition_concept_id``; the source is ``cancer`` for type concept 32879
+  (Registry), ``death`` for 32815 (Death Certificate), else ``inpatient``/``outpatient`` from
+  the visit (9201 or 262 / 9202), else unsaid. Causes of death (``death.cause_concept_id``,
+  ``cause_source_value``) are diagnoses with source ``death``; procedures and observations are
+  records matched by concept only;
+* medications are ``drug_exposure`` rows: ``drug_source_value`` as the ATC code and
+  ``drug_concept_id``; ``concept_ancestor`` expands ``include_descendants``;
 * BMI and systolic blood pressure are the last ``measurement`` on or before entry with the
   configured concepts (defaults: 3038553 and 3004249); smoking is the last ``observation`` of
   the configured concept on or before entry, its ``value_as_string`` (never/former/current);
@@ -21,6 +30,7 @@ Mapping to :class:`~igs.pheno.records.HealthRecords`:
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +41,21 @@ import pandas as pd
 
 from igs import columns as C
 from igs.errors import InputFormatError
-from igs.pheno.records import HealthRecords
+from igs.pheno.records import HealthRecords, empty_concept_ancestor, empty_medications
 from igs.redact import check_no_password, redact_url, redact_urls
 
 MALE, FEMALE = 8507, 8532
 EHR_TYPE = 32817  # "EHR" type concept
+REGISTRY_TYPE = 32879  # "Registry" type concept (cancer registry records)
+DEATH_CERTIFICATE_TYPE = 32815
+INPATIENT_VISITS, OUTPATIENT_VISIT = (9201, 262), 9202
+ICD_VOCABULARIES = {
+    "ICD10": "icd10",
+    "ICD10CM": "icd10",
+    "ICD9": "icd9",
+    "ICD9CM": "icd9",
+    "ICD8": "icd8",
+}
 LOCAL_CONCEPT_BASE = 2_000_000_000  # OMOP reserves concept ids above 2e9 for local concepts
 
 
@@ -56,10 +76,28 @@ DDL = {
     "observation_period": "observation_period_id BIGINT PRIMARY KEY, person_id BIGINT NOT NULL, "
     "observation_period_start_date DATE NOT NULL, observation_period_end_date DATE NOT NULL, "
     "period_type_concept_id INTEGER NOT NULL",
-    "death": "person_id BIGINT NOT NULL, death_date DATE NOT NULL, death_type_concept_id INTEGER",
+    "death": "person_id BIGINT NOT NULL, death_date DATE NOT NULL, death_type_concept_id INTEGER, "
+    "cause_concept_id INTEGER, cause_source_value VARCHAR(50)",
+    "procedure_occurrence": "procedure_occurrence_id BIGINT PRIMARY KEY, person_id BIGINT NOT NULL, "
+    "procedure_concept_id INTEGER NOT NULL, procedure_date DATE NOT NULL, "
+    "procedure_type_concept_id INTEGER NOT NULL, procedure_source_value VARCHAR(50)",
+    "visit_occurrence": "visit_occurrence_id BIGINT PRIMARY KEY, person_id BIGINT NOT NULL, "
+    "visit_concept_id INTEGER NOT NULL, visit_start_date DATE NOT NULL, "
+    "visit_end_date DATE NOT NULL, visit_type_concept_id INTEGER NOT NULL",
     "condition_occurrence": "condition_occurrence_id BIGINT PRIMARY KEY, person_id BIGINT NOT NULL, "
     "condition_concept_id INTEGER NOT NULL, condition_start_date DATE NOT NULL, "
-    "condition_type_concept_id INTEGER NOT NULL, condition_source_value VARCHAR(50)",
+    "condition_type_concept_id INTEGER NOT NULL, visit_occurrence_id BIGINT, "
+    "condition_source_value VARCHAR(50), condition_source_concept_id INTEGER",
+    "drug_exposure": "drug_exposure_id BIGINT PRIMARY KEY, person_id BIGINT NOT NULL, "
+    "drug_concept_id INTEGER NOT NULL, drug_exposure_start_date DATE NOT NULL, "
+    "drug_exposure_end_date DATE NOT NULL, drug_type_concept_id INTEGER NOT NULL, "
+    "drug_source_value VARCHAR(50)",
+    "concept": "concept_id INTEGER PRIMARY KEY, concept_name VARCHAR(255) NOT NULL, "
+    "domain_id VARCHAR(20) NOT NULL, vocabulary_id VARCHAR(20) NOT NULL, "
+    "concept_class_id VARCHAR(20) NOT NULL, standard_concept VARCHAR(1), "
+    "concept_code VARCHAR(50) NOT NULL, valid_start_date DATE NOT NULL, valid_end_date DATE NOT NULL",
+    "concept_ancestor": "ancestor_concept_id INTEGER NOT NULL, descendant_concept_id INTEGER NOT NULL, "
+    "min_levels_of_separation INTEGER NOT NULL, max_levels_of_separation INTEGER NOT NULL",
     "measurement": "measurement_id BIGINT PRIMARY KEY, person_id BIGINT NOT NULL, "
     "measurement_concept_id INTEGER NOT NULL, measurement_date DATE NOT NULL, "
     "measurement_type_concept_id INTEGER NOT NULL, value_as_number DOUBLE PRECISION, "
@@ -121,12 +159,14 @@ def read_omop_records(
     try:
         persons = query(conn, _PERSONS_SQL)
         covariates = query(conn, _covariates_sql(concepts))
-        diagnoses = query(
-            conn,
-            "SELECT p.person_source_value AS iid, c.condition_start_date AS date, "
-            "c.condition_source_value AS code, c.condition_concept_id AS concept_id "
-            "FROM condition_occurrence c JOIN person p ON p.person_id = c.person_id "
-            "ORDER BY c.condition_occurrence_id",
+        tables = set(query(conn, "SELECT table_name FROM information_schema.tables")["table_name"])
+        diagnoses = query(conn, _conditions_sql(tables))
+        extra = [query(conn, sql) for sql in _other_records_sql(tables)]
+        drugs = query(conn, _DRUGS_SQL) if "drug_exposure" in tables else None
+        ancestor = (
+            query(conn, "SELECT ancestor_concept_id, descendant_concept_id FROM concept_ancestor")
+            if "concept_ancestor" in tables
+            else None
         )
         measurements = query(
             conn,
@@ -142,16 +182,92 @@ def read_omop_records(
     return HealthRecords(
         persons=_persons(persons),
         covariates=_covariates(covariates),
-        diagnoses=pd.DataFrame(
-            {
-                C.IID: diagnoses["iid"].astype(str).to_numpy(),
-                "date": _dates(diagnoses["date"]),
-                "code": diagnoses["code"].fillna("").astype(str).str.strip().str.upper().to_numpy(),
-                "concept_id": pd.array(diagnoses["concept_id"], dtype="Int64"),
-            }
-        ),
+        diagnoses=_diagnoses(pd.concat([diagnoses, *extra], ignore_index=True)),
         measurements=_measurements(measurements, source),
         source=source,
+        medications=_medications(drugs) if drugs is not None else empty_medications(),
+        concept_ancestor=(
+            ancestor.astype("int64") if ancestor is not None else empty_concept_ancestor()
+        ),
+    )
+
+
+def _conditions_sql(tables: set[str]) -> str:
+    vocab = "concept" in tables
+    visit = "visit_occurrence" in tables
+    inpatient = ", ".join(map(str, INPATIENT_VISITS))
+    return f"""
+SELECT p.person_source_value AS iid, c.condition_start_date AS date,
+       {"COALESCE(sc.concept_code, c.condition_source_value)" if vocab else "c.condition_source_value"} AS code,
+       {"sc.vocabulary_id" if vocab else "NULL"} AS vocabulary_id,
+       c.condition_concept_id AS concept_id,
+       CASE WHEN c.condition_type_concept_id = {REGISTRY_TYPE} THEN 'cancer'
+            WHEN c.condition_type_concept_id = {DEATH_CERTIFICATE_TYPE} THEN 'death'
+            {f"WHEN v.visit_concept_id IN ({inpatient}) THEN 'inpatient' WHEN v.visit_concept_id = {OUTPATIENT_VISIT} THEN 'outpatient'" if visit else ""}
+            ELSE '' END AS source
+FROM condition_occurrence c JOIN person p ON p.person_id = c.person_id
+{"LEFT JOIN concept sc ON sc.concept_id = c.condition_source_concept_id" if vocab else ""}
+{"LEFT JOIN visit_occurrence v ON v.visit_occurrence_id = c.visit_occurrence_id" if visit else ""}
+ORDER BY c.condition_occurrence_id
+"""
+
+
+def _other_records_sql(tables: set[str]) -> list[str]:
+    """Causes of death, procedures and observations: matched by concept (death causes also by
+    their ICD-10 source value)."""
+    out = [
+        "SELECT p.person_source_value AS iid, d.death_date AS date, d.cause_source_value AS code, "
+        "'ICD10' AS vocabulary_id, d.cause_concept_id AS concept_id, 'death' AS source "
+        "FROM death d JOIN person p ON p.person_id = d.person_id "
+        "WHERE d.cause_concept_id IS NOT NULL OR d.cause_source_value IS NOT NULL "
+        "ORDER BY p.person_id"
+    ]
+    if "procedure_occurrence" in tables:
+        out.append(
+            "SELECT p.person_source_value AS iid, x.procedure_date AS date, '' AS code, "
+            "'OMOP' AS vocabulary_id, x.procedure_concept_id AS concept_id, '' AS source "
+            "FROM procedure_occurrence x JOIN person p ON p.person_id = x.person_id "
+            "ORDER BY x.procedure_occurrence_id"
+        )
+    out.append(
+        "SELECT p.person_source_value AS iid, x.observation_date AS date, '' AS code, "
+        "'OMOP' AS vocabulary_id, x.observation_concept_id AS concept_id, '' AS source "
+        "FROM observation x JOIN person p ON p.person_id = x.person_id "
+        "ORDER BY x.observation_id"
+    )
+    return out
+
+
+_DRUGS_SQL = """
+SELECT p.person_source_value AS iid, d.drug_exposure_start_date AS date,
+       d.drug_source_value AS atc, d.drug_concept_id AS concept_id
+FROM drug_exposure d JOIN person p ON p.person_id = d.person_id
+ORDER BY d.drug_exposure_id
+"""
+
+
+def _diagnoses(df: pd.DataFrame) -> pd.DataFrame:
+    vocab = df["vocabulary_id"].astype(object).where(df["vocabulary_id"].notna(), "ICD10")
+    return pd.DataFrame(
+        {
+            C.IID: df["iid"].astype(str).to_numpy(),
+            "date": _dates(df["date"]),
+            "code": df["code"].fillna("").astype(str).str.strip().str.upper().to_numpy(),
+            "concept_id": pd.array(df["concept_id"], dtype="Int64"),
+            "code_system": vocab.map(ICD_VOCABULARIES).fillna("omop").to_numpy(),
+            "source": df["source"].fillna("").astype(str).to_numpy(),
+        }
+    )
+
+
+def _medications(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            C.IID: df["iid"].astype(str).to_numpy(),
+            "date": _dates(df["date"]),
+            C.ATC: df["atc"].fillna("").astype(str).str.strip().str.upper().to_numpy(),
+            "concept_id": pd.array(df["concept_id"], dtype="Int64"),
+        }
     )
 
 
@@ -296,22 +412,64 @@ def omop_tables(
             "person_id": pid[dead[C.IID]].to_numpy(),
             "death_date": dead[C.DEATH_DATE].dt.date.to_numpy(),
             "death_type_concept_id": EHR_TYPE,
+            "cause_concept_id": pd.array([pd.NA] * len(dead), dtype="Int64"),
+            "cause_source_value": None,
         }
     )
     dx = records.diagnoses.reset_index(drop=True)
-    codes = sorted(dx["code"].unique())
-    code_concept = {c: LOCAL_CONCEPT_BASE + 100_000 + i for i, c in enumerate(codes)}
+    vocab = vocabulary(dx["code"], records.medications[C.ATC])
+    concept_of = vocab.set_index(["vocabulary_id", "concept_code"])["concept_id"]
+
+    def lookup(vocabulary_id: str, codes: pd.Series) -> pd.Series:
+        keys = pd.MultiIndex.from_arrays([[vocabulary_id] * len(codes), codes.to_numpy()])
+        return pd.Series(concept_of.reindex(keys).to_numpy(), index=codes.index, dtype="Int64")
+
+    where = dx["source"] if "source" in dx else pd.Series("", index=dx.index)
+    std = lookup("IGS", dx["code"])
+    visit_of = where.isin(["inpatient", "outpatient"]).to_numpy()
+    visit = pd.DataFrame(
+        {
+            "visit_occurrence_id": np.arange(1, int(visit_of.sum()) + 1),
+            "person_id": pid[dx.loc[visit_of, C.IID]].to_numpy(),
+            "visit_concept_id": np.where(
+                where[visit_of] == "inpatient", INPATIENT_VISITS[0], OUTPATIENT_VISIT
+            ),
+            "visit_start_date": dx.loc[visit_of, "date"].dt.date.to_numpy(),
+            "visit_end_date": dx.loc[visit_of, "date"].dt.date.to_numpy(),
+            "visit_type_concept_id": EHR_TYPE,
+        }
+    )
+    visit_id = pd.Series(pd.NA, index=dx.index, dtype="Int64")
+    visit_id[visit_of] = visit["visit_occurrence_id"].to_numpy()
+    kind = {"cancer": REGISTRY_TYPE, "death": DEATH_CERTIFICATE_TYPE}
     condition = pd.DataFrame(
         {
             "condition_occurrence_id": np.arange(1, len(dx) + 1),
             "person_id": pid[dx[C.IID]].to_numpy(),
-            "condition_concept_id": dx["concept_id"]
-            .fillna(dx["code"].map(code_concept))
+            "condition_concept_id": dx["concept_id"].fillna(std).astype(np.int64).to_numpy(),
+            "condition_start_date": dx["date"].dt.date.to_numpy(),
+            "condition_type_concept_id": where.map(kind)
+            .fillna(EHR_TYPE)
             .astype(np.int64)
             .to_numpy(),
-            "condition_start_date": dx["date"].dt.date.to_numpy(),
-            "condition_type_concept_id": EHR_TYPE,
+            "visit_occurrence_id": visit_id.array,
             "condition_source_value": dx["code"].to_numpy(),
+            "condition_source_concept_id": lookup("ICD10", dx["code"]).array,
+        }
+    )
+    med = records.medications.reset_index(drop=True)
+    drug = pd.DataFrame(
+        {
+            "drug_exposure_id": np.arange(1, len(med) + 1),
+            "person_id": pid[med[C.IID]].to_numpy(),
+            "drug_concept_id": med["concept_id"]
+            .fillna(lookup("IGS", med[C.ATC]))
+            .astype(np.int64)
+            .to_numpy(),
+            "drug_exposure_start_date": med["date"].dt.date.to_numpy(),
+            "drug_exposure_end_date": med["date"].dt.date.to_numpy(),
+            "drug_type_concept_id": EHR_TYPE,
+            "drug_source_value": med[C.ATC].to_numpy(),
         }
     )
     cov = records.covariates.set_index(C.IID).loc[p[C.IID]].reset_index()
@@ -367,10 +525,78 @@ def omop_tables(
         "person": person,
         "observation_period": period,
         "death": death,
+        "visit_occurrence": visit,
         "condition_occurrence": condition,
+        "drug_exposure": drug,
+        "procedure_occurrence": pd.DataFrame(  # the demo has none; the table is in every CDM
+            {
+                "procedure_occurrence_id": pd.Series(dtype=np.int64),
+                "person_id": pd.Series(dtype=np.int64),
+                "procedure_concept_id": pd.Series(dtype=np.int64),
+                "procedure_date": pd.Series(dtype="datetime64[ns]"),
+                "procedure_type_concept_id": pd.Series(dtype=np.int64),
+                "procedure_source_value": pd.Series(dtype=object),
+            }
+        ),
+        "concept": vocab,
+        "concept_ancestor": ancestors(vocab),
         "measurement": measurement,
         "observation": observation,
     }
+
+
+def vocabulary(icd10: pd.Series, atc: pd.Series) -> pd.DataFrame:
+    """A small local vocabulary for the demo (concept table rows, ids above 2e9).
+
+    Per ICD-10 code: an ``ICD10`` source concept and a standard ``IGS`` condition concept (whose
+    ancestor is the standard concept of its three-character category, e.g. I21 above I21.9);
+    per ATC code: a standard ``IGS`` drug concept whose ancestors are ``ATC`` class concepts of
+    its shorter ATC levels (A10BA02 under A10BA, A10B, A10 and A).
+    """
+    codes = sorted(set(icd10.dropna()) | {c[:3] for c in icd10.dropna()})
+    drugs = sorted(set(atc.dropna()))
+    classes = sorted({d[:n] for d in drugs for n in (1, 3, 4, 5) if len(d) > n})
+    rows = [(c, "ICD10", "Condition", "ICD10 code", None) for c in codes]
+    rows += [(c, "IGS", "Condition", "Clinical Finding", "S") for c in codes]
+    rows += [(d, "IGS", "Drug", "Ingredient", "S") for d in drugs]
+    rows += [(a, "ATC", "Drug", f"ATC {len(a)}", "C") for a in classes]
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "concept_code",
+            "vocabulary_id",
+            "domain_id",
+            "concept_class_id",
+            "standard_concept",
+        ],
+    )
+    out.insert(0, "concept_id", LOCAL_CONCEPT_BASE + 300_000 + np.arange(len(out)))
+    out.insert(1, "concept_name", out["vocabulary_id"] + " " + out["concept_code"])
+    out["valid_start_date"] = dt.date(1970, 1, 1)
+    out["valid_end_date"] = dt.date(2099, 12, 31)
+    return out
+
+
+def ancestors(vocab: pd.DataFrame) -> pd.DataFrame:
+    """concept_ancestor of :func:`vocabulary`: every standard or class concept is its own
+    ancestor; a category above its codes, ATC classes above their drugs."""
+    std = vocab[vocab["vocabulary_id"] == "IGS"]
+    cond = std[std["domain_id"] == "Condition"].set_index("concept_code")["concept_id"]
+    atc = vocab[vocab["vocabulary_id"] == "ATC"].set_index("concept_code")["concept_id"]
+    pairs = [(c, c, 0) for c in std["concept_id"]] + [(c, c, 0) for c in atc]
+    for code, cid in cond.items():
+        if len(code) > 3 and code[:3] in cond:
+            pairs.append((int(cond[code[:3]]), int(cid), 1))
+    drugs = std[std["domain_id"] == "Drug"].set_index("concept_code")["concept_id"]
+    for code, cid in drugs.items():
+        for prefix, level in ((code[:5], 1), (code[:4], 2), (code[:3], 3), (code[:1], 4)):
+            if prefix in atc and prefix != code:
+                pairs.append((int(atc[prefix]), int(cid), level))
+    out = pd.DataFrame(
+        pairs, columns=["ancestor_concept_id", "descendant_concept_id", "min_levels_of_separation"]
+    )
+    out["max_levels_of_separation"] = out["min_levels_of_separation"]
+    return out.astype(np.int64)
 
 
 def write_omop(

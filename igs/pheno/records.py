@@ -5,8 +5,13 @@ A :class:`HealthRecords` holds four tables (column names as in the README's colu
 * ``persons``: IID, sex (``male``/``female``), birth_date, entry_date, end_of_followup,
   death_date (dates as ``datetime64``; death_date NaT when alive);
 * ``covariates``: IID, bmi, smoking (``never``/``former``/``current``), sbp, at study entry;
-* ``diagnoses``: IID, date, code (ICD-10 text), concept_id (OMOP condition concept, or NA);
-* ``measurements``: IID, date, analyte, value (float).
+* ``diagnoses``: IID, date, code (ICD text), concept_id (OMOP concept, or NA), code_system
+  (``icd10``, ``icd9`` or ``icd8``) and source (``inpatient``, ``outpatient``, ``death``,
+  ``cancer``, or ``""`` when the record does not say);
+* ``measurements``: IID, date, analyte, value (float);
+* ``medications``: IID, date, atc (ATC code of a purchase or prescription), concept_id;
+* ``concept_ancestor``: ancestor_concept_id, descendant_concept_id (OMOP vocabulary; empty for
+  plain tables).
 
 :func:`read_table_records` reads the plain-table source (CSV, TSV or Parquet);
 :mod:`igs.pheno.omop` reads an OMOP CDM database into the same shape. :func:`validate_records`
@@ -17,7 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +36,17 @@ PERSON_COLUMNS = (C.IID, C.SEX, C.BIRTH_DATE, C.ENTRY_DATE, C.END_OF_FOLLOWUP, C
 COVARIATE_COLUMNS = (C.IID, C.BMI, C.SMOKING, C.SBP)
 DIAGNOSIS_COLUMNS = (C.IID, "date", "code", "concept_id")
 MEASUREMENT_COLUMNS = (C.IID, "date", C.ANALYTE, C.VALUE)
+MEDICATION_COLUMNS = (C.IID, "date", C.ATC)
 SMOKING_LEVELS = ("never", "former", "current")
+DIAGNOSIS_SOURCES = ("inpatient", "outpatient", "death", "cancer")
+# Well-formed codes (dots optional): an ICD-10 letter and two digits; ICD-9 three digits, or V/E
+# codes (Finnish ICD-9 adds a letter); ICD-8 three digits; ATC anatomical group to substance.
+CODE_PATTERNS = {
+    "icd10": (re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{0,4})$"), "I21.9"),
+    "icd9": (re.compile(r"^([0-9]{3}|V[0-9]{2}|E[0-9]{3})(\.?[0-9A-Z]{0,2})$"), "410.9"),
+    "icd8": (re.compile(r"^[0-9]{3}(\.?[0-9]{0,2})$"), "410.99"),
+    "atc": (re.compile(r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"), "A10BA02"),
+}
 # Plausibility limits: a value outside is an error (a unit mix-up or a data-entry slip), not a risk
 # factor. Wide on purpose: they catch impossible values, not unusual people.
 EARLIEST_BIRTH = pd.Timestamp("1900-01-01")
@@ -46,6 +62,8 @@ class HealthRecords:
     diagnoses: pd.DataFrame
     measurements: pd.DataFrame
     source: str
+    medications: pd.DataFrame = field(default_factory=lambda: empty_medications())
+    concept_ancestor: pd.DataFrame = field(default_factory=lambda: empty_concept_ancestor())
 
 
 def read_any_table(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
@@ -69,8 +87,13 @@ def read_table_records(
     clinical: str | os.PathLike[str],
     diagnoses: str | os.PathLike[str] | None = None,
     omics: str | os.PathLike[str] | None = None,
+    medications: str | os.PathLike[str] | None = None,
 ) -> HealthRecords:
-    """Records from the plain-table source (clinical is required; the others may be absent)."""
+    """Records from the plain-table source (clinical is required; the others may be absent).
+
+    The diagnoses table may add ``code_system`` (icd10, icd9, icd8; empty means icd10) and
+    ``source`` (inpatient, outpatient, death, cancer; empty: not said) columns.
+    """
     clin = read_any_table(clinical, "clinical")
     _require_columns(clin, C.CLINICAL_COLUMNS, f"{clinical} (clinical)")
     persons = pd.DataFrame(
@@ -90,15 +113,24 @@ def read_table_records(
     )
     if diagnoses is not None:
         dx = read_any_table(diagnoses, "diagnoses")
-        _require_columns(dx, C.DIAGNOSES_COLUMNS, f"{diagnoses} (diagnoses)")
+        table = f"{diagnoses} (diagnoses)"
+        _require_columns(dx, C.DIAGNOSES_COLUMNS, table)
+        blank = pd.Series("", index=dx.index)
+        system = dx.get(C.CODE_SYSTEM, blank).str.strip().str.lower().replace("", "icd10")
+        where = dx.get(C.RECORD_SOURCE, blank).str.strip().str.lower()
+        _check_levels(system, ("icd10", "icd9", "icd8"), table, C.CODE_SYSTEM, "icd9")
+        _check_levels(where, ("", *DIAGNOSIS_SOURCES), table, C.RECORD_SOURCE, "inpatient")
         diag = pd.DataFrame(
             {
                 C.IID: dx[C.IID].astype(str),
-                "date": parse_dates(dx[C.DIAGNOSIS_DATE], f"{diagnoses} (diagnoses)", "date"),
+                "date": parse_dates(dx[C.DIAGNOSIS_DATE], table, "date"),
                 "code": dx[C.ICD10].str.strip().str.upper(),
                 "concept_id": pd.array([pd.NA] * len(dx), dtype="Int64"),
+                "code_system": system,
+                "source": where,
             }
         )
+        check_codes(diag["code"], diag["code_system"], table)
     else:
         diag = empty_diagnoses()
     if omics is not None:
@@ -114,7 +146,47 @@ def read_table_records(
         )
     else:
         meas = empty_measurements()
-    return HealthRecords(persons, covariates, diag, meas, source=f"table:{clinical}")
+    if medications is not None:
+        md = read_any_table(medications, "medications")
+        table = f"{medications} (medications)"
+        _require_columns(md, MEDICATION_COLUMNS, table)
+        meds = pd.DataFrame(
+            {
+                C.IID: md[C.IID].astype(str),
+                "date": parse_dates(md["date"], table, "date"),
+                C.ATC: md[C.ATC].str.strip().str.upper(),
+                "concept_id": pd.array([pd.NA] * len(md), dtype="Int64"),
+            }
+        )
+        check_codes(meds[C.ATC], pd.Series("atc", index=meds.index), table)
+    else:
+        meds = empty_medications()
+    return HealthRecords(persons, covariates, diag, meas, f"table:{clinical}", meds)
+
+
+def check_codes(codes: pd.Series, systems: pd.Series, table: str) -> None:
+    """Every code must look like a code of its system (``CODE_PATTERNS``)."""
+    for system, (pattern, example) in CODE_PATTERNS.items():
+        mine = (systems == system).to_numpy()
+        bad = ~codes[mine].fillna("").str.fullmatch(pattern.pattern)
+        if bad.any():
+            first = codes[mine][bad.to_numpy()].iloc[0]
+            raise InputFormatError(
+                f"{table}: {int(bad.sum())} malformed {system} code(s), e.g. {first!r} "
+                f"(expected a code like {example})."
+            )
+
+
+def _check_levels(
+    values: pd.Series, allowed: tuple[str, ...], table: str, column: str, example: str
+) -> None:
+    bad = ~values.isin(allowed)
+    if bad.any():
+        raise InputFormatError(
+            f"{table}: column {column} has unknown value(s) "
+            f"{', '.join(map(repr, sorted(set(values[bad]))[:3]))}; expected one of "
+            f"{', '.join(a for a in allowed if a)} (e.g. {example})."
+        )
 
 
 def empty_diagnoses() -> pd.DataFrame:
@@ -124,6 +196,26 @@ def empty_diagnoses() -> pd.DataFrame:
             "date": pd.Series(dtype="datetime64[ns]"),
             "code": pd.Series(dtype=object),
             "concept_id": pd.Series(dtype="Int64"),
+        }
+    )
+
+
+def empty_medications() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            C.IID: pd.Series(dtype=object),
+            "date": pd.Series(dtype="datetime64[ns]"),
+            C.ATC: pd.Series(dtype=object),
+            "concept_id": pd.Series(dtype="Int64"),
+        }
+    )
+
+
+def empty_concept_ancestor() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ancestor_concept_id": pd.Series(dtype="int64"),
+            "descendant_concept_id": pd.Series(dtype="int64"),
         }
     )
 
@@ -218,7 +310,12 @@ def validate_records(records: HealthRecords, *, today: dt.date | None = None) ->
             f"{col} is outside its plausible range {lo:g}-{hi:g} {unit} (or not finite)",
         )
     births = p.set_index(C.IID)[C.BIRTH_DATE]
-    for name, table in (("diagnoses", records.diagnoses), ("measurements", records.measurements)):
+    tables = (
+        ("diagnoses", records.diagnoses),
+        ("measurements", records.measurements),
+        ("medications", records.medications),
+    )
+    for name, table in tables:
         birth = table[C.IID].map(births[~births.index.duplicated()])
         _fail_if(table["date"] < birth, table, src, f"a {name} date is before birth_date")
     values = records.measurements[C.VALUE].astype(float)
@@ -231,7 +328,7 @@ def validate_records(records: HealthRecords, *, today: dt.date | None = None) ->
     limit = pd.Timestamp(today or dt.date.today())
     for col in (C.BIRTH_DATE, C.ENTRY_DATE, C.END_OF_FOLLOWUP, C.DEATH_DATE):
         _fail_if(p[col] > limit, p, src, f"{col} is in the future (after {limit.date()})")
-    for name, table in (("diagnoses", records.diagnoses), ("measurements", records.measurements)):
+    for name, table in tables:
         _fail_if(
             table["date"] > limit,
             table,

@@ -94,7 +94,11 @@ def biobank_section(results_dir: Path, name: str, endpoints: list[str]) -> str:
     if pheno.is_file():
         eps = json.loads(pheno.read_text())["endpoints"]
         table = pd.DataFrame(
-            [{k: v for k, v in e.items() if k != "excluded"} for e in eps.values()]
+            [
+                {k: v for k, v in e.items() if not isinstance(v, dict)}  # counts, not breakdowns
+                | {f"events_{k}": v for k, v in e.get("events_by_source", {}).items()}
+                for e in eps.values()
+            ]
         )
         parts += ["<h3>Endpoints</h3>", _table(table)]
     for ep in endpoints:

@@ -32,6 +32,7 @@ COHORT_FILES = (
     "genotypes.psam",
     "clinical.tsv",
     "diagnoses.tsv",
+    "medications.tsv",
     "omics.tsv.gz",
     "truth.json",
     "truth_samples.tsv.gz",
@@ -172,9 +173,12 @@ def simulate_cohort(
         for k, s in enumerate(scores):
             people[f"prs_raw_{s}"] = prs[k]
             people[f"prs_z_{s}"] = (prs[k] - prs[k].mean()) / prs[k].std()
-        clinical, diagnoses, omics, person_truth, model_truth = simulate_health_records(people, rng)
+        clinical, diagnoses, omics, person_truth, model_truth, medications = (
+            simulate_health_records(people, rng)
+        )
         clinical.to_csv(tmp_dir / "clinical.tsv", sep="\t", index=False)
         diagnoses.to_csv(tmp_dir / "diagnoses.tsv", sep="\t", index=False)
+        medications.to_csv(tmp_dir / "medications.tsv", sep="\t", index=False)
         write_csv_gz(omics, tmp_dir / "omics.tsv.gz", sep="\t")
 
         per_person = (

@@ -5,6 +5,12 @@ Disease onset follows a Gompertz baseline hazard in age, multiplied by
 pressure and a latent omics factor. Death is a competing risk. The model's
 log hazard ratios are written to the cohort's ``truth.json`` so that later stages
 can be checked for recovering them.
+
+Besides CAD and T2D (whose draws come first and are unchanged by what follows), men get
+prostate cancer (``SEX_SPECIFIC``: ICD-10 C61 from the cancer registry, planted on the
+``IGS_SIM_LDL`` score), and every T2D case still alive buys metformin (ATC A10BA02) 30-400 days
+after onset and again a year later. Diagnoses carry a ``source``: the first record of a disease
+is ``inpatient``, repeats and background codes ``outpatient``.
 """
 
 from __future__ import annotations
@@ -76,6 +82,17 @@ DISEASES = (
         post_onset_marker="OM05",
     ),
 )
+# Drawn after everything above, so CAD and T2D stay as they were.
+SEX_SPECIFIC = DiseaseModel(
+    "PROSTATE_CANCER",
+    "IGS_SIM_LDL",
+    ("C61",),
+    1.5e-6,
+    0.12,
+    {"prs_sd": 0.50, "current_smoker": 0.10},
+)
+SEX_SPECIFIC_SEX = "male"
+METFORMIN = "A10BA02"
 DEATH = {
     "baseline_rate": 2.5e-5,
     "baseline_shape": 0.09,
@@ -102,11 +119,12 @@ def simulate_health_records(
     entry_age: tuple[float, float] = (40.0, 70.0),
     admin_end: str = "2023-12-31",
     loss_to_followup: float = 0.05,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """Draw clinical, diagnoses and omics tables for ``people``.
 
     ``people`` has IID, male (genetic sex, bool), reported_male (bool) and
-    ``prs_z_<pgs_id>`` columns. Returns (clinical, diagnoses, omics, per-person truth, model truth).
+    ``prs_z_<pgs_id>`` columns. Returns (clinical, diagnoses, omics, per-person truth, model
+    truth, medications).
     """
     n = len(people)
     iid = people[C.IID].to_numpy()
@@ -192,6 +210,31 @@ def simulate_health_records(
     diagnoses = _diagnoses(rng, iid, birth, end, onset_dates)
     omics, n_post = _omics(rng, iid, birth, entry, end, omics_u, onset_dates)
 
+    d = SEX_SPECIFIC
+    eta = d.log_hr["prs_sd"] * people[f"prs_z_{d.score}"].to_numpy()
+    eta = eta + d.log_hr["current_smoker"] * current
+    onset = gompertz_age(d.baseline_rate * np.exp(eta), d.baseline_shape, rng.exponential(size=n))
+    onset[~male] = np.inf  # genetic sex
+    truth[f"onset_age_{d.name}"] = onset
+    pca_date = birth + np.round(np.minimum(onset, 200) * DAYS_PER_YEAR).astype(int).astype(
+        "timedelta64[D]"
+    )
+    seen = np.flatnonzero(pca_date <= end)
+    cancer = pd.DataFrame(
+        {
+            C.IID: iid[seen],
+            C.DIAGNOSIS_DATE: pca_date[seen].astype(str),
+            C.ICD10: d.icd10[0],
+            C.RECORD_SOURCE: "cancer",
+        }
+    )
+    diagnoses = (
+        pd.concat([diagnoses, cancer], ignore_index=True)
+        .sort_values([C.IID, C.DIAGNOSIS_DATE, C.ICD10], kind="stable")
+        .reset_index(drop=True)
+    )
+    medications = _metformin(rng, iid, end, onset_dates["T2D"])
+
     model_truth = {
         "time_scale": "age",
         "diseases": {d.name: asdict(d) for d in DISEASES},
@@ -217,7 +260,28 @@ def simulate_health_records(
             },
         },
     }
-    return clinical, diagnoses, omics, truth, model_truth
+    model_truth["sex_specific"] = {
+        "disease": asdict(SEX_SPECIFIC),
+        "sex": SEX_SPECIFIC_SEX,
+        f"{d.name}_incident_in_followup": int(((pca_date >= entry) & (pca_date <= end)).sum()),
+    }
+    model_truth["medications"] = {"T2D": METFORMIN, "purchases": len(medications)}
+    return clinical, diagnoses, omics, truth, model_truth, medications
+
+
+def _metformin(
+    rng: np.random.Generator, iid: np.ndarray, end: np.ndarray, t2d_onset: np.ndarray
+) -> pd.DataFrame:
+    """Two purchases per T2D case: 30-400 days after onset and a year later (if under follow-up)."""
+    first = t2d_onset + rng.integers(30, 401, size=len(iid)).astype("timedelta64[D]")
+    second = first + np.timedelta64(365, "D")
+    who, when = [], []
+    for date in (first, second):
+        ok = np.flatnonzero(date <= end)
+        who.append(iid[ok])
+        when.append(date[ok].astype(str))
+    out = pd.DataFrame({C.IID: np.concatenate(who), "date": np.concatenate(when), C.ATC: METFORMIN})
+    return out.sort_values([C.IID, "date"], kind="stable").reset_index(drop=True)
 
 
 def _diagnoses(
@@ -234,7 +298,14 @@ def _diagnoses(
         idx = np.flatnonzero(seen)
         code = np.array(d.icd10)[rng.integers(0, len(d.icd10), size=len(idx))]
         frames.append(
-            pd.DataFrame({C.IID: iid[idx], C.DIAGNOSIS_DATE: onset[idx].astype(str), C.ICD10: code})
+            pd.DataFrame(
+                {
+                    C.IID: iid[idx],
+                    C.DIAGNOSIS_DATE: onset[idx].astype(str),
+                    C.ICD10: code,
+                    C.RECORD_SOURCE: "inpatient",
+                }
+            )
         )
         # Follow-up contacts after onset repeat the diagnosis.
         repeat = idx[rng.random(len(idx)) < 0.5]
@@ -242,7 +313,12 @@ def _diagnoses(
         later = onset[repeat] + (rng.random(len(repeat)) * gap).astype(int).astype("timedelta64[D]")
         frames.append(
             pd.DataFrame(
-                {C.IID: iid[repeat], C.DIAGNOSIS_DATE: later.astype(str), C.ICD10: d.icd10[-1]}
+                {
+                    C.IID: iid[repeat],
+                    C.DIAGNOSIS_DATE: later.astype(str),
+                    C.ICD10: d.icd10[-1],
+                    C.RECORD_SOURCE: "outpatient",
+                }
             )
         )
     n_bg = rng.poisson(1.5, size=len(iid))
@@ -256,6 +332,7 @@ def _diagnoses(
                 C.IID: iid[who],
                 C.DIAGNOSIS_DATE: when.astype(str),
                 C.ICD10: rng.choice(BACKGROUND_CODES, size=len(who)),
+                C.RECORD_SOURCE: "outpatient",
             }
         )
     )

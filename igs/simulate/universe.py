@@ -52,7 +52,11 @@ class ScoreSpec:
 DEFAULT_SCORES = (
     ScoreSpec("IGS_SIM_CAD", "coronary artery disease", 1000),
     ScoreSpec("IGS_SIM_T2D", "type 2 diabetes", 600),
-    ScoreSpec("IGS_SIM_LDL", "LDL cholesterol (no effect on simulated endpoints)", 300),
+    ScoreSpec(
+        "IGS_SIM_LDL",
+        "LDL cholesterol (no effect on CAD or T2D; planted prostate cancer effect)",
+        300,
+    ),
 )
 
 

@@ -8,7 +8,7 @@ def phenotype_files(biobank):
     if ph["source"] == "omop":
         url = ph["omop_url"]
         return [] if url.startswith(("postgresql://", "postgres://")) else [url]
-    return [ph[k] for k in ("clinical", "diagnoses", "omics") if k in ph]
+    return [ph[k] for k in ("clinical", "diagnoses", "omics", "medications") if k in ph]
 
 
 rule pheno_build:

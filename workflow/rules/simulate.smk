@@ -35,6 +35,7 @@ rule simulate_cohort:
         psam=f"{SIMULATED_DIR}/{{biobank}}/genotypes.psam",
         clinical=f"{SIMULATED_DIR}/{{biobank}}/clinical.tsv",
         diagnoses=f"{SIMULATED_DIR}/{{biobank}}/diagnoses.tsv",
+        medications=f"{SIMULATED_DIR}/{{biobank}}/medications.tsv",
         omics=f"{SIMULATED_DIR}/{{biobank}}/omics.tsv.gz",
         truth=f"{SIMULATED_DIR}/{{biobank}}/truth.json",
         truth_samples=f"{SIMULATED_DIR}/{{biobank}}/truth_samples.tsv.gz",
@@ -61,6 +62,7 @@ rule simulate_omop:
     input:
         clinical=f"{SIMULATED_DIR}/{{biobank}}/clinical.tsv",
         diagnoses=f"{SIMULATED_DIR}/{{biobank}}/diagnoses.tsv",
+        medications=f"{SIMULATED_DIR}/{{biobank}}/medications.tsv",
         omics=f"{SIMULATED_DIR}/{{biobank}}/omics.tsv.gz",
     output:
         f"{SIMULATED_DIR}/{{biobank}}/omop.duckdb",
