@@ -4,7 +4,12 @@ A rule asks for ``mem_mb + mem_mb_per_gb * input GB`` megabytes and
 ``runtime + runtime_per_gb * input GB`` minutes, capped at ``max_mem_mb`` and ``max_runtime``,
 with the threads of its block. The rules pass their input size (Snakemake's ``input.size_mb``);
 a simulated biobank's rule, whose inputs do not exist yet, passes
-:func:`simulated_genotypes_mb` of its configured size instead.
+:func:`simulated_genotypes_mb` of its configured size instead. In a rule::
+
+    threads: job_resources(RESOLVED["resources"], "qc_genotypes").threads
+    resources:
+        mem_mb=lambda wc, input: job_resources(RESOLVED["resources"], "qc_genotypes", input.size_mb).mem_mb,
+        runtime=lambda wc, input: job_resources(RESOLVED["resources"], "qc_genotypes", input.size_mb).runtime,
 """
 
 from __future__ import annotations
