@@ -25,7 +25,8 @@ fail() { echo "[test-slurm] FAILED: $*" >&2; exit 1; }
 # --- 1. Debian packages -------------------------------------------------------------------
 missing=""
 for cmd in slurmctld:slurm-wlm slurmd:slurm-wlm sbatch:slurm-client munged:munge; do
-    command -v "${cmd%%:*}" >/dev/null || missing="$missing ${cmd#*:}"
+    pkg="${cmd#*:}"
+    command -v "${cmd%%:*}" >/dev/null || [[ " $missing " == *" $pkg "* ]] || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
     say "installing Debian packages:$missing"
