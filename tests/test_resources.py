@@ -15,17 +15,17 @@ DEFAULTS = default_blocks(("resources",))["resources"]
 
 
 def test_requests_grow_with_the_input():
-    # qc_genotypes: 4000 MB + 4000 MB/GB, 30 min + 120 min/GB, 2 threads
-    assert job_resources(DEFAULTS, "qc_genotypes", 2500.0) == JobResources(2, 14000, 330)
-    assert job_resources(DEFAULTS, "qc_genotypes", 0.0) == JobResources(2, 4000, 30)
-    # 1 MB of input: 4000 + 4 = 4004 MB, 30 + 0.12 -> 31 minutes (rounded up)
-    assert job_resources(DEFAULTS, "qc_genotypes", 1.0) == JobResources(2, 4004, 31)
+    # qc_genotypes: 1000 MB + 16000 MB/GB, 10 min + 120 min/GB, 2 threads
+    assert job_resources(DEFAULTS, "qc_genotypes", 2500.0) == JobResources(2, 41000, 310)
+    assert job_resources(DEFAULTS, "qc_genotypes", 0.0) == JobResources(2, 1000, 10)
+    # 1 MB of input: 1000 + 16 = 1016 MB, 10 + 0.12 -> 11 minutes (rounded up)
+    assert job_resources(DEFAULTS, "qc_genotypes", 1.0) == JobResources(2, 1016, 11)
 
 
 def test_a_rule_override_replaces_only_its_keys():
     cfg = {"rules": {"qc_genotypes": {"threads": 8, "mem_mb_per_gb": 1000}}}
-    # 4000 + 1000 * 2.5 = 6500 MB; run time keeps its defaults: 30 + 120 * 2.5 = 330
-    assert job_resources(cfg, "qc_genotypes", 2500.0) == JobResources(8, 6500, 330)
+    # 1000 + 1000 * 2.5 = 3500 MB; run time keeps its defaults: 10 + 120 * 2.5 = 310
+    assert job_resources(cfg, "qc_genotypes", 2500.0) == JobResources(8, 3500, 310)
     assert job_resources(cfg, "scores_compute", 0.0) == JobResources(2, 2000, 10)
 
 
