@@ -80,7 +80,7 @@ def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
     """The provenance record of one biobank's results (see the module docstring)."""
     import igs
     from igs.config import get_biobank
-    from igs.pheno.omop import _redact
+    from igs.io.redact import redact_url
 
     bb = get_biobank(config, biobank_name)
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
@@ -97,6 +97,6 @@ def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
     }
     ph = bb["phenotypes"]
     if ph["source"] == "omop" and ph["omop_url"].startswith(("postgresql://", "postgres://")):
-        record["config"] = json.loads(canonical.replace(ph["omop_url"], _redact(ph["omop_url"])))
-        record["inputs"][_redact(ph["omop_url"])] = None  # a server: no checksum
+        record["config"] = json.loads(canonical.replace(ph["omop_url"], redact_url(ph["omop_url"])))
+        record["inputs"][redact_url(ph["omop_url"])] = None  # a server: no checksum
     return record

@@ -12,12 +12,12 @@ import pytest
 from igs.errors import IGSError, MatchRateError
 from igs.io import plink
 from igs.io.tables import read_tsv
+from igs.qc.pca import project_samples
 from igs.scores import compute_scores, match_variants, read_scoring_file, score_weights
 from igs.scores.ancestry import (
     adjust_scores,
     empirical_percentile,
     fit_gamma_log_glm,
-    project_samples,
 )
 from tests.test_cli import run_igs
 

@@ -107,14 +107,14 @@ def test_local_engine_does_not_read_vcf(command, tmp_path):
 
 
 def test_hail_engine_does_not_read_pgen():
-    from igs.qc.hail_engine import read_matrix_table
+    from igs.io.hail import read_matrix_table
 
     with pytest.raises(ConfigError, match="the Hail engine reads bed, vcf or bgen, not 'pgen'"):
         read_matrix_table("x", "pgen", hl=None)
 
 
 def test_vcf_without_variants(tmp_path):
-    from igs.qc.hail_engine import read_matrix_table
+    from igs.io.hail import read_matrix_table
 
     vcf = tmp_path / "x.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
@@ -124,7 +124,7 @@ def test_vcf_without_variants(tmp_path):
 
 
 def test_hail_missing_is_named(monkeypatch):
-    from igs.qc.hail_engine import import_hail
+    from igs.io.hail import import_hail
 
     monkeypatch.setitem(sys.modules, "hail", None)  # as if `igs[hail]` were not installed
     with pytest.raises(

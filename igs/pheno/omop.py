@@ -31,6 +31,7 @@ import pandas as pd
 
 from igs import columns as C
 from igs.errors import InputFormatError
+from igs.io.redact import redact_url as _redact
 from igs.pheno.records import HealthRecords
 
 MALE, FEMALE = 8507, 8532
@@ -238,15 +239,6 @@ def _measurements(df: pd.DataFrame, source: str) -> pd.DataFrame:
             C.VALUE: pd.to_numeric(df["value"]).astype(float).to_numpy(),
         }
     )
-
-
-def _redact(url: str) -> str:
-    """A URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
 
 
 # --------------------------------------------------------------------------- writing (demo)

@@ -1,0 +1,66 @@
+"""How the configuration reaches a job: one JSON file per biobank and stage.
+
+The workflow's rule ``config_stage`` writes ``results/{biobank}/config/{stage}.json`` with the
+resolved config blocks that stage depends on (its params, so a changed value reruns the stage
+and, by file time, everything downstream). Commands read their options from that file, passed as
+``--options {input.options}``, so a job reads the config it was scheduled with. Each stage's
+frozen options dataclass is built from it once, with ``from_config``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from igs.errors import ConfigError
+from igs.io.atomic import atomic_path
+
+# The top-level config blocks each stage's results depend on ("*" is the whole config).
+STAGE_BLOCKS: dict[str, tuple[str, ...]] = {
+    "qc": ("seed", "qc", "hail"),
+    "scores": ("scores", "hail"),
+    "pheno": ("pheno",),
+    "models": ("seed", "pheno", "models", "scores"),
+    "share": ("pheno", "share"),
+    "export": ("pheno", "models", "scores", "export"),
+    "provenance": ("*",),
+    "report": ("results_dir", "pheno"),
+}
+OPTIONS_VERSION = 1
+
+
+def stage_config(cfg: dict[str, Any], stage: str, biobank: str | None = None) -> dict[str, Any]:
+    """The part of a resolved config that ``stage`` reads (with the biobank's own entry)."""
+    if stage not in STAGE_BLOCKS:
+        raise ConfigError(f"unknown stage {stage!r}; stages with options: {', '.join(STAGE_BLOCKS)}.")
+    blocks = STAGE_BLOCKS[stage]
+    section = dict(cfg) if blocks == ("*",) else {k: cfg[k] for k in blocks if k in cfg}
+    if stage == "report":
+        section["biobanks"] = [b["name"] for b in cfg["biobanks"]]
+    record: dict[str, Any] = {"options_version": OPTIONS_VERSION, "stage": stage, "config": section}
+    if biobank is not None:
+        record["biobank"] = next(b for b in cfg["biobanks"] if b["name"] == biobank)
+    return record
+
+
+def write_stage_config(record: dict[str, Any], out: str | os.PathLike[str]) -> None:
+    """Write a stage's options file atomically (only when its job runs)."""
+    with atomic_path(Path(out)) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def read_stage_config(path: str | os.PathLike[str], stage: str) -> dict[str, Any]:
+    """The record written by :func:`write_stage_config` for ``stage``; a wrong file is an error."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"options file {path} not found; the workflow's config_stage rule writes it.") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"options file {path}: not valid JSON: {exc}") from None
+    if not isinstance(record, dict) or record.get("stage") != stage:
+        got = record.get("stage") if isinstance(record, dict) else None
+        raise ConfigError(f"options file {path} holds the options of stage {got!r}, not {stage!r}.")
+    return record
