@@ -11,14 +11,6 @@ import os
 
 Root = str | os.PathLike[str]
 
-QC_FILES = ("genotypes.bed", "genotypes.bim", "genotypes.fam", "variant_qc.tsv.gz",
-            "sample_qc.tsv.gz", "pcs.tsv", "pca_loadings.tsv.gz", "king_pairs.tsv.gz",
-            "summary.json")  # fmt: skip
-EVALUATION_TABLES = ("comparison.tsv", "calibration.tsv", "net_benefit.tsv", "hr_per_sd.tsv",
-                     "percentile_hr.tsv", "cumulative_incidence.tsv", "metrics.json", "model.json")  # fmt: skip
-EVALUATION_PLOTS = ("cumulative_incidence.png", "calibration.png", "td_auc.png", "percentile_hr.png")
-BUNDLE_TABLES = ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv", "match.tsv")
-
 
 def biobank(results: Root, name: str) -> str:
     """One biobank's results folder."""

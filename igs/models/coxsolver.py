@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from igs.errors import IGSError
+from igs.errors import ModelError
 
 
 def _risk_set_sums(start, stop, event_times, r, x, need_second: bool):
@@ -111,7 +111,7 @@ def cox_fit(
             return beta
         if not np.all(np.isfinite(beta)):
             break
-    raise IGSError("the Cox model did not converge; a feature may separate events perfectly.")
+    raise ModelError("the Cox model did not converge; a feature may separate events perfectly.")
 
 
 def _check_risk_sets(start: np.ndarray, stop: np.ndarray, times: np.ndarray) -> None:
@@ -120,7 +120,7 @@ def _check_risk_sets(start: np.ndarray, stop: np.ndarray, times: np.ndarray) -> 
         np.sort(stop), times, "left"
     )
     if np.any(at_risk <= 0):
-        raise IGSError("an event time has nobody at risk; check that start < stop for everyone.")
+        raise ModelError("an event time has nobody at risk; check that start < stop for everyone.")
 
 
 def _loglik(x, start, stop, ev_idx, times, inverse, frac, beta, penalizer, n):
@@ -139,7 +139,7 @@ def _loglik(x, start, stop, ev_idx, times, inverse, frac, beta, penalizer, n):
     a1 = s1[inverse] - f[:, None] * t1[inverse]
     a2 = s2[inverse] - f[:, None, None] * t2[inverse]
     if np.any(a0 <= 0):  # risk sets are not empty (checked), so the weights underflowed
-        raise IGSError("the Cox model did not converge; a feature may separate events perfectly.")
+        raise ModelError("the Cox model did not converge; a feature may separate events perfectly.")
     ll = lp[ev_idx].sum() - np.log(a0).sum() - len(ev_idx) * shift
     mean1 = a1 / a0[:, None]
     g = xe.sum(axis=0) - mean1.sum(axis=0)

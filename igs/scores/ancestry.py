@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from igs.errors import IGSError
+from igs.errors import InputFormatError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +76,19 @@ def fit_gamma_log_glm(
         if np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(beta))):
             return new
         beta = new
-    raise IGSError("the gamma GLM for the score variance did not converge; try fewer PCs.")
+    raise ModelError("the gamma GLM for the score variance did not converge; try fewer PCs.")
 
 
 def fit_adjustment(pgs_id: str, score: np.ndarray, pcs: np.ndarray) -> AdjustmentFit:
     """Fit the mean and variance models of one score on the reference samples."""
     n, k = pcs.shape
     if n < 10 * (k + 1):
-        raise IGSError(
+        raise ModelError(
             f"{pgs_id}: {n} reference samples are too few to adjust for {k} PCs "
             f"(need at least {10 * (k + 1)}); lower scores.ancestry_adjustment.n_pcs."
         )
     if np.std(score) == 0:
-        raise IGSError(f"{pgs_id}: the score is constant in the reference; it cannot be adjusted.")
+        raise ModelError(f"{pgs_id}: the score is constant in the reference; it cannot be adjusted.")
     x = np.column_stack([np.ones(n), pcs])
     mean_coef = np.linalg.lstsq(x, score, rcond=None)[0]
     resid = score - x @ mean_coef
@@ -142,7 +142,7 @@ def adjust_scores(
     pc_cols = [f"PC{i}" for i in range(1, n_pcs + 1)]
     missing = [c for c in ["IID", *pc_cols] if c not in pcs.columns]
     if missing:
-        raise IGSError(f"the PC table has no column(s) {', '.join(missing)} (n_pcs = {n_pcs}).")
+        raise InputFormatError(f"the PC table has no column(s) {', '.join(missing)} (n_pcs = {n_pcs}).")
     ref_scores = scores if reference_scores is None else reference_scores
     ref_pcs = pcs if reference_pcs is None else reference_pcs
     target_pcs = pcs.set_index(pcs["IID"].astype(str))[pc_cols]
@@ -151,11 +151,11 @@ def adjust_scores(
     for pgs_id, target in scores.groupby("pgs_id", sort=False):
         ref = ref_scores[ref_scores["pgs_id"] == pgs_id]
         if ref.empty:
-            raise IGSError(f"{pgs_id}: the reference has no scores for it.")
+            raise InputFormatError(f"{pgs_id}: the reference has no scores for it.")
         ref_ids = ref["IID"].astype(str)
         no_pcs = ~ref_ids.isin(reference_pcs_.index)
         if no_pcs.any():
-            raise IGSError(
+            raise InputFormatError(
                 f"{pgs_id}: {int(no_pcs.sum())} reference sample(s) have no PCs, "
                 f"e.g. {ref_ids[no_pcs].iloc[0]}."
             )
@@ -165,7 +165,7 @@ def adjust_scores(
         ids = target["IID"].astype(str)
         lacking = ~ids.isin(target_pcs.index)
         if lacking.any():
-            raise IGSError(
+            raise InputFormatError(
                 f"{pgs_id}: {int(lacking.sum())} scored sample(s) have no PCs, e.g. {ids[lacking].iloc[0]}; "
                 "project them with `igs qc project`."
             )

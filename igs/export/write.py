@@ -1,0 +1,72 @@
+"""The clinician export of one endpoint: its table built from the stage outputs, written all or
+nothing (the CSV, one FHIR resource per person and a copy of the biobank's provenance)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from igs.export.clinician import clinician_table, write_fhir
+from igs.export.options import ExportOptions
+from igs.io.atomic import atomic_path
+from igs.io.tables import read_tsv
+from igs.models.cox import CoxModel
+from igs.models.load import SurvivalFiles, load_survival_data
+
+PathLike = str | os.PathLike[str]
+
+
+def export_table(
+    endpoint: str,
+    model_file: PathLike,
+    files: SurvivalFiles,
+    match_summary: PathLike,
+    opts: ExportOptions,
+) -> tuple[pd.DataFrame, CoxModel, str]:
+    """One row per person of ``endpoint`` (everyone scored, flagged), its model and pgs_id."""
+    model = CoxModel.from_json(model_file)
+    data = load_survival_data(files, endpoint, opts.models, only_included=False)
+    pgs_id = opts.models.score_of(endpoint)
+    ep_table = pd.read_parquet(files.endpoint_table).set_index("IID")
+    match = read_tsv(match_summary).set_index("pgs_id")
+    table = clinician_table(
+        data, ep_table.loc[data.iid, "excluded"].to_numpy(),
+        read_tsv(files.scores, dtypes={"IID": "string"}),
+        model, model_file, pgs_id=pgs_id, match_rate=float(match.loc[pgs_id, "match_rate"]),
+        horizon=opts.horizon, thresholds=opts.thresholds, labels=opts.labels,
+        min_match_rate=opts.min_match_rate,
+        normalisation=f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, fitted in this biobank's QC'd samples",
+    )  # fmt: skip
+    return table, model, pgs_id
+
+
+def write_export(
+    table: pd.DataFrame,
+    model: CoxModel,
+    score_ids: list[str],
+    csv: PathLike,
+    fhir_dir: PathLike,
+    provenance: PathLike | None = None,
+    provenance_copy: PathLike | None = None,
+) -> None:
+    """Write the CSV, the FHIR folder (staged beside it, then renamed) and the provenance copy."""
+    csv, fhir_dir = Path(csv), Path(fhir_dir)
+    csv.parent.mkdir(parents=True, exist_ok=True)
+    fhir_dir.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(csv) as tmp:
+        staging = Path(tempfile.mkdtemp(dir=fhir_dir.parent, prefix=f".{fhir_dir.name}."))
+        try:
+            write_fhir(table, model, score_ids, staging)
+            table.to_csv(tmp, index=False, float_format="%.6g")
+            if provenance is not None and provenance_copy is not None:
+                with atomic_path(Path(provenance_copy)) as prov:  # traceable to its inputs
+                    shutil.copyfile(provenance, prov)
+            if fhir_dir.exists():
+                shutil.rmtree(fhir_dir)
+            staging.rename(fhir_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
