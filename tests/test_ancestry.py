@@ -156,4 +156,4 @@ def test_cli_adjust(tmp_path):
     assert json.loads(models.read_text())[0]["n_pcs"] == 4
     proc = run_igs("scores", "adjust", "--scores", str(tmp_path / "s.tsv"), "--pcs", str(tmp_path / "p.tsv"),
                    "--n-pcs", "6", "--out", str(out), "--models", str(models))  # fmt: skip
-    assert proc.returncode == 1 and "PC5" in proc.stderr
+    assert proc.returncode == 3 and "PC5" in proc.stderr
