@@ -38,6 +38,7 @@ from igs.qc.result import GENOTYPE_FILES, QCResult, summary_dict
 
 log = logging.getLogger(__name__)
 
+
 def run_hail_qc(
     path: str,
     fmt: str,

@@ -88,7 +88,9 @@ def fit_adjustment(pgs_id: str, score: np.ndarray, pcs: np.ndarray) -> Adjustmen
             f"(need at least {10 * (k + 1)}); lower scores.ancestry_adjustment.n_pcs."
         )
     if np.std(score) == 0:
-        raise ModelError(f"{pgs_id}: the score is constant in the reference; it cannot be adjusted.")
+        raise ModelError(
+            f"{pgs_id}: the score is constant in the reference; it cannot be adjusted."
+        )
     x = np.column_stack([np.ones(n), pcs])
     mean_coef = np.linalg.lstsq(x, score, rcond=None)[0]
     resid = score - x @ mean_coef
@@ -142,7 +144,9 @@ def adjust_scores(
     pc_cols = [f"PC{i}" for i in range(1, n_pcs + 1)]
     missing = [c for c in ["IID", *pc_cols] if c not in pcs.columns]
     if missing:
-        raise InputFormatError(f"the PC table has no column(s) {', '.join(missing)} (n_pcs = {n_pcs}).")
+        raise InputFormatError(
+            f"the PC table has no column(s) {', '.join(missing)} (n_pcs = {n_pcs})."
+        )
     ref_scores = scores if reference_scores is None else reference_scores
     ref_pcs = pcs if reference_pcs is None else reference_pcs
     target_pcs = pcs.set_index(pcs["IID"].astype(str))[pc_cols]
