@@ -8,6 +8,7 @@ of these commands, so every step can be re-run by hand. Errors raised as
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import signal
@@ -62,11 +63,11 @@ class StageGroup(click.Group):
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from igs.redact import RedactingFormatter
+
+    handler = logging.StreamHandler(sys.stderr)  # no URL user, password or query in any line
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
 
 
 @click.group(cls=StageGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,23 +88,45 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 EXIT_TERMINATED = 143
 EXIT_ABORTED = 130
+_DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def _redact(text: str) -> str:
+    from igs.redact import redact_urls
+
+    return redact_urls(text)
 
 
 def main() -> None:
     """Entry point: run the CLI, turning igs errors into a message and their class's exit code."""
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        cli(standalone_mode=False)
+        try:
+            cli(standalone_mode=False)
+        except OSError as exc:  # a full or read-only disk: name the path, no traceback
+            if exc.errno not in _DISK_ERRORS:
+                raise
+            raise IGSError(
+                f"{exc.filename or 'writing a file'}: {_DISK_ERRORS[exc.errno]} ({exc.strerror}); "
+                "free space or fix permissions, then run the step again."
+            ) from exc
     except Terminated:
         click.echo("igs: terminated (SIGTERM) before the step finished; run it again", err=True)
         sys.exit(EXIT_TERMINATED)
     except IGSError as exc:
-        click.echo(f"igs: error: {exc}", err=True)
+        click.echo(f"igs: error: {_redact(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("igs: aborted", err=True)
         sys.exit(EXIT_ABORTED)
     except click.ClickException as exc:
+        exc.message = _redact(exc.message)
         exc.show()
         sys.exit(exc.exit_code)
 

@@ -21,10 +21,10 @@ def config() -> None:
 @click.option("--show", is_flag=True, help="Print the resolved configuration (defaults filled in).")
 def config_validate(config_file: Path, no_file_checks: bool, show: bool) -> None:
     """Validate CONFIG_FILE against the schema; list every problem with its key path."""
-    from igs.config import resolve_config
+    from igs.config import read_config_yaml, resolve_config
     from igs.errors import ConfigError
 
-    raw = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+    raw = read_config_yaml(config_file) if config_file.is_file() else None
     if raw is None:
         raise ConfigError(f"config file {config_file} not found or empty.")
     cfg = resolve_config(raw, source=str(config_file), check_files=not no_file_checks)

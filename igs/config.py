@@ -9,6 +9,7 @@ fills in the paths of simulated inputs, so that every later step reads one shape
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ import jsonschema
 import yaml
 
 from igs.errors import ConfigError
+from igs.redact import check_no_password
 from igs.simulate.universe import DEFAULT_SCORES
 
 SIMULATED_DIR = "simulated"
@@ -29,16 +31,49 @@ def load_schema() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """A safe loader that refuses YAML anchors and aliases (an alias bomb expands
+    a 1 KB file into gigabytes; a config never needs them)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(
+                f"{self.name}: line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) "
+                "are not allowed in an igs config; write the values out."
+            )
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise ConfigError(
+                f"{self.name}: line {event.start_mark.line + 1}: YAML anchors (&{event.anchor}) "
+                "are not allowed in an igs config; write the values out."
+            )
+        return super().compose_node(parent, index)
+
+
+def read_config_yaml(path: str | os.PathLike[str]) -> Any:
+    """The YAML document of a config file (safe types only, no anchors or aliases)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc}).") from exc
+    loader = _NoAliasLoader(text)
+    loader.name = str(path)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
+
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML config file and return it validated and resolved."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found.")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return resolve_config(raw, source=str(path))
+    return resolve_config(read_config_yaml(path), source=str(path))
 
 
 def validate_config(config: Any, *, source: str = "config") -> None:
@@ -59,6 +94,7 @@ def resolve_config(
     validate_config(config, source=source)
     cfg = copy.deepcopy(config)
     _fill_defaults(cfg, load_schema())
+    _check_values(cfg, source)
     names = [b["name"] for b in cfg["biobanks"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -112,6 +148,32 @@ def resolve_config(
             if not f.startswith(str(sim_root)) and not Path(f).is_file():
                 raise ConfigError(f"{source}: scores.scoring_files[{j}]: file {f} not found.")
     return cfg
+
+
+def _check_values(cfg: dict[str, Any], source: str) -> None:
+    """Cross-value rules a schema cannot state: export categories, results folder, URLs."""
+    ex = cfg["export"]
+    th = list(ex["thresholds"])
+    if any(b <= a for a, b in itertools.pairwise(th)):
+        raise ConfigError(f"{source}: export.thresholds must be strictly increasing; got {th}.")
+    if len(ex["labels"]) != len(th) + 1:
+        raise ConfigError(
+            f"{source}: export.labels needs one more entry than export.thresholds "
+            f"({len(th)} threshold(s) make {len(th) + 1} categories); got {len(ex['labels'])} "
+            f"label(s): {ex['labels']}."
+        )
+    for key in ("results_dir", "logs_dir"):
+        folder = Path(cfg[key]).expanduser()
+        resolved = folder.resolve()
+        if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+            raise ConfigError(
+                f"{source}: {key}: {cfg[key]!r} is a filesystem root or the home folder; igs writes "
+                "and replaces files under it. Give a folder of its own, e.g. results/."
+            )
+    for i, bb in enumerate(cfg["biobanks"]):
+        url = bb.get("phenotypes", {}).get("omop_url")
+        if url is not None:
+            check_no_password(url, f"{source}: biobanks[{i}] ({bb['name']}).phenotypes.omop_url")
 
 
 def default_blocks(keys: tuple[str, ...]) -> dict[str, Any]:

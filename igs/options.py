@@ -22,9 +22,9 @@ STAGE_BLOCKS: dict[str, tuple[str, ...]] = {
     "qc": ("seed", "qc", "hail"),
     "scores": ("scores", "hail"),
     "pheno": ("pheno",),
-    "models": ("seed", "pheno", "models", "scores"),
+    "models": ("seed", "pheno", "models", "scores", "share"),
     "share": ("pheno", "share"),
-    "export": ("seed", "pheno", "models", "scores", "export"),
+    "export": ("seed", "pheno", "models", "scores", "share", "export"),
     "provenance": ("*",),
     "report": ("results_dir", "pheno"),
 }

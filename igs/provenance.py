@@ -3,8 +3,10 @@
 ``provenance.json`` holds the igs version and git commit, the versions of the key dependencies,
 the resolved configuration with the SHA-256 of its canonical JSON, and the SHA-256 of every
 input file (genotypes, scoring files, phenotype sources; a PostgreSQL source is named, with its
-password removed, but cannot be checksummed). Share bundles and clinician exports carry a copy,
-so a number that leaves the biobank can be traced to its inputs.
+user and query removed, but cannot be checksummed). Every URL in the record is redacted
+(:func:`igs.redact.redact_urls`) and the configuration checksum is that of the redacted text.
+Share bundles and clinician exports carry a copy, so a number that leaves the biobank can be
+traced to its inputs.
 """
 
 from __future__ import annotations
@@ -80,10 +82,10 @@ def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
     """The provenance record of one biobank's results (see the module docstring)."""
     import igs
     from igs.config import get_biobank
-    from igs.io.redact import redact_url
+    from igs.redact import redact_url, redact_urls
 
     bb = get_biobank(config, biobank_name)
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = redact_urls(json.dumps(config, sort_keys=True, separators=(",", ":"), default=str))
     files = input_files(bb, config["scores"]["scoring_files"])
     record: dict[str, Any] = {
         "provenance_version": PROVENANCE_VERSION,
@@ -97,6 +99,5 @@ def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
     }
     ph = bb["phenotypes"]
     if ph["source"] == "omop" and ph["omop_url"].startswith(("postgresql://", "postgres://")):
-        record["config"] = json.loads(canonical.replace(ph["omop_url"], redact_url(ph["omop_url"])))
         record["inputs"][redact_url(ph["omop_url"])] = None  # a server: no checksum
     return record

@@ -136,6 +136,31 @@ def test_simulated_biobank_end_to_end(first_run):
     assert len(pd.read_csv(tmp_path / "risk.tsv", sep="\t")) == ext["n"]
 
 
+def test_nothing_individual_leaves_the_biobank(first_run):
+    """The disclosure checker passes on every file meant to leave the biobank (the share bundle,
+    the model artifact `igs apply-model` ships, the meta-analysis, the run report), and is not
+    blind on these data: the fitted baseline's exact event ages would be caught."""
+    from igs.share.disclosure import check_files
+
+    r = first_run / "results"
+    pheno = pd.read_parquet(r / "one/pheno/CAD.parquet")
+    fam = pd.read_csv(r / "one/qc/genotypes.fam", sep=r"\s+", header=None)
+    ids = set(pheno["IID"].astype(str)) | set(fam[1].astype(str))
+    ages = pheno["exit_age"].dropna().to_numpy()  # event and censoring ages
+    models = sorted(r.glob("one/evaluate/*/model.json"))
+    outgoing = [r / "one/share", *models, r / "meta", r / "report.html"]
+    assert models and all(p.exists() for p in outgoing)
+    assert check_files(outgoing, person_ids=ids, ages=ages, min_cell=5) == []
+    model = json.loads(models[0].read_text())
+    assert model["baseline_grid"] == {"grid": 1.0, "min_events": 5}
+    events = pheno.loc[pheno["event"] == 1, "exit_age"]
+    leaky = first_run / "leaky.json"
+    leaky.write_text(json.dumps({"baseline_times": events.tolist(), "who": fam[1].iloc[0]}))
+    found = {f.kind: f.detail for f in check_files([leaky], person_ids=ids, ages=ages)}
+    assert found.keys() == {"exact_age", "person_id"}
+    assert found["exact_age"].startswith(f"{len(events)} number(s)")
+
+
 def _run_until(cwd: Path, started: Path, after_s: float) -> subprocess.CompletedProcess:
     """Run the workflow and SIGTERM it (and its jobs) ``after_s`` after ``started`` appears."""
     cmd = snakemake_command("--cores", "2", "--configfile", "c.yaml", cwd=cwd)

@@ -19,7 +19,7 @@ def test_provenance_of_a_biobank(small_cohort, small_scoring_files, tmp_path):
              "phenotypes": {"source": "table", "clinical": str(small_cohort / "clinical.tsv"),
                             "diagnoses": str(small_cohort / "diagnoses.tsv")}},
             {"name": "pg", "genotypes": {"path": str(small_cohort / "genotypes"), "format": "bed"},
-             "phenotypes": {"source": "omop", "omop_url": "postgresql://me:secret@db.example/omop"}},
+             "phenotypes": {"source": "omop", "omop_url": "postgresql://me@db.example/omop?sslmode=require"}},
         ],
         "scores": {"scoring_files": [str(small_scoring_files / "IGS_SIM_CAD.txt.gz")]},
     }  # fmt: skip
@@ -38,9 +38,12 @@ def test_provenance_of_a_biobank(small_cohort, small_scoring_files, tmp_path):
     changed["seed"] = 7
     assert provenance(changed, "x")["config_sha256"] != record["config_sha256"]
     pg = provenance(resolved, "pg")
-    assert (
-        "secret" not in json.dumps(pg)
-        and pg["inputs"]["postgresql://me:***@db.example/omop"] is None
+    assert (  # user and query redacted everywhere in the record (passwords are refused earlier)
+        "me@" not in json.dumps(pg)
+        and "sslmode" not in json.dumps(pg)
+        and pg["inputs"]["postgresql://***@db.example/omop?***"] is None
+        and pg["config"]["biobanks"][1]["phenotypes"]["omop_url"]
+        == "postgresql://***@db.example/omop?***"
     )
 
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))

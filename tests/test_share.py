@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,3 +126,35 @@ def test_gather_skips_suppressed_rows():
     assert est["quantity"].tolist() == ["log_hr_per_sd:all"]
     pooled, _ = meta_analyse(est)
     assert pooled.loc[0, "k"] == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "kind"),
+    [
+        ("prs_effects.tsv", "endpoint", "../../x", "endpoint"),
+        ("models.tsv", "endpoint", "CAD/../../x", "endpoint"),
+        ("models.tsv", "model", "../cox", "model"),
+        ("prs_effects.tsv", "group", "all/../../y", "group"),
+        ("manifest.json", "biobank", "../north", "biobank"),
+    ],
+)
+def test_crafted_bundle_names_are_refused(tmp_path, table, column, value, kind):
+    path = bundle(tmp_path, "bb", 0.3, 0.1)
+    if table == "manifest.json":
+        manifest = json.loads((path / table).read_text())
+        (path / table).write_text(json.dumps(manifest | {"biobank": value}))
+    else:
+        t = pd.read_csv(path / table, sep="\t").assign(**{column: value})
+        t.to_csv(path / table, sep="\t", index=False)
+        manifest = json.loads((path / "manifest.json").read_text())
+        manifest["sha256"][table] = hashlib.sha256((path / table).read_bytes()).hexdigest()
+        (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        InputFormatError,
+        match=rf"{kind} name '.*' does not match .* \(a crafted or corrupted bundle\?\)",
+    ):
+        read_bundle(path)
+    out = tmp_path / "deep" / "meta"
+    proc = run_igs("meta", str(path), "--out-dir", str(out))
+    assert proc.returncode == 3 and "does not match" in proc.stderr
+    assert not list(tmp_path.rglob("x*")) and not (tmp_path / "deep").exists()

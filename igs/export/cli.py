@@ -27,24 +27,23 @@ def export() -> None:
 @survival_inputs
 @click.option("--match-summary", type=IN_FILE, required=True, help="scores/match_summary.tsv.")
 @click.option("--provenance", type=IN_FILE, help="provenance.json, copied beside the export.")
-@out_option("--out", "The {endpoint}_risk.csv to write.")
-@out_option("--fhir-dir", "Folder of the FHIR resources (replaced as a whole).")
 @out_option(
-    "--provenance-copy", "Where the provenance copy goes (with --provenance).", required=False
+    "--out-dir",
+    "The export/ folder: {endpoint}_risk.csv, {endpoint}_provenance.json, fhir/{endpoint}/.",
 )
 def export_clinician(options_file: Path | None, config_file: Path | None, endpoint: str, model_file: Path,
-                     match_summary: Path, provenance: Path | None, out: Path, fhir_dir: Path,
-                     provenance_copy: Path | None, **files: Path) -> None:  # fmt: skip
-    """Write {endpoint}_risk.csv and one FHIR R4 RiskAssessment per person."""
+                     match_summary: Path, provenance: Path | None, out_dir: Path, **files: Path) -> None:  # fmt: skip
+    """Write {endpoint}_risk.csv and one FHIR R4 RiskAssessment per person (fhir/{endpoint}/)."""
+    from igs.export.clinician import write_clinician_export
     from igs.export.options import ExportOptions
-    from igs.export.write import export_table, write_export
+    from igs.export.write import export_table
     from igs.options import stage_record
 
     opts = ExportOptions.from_config(stage_record(options_file, config_file, "export")["config"])
     table, model, pgs_id = export_table(
         endpoint, model_file, survival_files(**files), match_summary, opts
     )
-    write_export(table, model, [pgs_id], out, fhir_dir, provenance, provenance_copy)
+    write_clinician_export(table, model, [pgs_id], out_dir, endpoint, provenance)
     log.info(
         "%s: %d people exported (%d flagged prevalent)",
         endpoint,

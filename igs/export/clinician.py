@@ -12,19 +12,33 @@ applicability flags:
 * ``flag_missing_omics``: an omics feature was missing and imputed with the training median;
 * ``flag_prevalent``: the endpoint was already recorded at the landmark (the risk is not an
   incidence).
+
+Resource ids are ``igs-`` and 48 hex digits of the SHA-256 of endpoint and IID: valid FHIR ids
+whatever the IID (``FIN:000001``, non-ASCII, long), distinct for distinct people, and the same on
+every rerun (an EHR upsert replaces the person's own assessment). File names are the IID with
+characters outside ``[A-Za-z0-9._-]`` replaced, plus 12 of those hex digits. An export is written
+under a lock (concurrent exports of one endpoint run one after the other), FHIR files in a
+hidden staging folder swapped in at the end; staging left by a killed export is removed first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from igs.io.atomic import atomic_path
 from igs.models.cox import CoxModel
 from igs.models.dataset import SurvivalData
 
@@ -126,7 +140,7 @@ def risk_assessment(row: pd.Series, model: CoxModel, score_ids: list[str]) -> di
         prediction["probabilityDecimal"] = float(round(row["risk"], 6))
     resource = {
         "resourceType": "RiskAssessment",
-        "id": f"igs-{row['endpoint']}-{row['IID']}".replace("_", "-")[:64],
+        "id": fhir_id(str(row["endpoint"]), str(row["IID"])),
         "status": "final",
         "subject": {"identifier": {"system": "urn:igs:biobank-sample", "value": str(row["IID"])}},
         "method": {"text": f"igs {model.versions.get('igs', '')} Cox model {model.model_set}"},
@@ -140,13 +154,91 @@ def risk_assessment(row: pd.Series, model: CoxModel, score_ids: list[str]) -> di
     return resource
 
 
+def _digest(endpoint: str, iid: str) -> str:
+    return hashlib.sha256(f"{endpoint}\x00{iid}".encode()).hexdigest()
+
+
+def fhir_id(endpoint: str, iid: str) -> str:
+    """The RiskAssessment id of one person and endpoint (see the module docstring)."""
+    return f"igs-{_digest(endpoint, iid)[:48]}"
+
+
+def fhir_file_name(endpoint: str, iid: str) -> str:
+    """A safe, distinct file name for one person's resource (see the module docstring)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", iid)[:80].lstrip(".") or "_"
+    return f"{safe}.{_digest(endpoint, iid)[:12]}.json"
+
+
 def write_fhir(
     table: pd.DataFrame, model: CoxModel, score_ids: list[str], out_dir: Path
 ) -> list[Path]:
+    """One RiskAssessment JSON file per row of ``table`` in ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for _, row in table.iterrows():
-        path = out_dir / f"{row['IID']}.json"
-        path.write_text(json.dumps(risk_assessment(row, model, score_ids), indent=1) + "\n")
+        path = out_dir / fhir_file_name(str(row["endpoint"]), str(row["IID"]))
+        text = json.dumps(risk_assessment(row, model, score_ids), indent=1) + "\n"
+        path.write_text(text, encoding="utf-8")
         paths.append(path)
     return paths
+
+
+@contextlib.contextmanager
+def export_lock(out_dir: Path, endpoint: str) -> Iterator[None]:
+    """Hold an exclusive lock on one endpoint's export in ``out_dir`` (blocks until free)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f".{endpoint}.export.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def write_fhir_dir(
+    table: pd.DataFrame, model: CoxModel, score_ids: list[str], fhir_dir: Path
+) -> list[Path]:
+    """Replace ``fhir_dir`` with one resource per row, all at once; call under :func:`export_lock`.
+
+    Resources are written to a hidden staging folder beside ``fhir_dir`` that is renamed into
+    place when complete; staging folders left by a killed export are removed first.
+    """
+    parent = fhir_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f".{fhir_dir.name}.*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{fhir_dir.name}."))
+    old = parent / f".{fhir_dir.name}.old"
+    try:
+        paths = write_fhir(table, model, score_ids, staging)
+        if fhir_dir.exists():
+            fhir_dir.rename(old)
+        staging.rename(fhir_dir)
+    finally:
+        if old.exists() and not fhir_dir.exists():  # the swap failed half-way: keep the old set
+            old.rename(fhir_dir)
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return [fhir_dir / p.name for p in paths]
+
+
+def write_clinician_export(
+    table: pd.DataFrame,
+    model: CoxModel,
+    score_ids: list[str],
+    out_dir: Path,
+    endpoint: str,
+    provenance_file: Path | None = None,
+) -> None:
+    """Write ``{endpoint}_risk.csv``, a copy of provenance.json and ``fhir/{endpoint}/`` together.
+
+    Concurrent exports of the same endpoint are serialised by a lock, so the CSV and the FHIR
+    folder always come from the same export.
+    """
+    with export_lock(out_dir, endpoint), atomic_path(out_dir / f"{endpoint}_risk.csv") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+        if provenance_file is not None and provenance_file.is_file():
+            with atomic_path(out_dir / f"{endpoint}_provenance.json") as prov:
+                shutil.copyfile(provenance_file, prov)
+        write_fhir_dir(table, model, score_ids, out_dir / "fhir" / endpoint)

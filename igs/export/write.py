@@ -1,18 +1,14 @@
-"""The clinician export of one endpoint: its table built from the stage outputs, written all or
-nothing (the CSV, one FHIR resource per person and a copy of the biobank's provenance)."""
+"""The clinician export of one endpoint: its table built from the stage outputs (written by
+``igs.export.clinician.write_clinician_export``)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pandas as pd
 
-from igs.export.clinician import clinician_table, write_fhir
+from igs.export.clinician import clinician_table
 from igs.export.options import ExportOptions
-from igs.io.atomic import atomic_path
 from igs.io.tables import read_tsv
 from igs.models.cox import CoxModel
 from igs.models.load import SurvivalFiles, load_survival_data
@@ -42,31 +38,3 @@ def export_table(
         normalisation=f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, fitted in this biobank's QC'd samples",
     )  # fmt: skip
     return table, model, pgs_id
-
-
-def write_export(
-    table: pd.DataFrame,
-    model: CoxModel,
-    score_ids: list[str],
-    csv: PathLike,
-    fhir_dir: PathLike,
-    provenance: PathLike | None = None,
-    provenance_copy: PathLike | None = None,
-) -> None:
-    """Write the CSV, the FHIR folder (staged beside it, then renamed) and the provenance copy."""
-    csv, fhir_dir = Path(csv), Path(fhir_dir)
-    csv.parent.mkdir(parents=True, exist_ok=True)
-    fhir_dir.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(csv) as tmp:
-        staging = Path(tempfile.mkdtemp(dir=fhir_dir.parent, prefix=f".{fhir_dir.name}."))
-        try:
-            write_fhir(table, model, score_ids, staging)
-            table.to_csv(tmp, index=False, float_format="%.6g")
-            if provenance is not None and provenance_copy is not None:
-                with atomic_path(Path(provenance_copy)) as prov:  # traceable to its inputs
-                    shutil.copyfile(provenance, prov)
-            if fhir_dir.exists():
-                shutil.rmtree(fhir_dir)
-            staging.rename(fhir_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)

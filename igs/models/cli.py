@@ -62,6 +62,8 @@ def models_evaluate(
     result = evaluate_endpoint(
         load_survival_data(survival_files(**files), endpoint, opts), opts.settings
     )
+    # model.json leaves the biobank: no exact event ages in its baseline
+    result["model"] = result["model"].coarsened(opts.min_cell, opts.baseline_grid_years)
     write_evaluation(result, out_dir)
 
 

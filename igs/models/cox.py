@@ -5,6 +5,12 @@ training medians/means/SDs (imputation and scaling), the coefficients (per train
 Breslow baseline cumulative hazard on the model's time scale, and the versions that made it.
 Absolute risk over ``h`` years from a person's start ``s`` is
 ``1 - exp(-(H0(s + h) - H0(s)) * exp(lp))``.
+
+A fitted model's baseline steps at every event time of its training data: exact event ages, which
+must not leave the biobank. :meth:`CoxModel.coarsened` keeps the cumulative hazard only at knots
+on a grid (multiples of ``grid`` years), merging grid steps until each holds at least
+``min_events`` events, and interpolates linearly between knots; that is what ``model.json``
+stores.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import json
 import logging
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +30,9 @@ from igs.models.dataset import Preprocessor, SurvivalData
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_VERSION = 1
+# 2: the baseline may be coarsened (``baseline_grid``); version 1 files (step baseline) still load
+ARTIFACT_VERSION = 2
+READABLE_ARTIFACT_VERSIONS = (1, 2)
 # A fitted log hazard ratio beyond this per SD means monotone likelihood (perfect separation).
 MAX_LOG_HR_PER_SD = 10.0
 
@@ -44,6 +52,10 @@ class CoxModel:
     versions: dict[str, str]
     covariance: list[list[float]] | None = None  # of coef (standardised features)
     artifact_version: int = ARTIFACT_VERSION
+    # events at each baseline time (fitted models only; never written to model.json)
+    baseline_events: list[int] | None = None
+    # {"grid": years, "min_events": n} once coarsened: the baseline is then linear between knots
+    baseline_grid: dict[str, float] | None = None
 
     @property
     def features(self) -> list[str]:
@@ -58,8 +70,11 @@ class CoxModel:
         return self.preprocessor.transform(x).to_numpy() @ np.asarray(self.coef)
 
     def cumulative_hazard(self, t: np.ndarray) -> np.ndarray:
-        """Baseline cumulative hazard at times ``t`` (step function, 0 before the first event)."""
+        """Baseline cumulative hazard at times ``t``: a step function, 0 before the first event
+        (fitted), or linear between the knots of a coarsened baseline, flat outside them."""
         times = np.asarray(self.baseline_times)
+        if self.baseline_grid is not None:
+            return np.interp(np.asarray(t, dtype=float), times, np.asarray(self.baseline_cumhaz))
         idx = np.searchsorted(times, np.asarray(t, dtype=float), side="right") - 1
         return np.where(idx >= 0, np.asarray(self.baseline_cumhaz)[np.maximum(idx, 0)], 0.0)
 
@@ -85,18 +100,69 @@ class CoxModel:
         q = norm.ppf(0.5 + level / 2)
         return 1 - np.exp(-h * np.exp(lp - q * se)), 1 - np.exp(-h * np.exp(lp + q * se))
 
+    def coarsened(self, min_events: int, grid: float = 1.0) -> CoxModel:
+        """This model with its baseline kept only at knots ``grid`` years apart holding at least
+        ``min_events`` events each (see the module docstring)."""
+        if self.baseline_events is None:
+            raise ValueError(
+                f"{self.endpoint} ({self.model_set}): the baseline has no event counts (already "
+                "coarsened, or read from model.json); coarsen the fitted model."
+            )
+        knots, cumhaz = coarse_baseline(
+            np.asarray(self.baseline_times),
+            np.asarray(self.baseline_cumhaz),
+            np.asarray(self.baseline_events),
+            min_events=min_events,
+            grid=grid,
+        )
+        return replace(
+            self,
+            baseline_times=knots.tolist(),
+            baseline_cumhaz=cumhaz.tolist(),
+            baseline_events=None,
+            baseline_grid={"grid": float(grid), "min_events": int(min_events)},
+        )
+
     def to_json(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
+        """The artifact as JSON (without the per-time event counts)."""
+        data = asdict(self)
+        data.pop("baseline_events")
+        Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> CoxModel:
         data = json.loads(Path(path).read_text())
-        if data.get("artifact_version") != ARTIFACT_VERSION:
+        if data.get("artifact_version") not in READABLE_ARTIFACT_VERSIONS:
             raise InputFormatError(
                 f"{path}: model artifact version {data.get('artifact_version')} is not {ARTIFACT_VERSION}."
             )
         data["preprocessor"] = Preprocessor(**data["preprocessor"])
         return cls(**data)
+
+
+def coarse_baseline(
+    times: np.ndarray, cumhaz: np.ndarray, events: np.ndarray, *, min_events: int, grid: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (multiples of ``grid``) and the cumulative hazard at them, from a step baseline with
+    ``events`` events at ``times``: the first knot lies before the first event (hazard 0), each
+    later knot closes a run of grid steps holding at least ``min_events`` events (a short last run
+    joins the one before), the last knot lies at or after the last event."""
+    if len(times) == 0:
+        return np.array([0.0]), np.array([0.0])
+    first = np.ceil(times[0] / grid) * grid - grid  # the grid point just below the first event
+    steps = np.ceil((times - first) / grid).astype(int)  # event in (first + (k-1)g, first + kg]
+    per_step = np.bincount(steps, weights=events, minlength=steps.max() + 1)
+    ends, run = [], 0.0
+    for k in range(1, len(per_step)):
+        run += per_step[k]
+        if run >= min_events:
+            ends.append(k)
+            run = 0.0
+    if run > 0 or not ends:  # a last run below min_events joins the previous one
+        ends = [*ends[:-1], len(per_step) - 1]
+    knots = first + grid * np.r_[0, ends]
+    idx = np.searchsorted(times, knots, side="right") - 1
+    return knots, np.where(idx >= 0, cumhaz[np.maximum(idx, 0)], 0.0)
 
 
 def usable_columns(data: SurvivalData, columns: list[str]) -> list[str]:
@@ -156,6 +222,10 @@ def fit_cox(
             "outcome?). Remove them or increase models.penalizers."
         )
     times, cumhaz = breslow_delayed_entry(data.start, data.stop, data.event, x.to_numpy() @ beta)
+    # breslow_delayed_entry steps at each distinct event time, in order
+    event_times, n_events = np.unique(data.stop[np.asarray(data.event, bool)], return_counts=True)
+    if not np.array_equal(event_times, times):
+        raise ValueError("breslow_delayed_entry must step at each distinct event time, in order")
     return CoxModel(
         endpoint=data.endpoint,
         model_set=model_set,
@@ -168,6 +238,7 @@ def fit_cox(
         penalizer=penalizer,
         baseline_times=times.tolist(),
         baseline_cumhaz=cumhaz.tolist(),
+        baseline_events=n_events.astype(int).tolist(),
         versions=_versions(),
     )
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from igs.errors import ModelError
+from igs.errors import IGSError, ModelError
 from igs.io.atomic import atomic_paths
 from igs.models import metrics as M
 from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
@@ -72,31 +72,51 @@ def choose_penalizer(
     penalizers: tuple[float, ...],
     seed: int,
     horizons: tuple[float, ...] = (10.0,),
+    model_set: str = "custom",
 ) -> float:
-    """The penalty with the best mean Harrell C over 3 folds of ``data`` (ties: the smallest)."""
+    """The penalty with the best mean Harrell C over 3 folds of ``data`` (ties: the smallest).
+
+    A penalty whose model does not converge in some fold is skipped (and logged); only when no
+    penalty converges is that an error, naming the model set and every penalty tried.
+    """
     if len(penalizers) == 1:
         return penalizers[0]
     folds = stratified_folds(data.event, 3, seed)
-    best, best_c = penalizers[0], -np.inf
+    best, best_c = None, -np.inf
+    failures = []
     for pen in penalizers:
         cs = []
-        for k in range(3):
-            tr, te = (
-                data.subset(np.flatnonzero(folds != k)),
-                data.subset(np.flatnonzero(folds == k)),
-            )
-            model = fit_cox(tr, columns, penalizer=pen)
-            risk = model.absolute_risk(te.features, te.start, max(horizons))
-            cs.append(M.harrell_c(te.followup, te.event, risk))
+        try:
+            for k in range(3):
+                tr, te = (
+                    data.subset(np.flatnonzero(folds != k)),
+                    data.subset(np.flatnonzero(folds == k)),
+                )
+                model = fit_cox(tr, columns, penalizer=pen, model_set=model_set)
+                risk = model.absolute_risk(te.features, te.start, max(horizons))
+                cs.append(M.harrell_c(te.followup, te.event, risk))
+        except (IGSError, np.linalg.LinAlgError) as exc:  # the solver may raise either
+            log.warning(
+                "%s (%s): penalizer %g skipped, it failed in cross-validation fold %d: %s",
+                data.endpoint, model_set, pen, k + 1, exc,
+            )  # fmt: skip
+            failures.append(f"{pen:g} ({exc})")
+            continue
         c = float(np.mean(cs))
-        if c > best_c + 1e-9:
+        if best is None or c > best_c + 1e-9:
             best, best_c = pen, c
+    if best is None:
+        raise ModelError(
+            f"{data.endpoint} ({model_set}): no penalizer in models.penalizers gave a model that "
+            f"converges in every cross-validation fold: {'; '.join(failures)}. Add a larger "
+            "penalizer (e.g. 1.0) or remove the feature."
+        )
     return best
 
 
 def fit_model_set(data: SurvivalData, model_set: str, s: EvaluationSettings) -> CoxModel:
     columns = usable_columns(data, data.columns(model_set))
-    pen = choose_penalizer(data, columns, s.penalizers, s.seed, s.horizons)
+    pen = choose_penalizer(data, columns, s.penalizers, s.seed, s.horizons, model_set)
     return fit_cox(data, columns, penalizer=pen, model_set=model_set)
 
 

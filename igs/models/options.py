@@ -1,4 +1,4 @@
-"""Options of the models stage, from the config's ``models``, ``pheno``, ``scores`` and ``seed``."""
+"""Options of the models stage, from the config's ``models``, ``pheno``, ``scores``, ``share`` and ``seed``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ class ModelsOptions:
     endpoint_scores: tuple[tuple[str, str | None], ...]  # (endpoint, pgs_id or None)
     omics_statistics: tuple[str, ...]
     n_pcs: int
+    min_cell: (
+        int  # model.json leaves the biobank: its baseline steps hold at least this many events
+    )
+    baseline_grid_years: float
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ModelsOptions:
@@ -31,6 +35,8 @@ class ModelsOptions:
             endpoint_scores=tuple((e["name"], e.get("score")) for e in cfg["pheno"]["endpoints"]),
             omics_statistics=tuple(m["omics_statistics"]),
             n_pcs=cfg["scores"]["ancestry_adjustment"]["n_pcs"],
+            min_cell=cfg["share"]["min_cell"],
+            baseline_grid_years=cfg["share"]["baseline_grid_years"],
         )
 
     def score_of(self, endpoint: str) -> str:

@@ -31,8 +31,8 @@ import pandas as pd
 
 from igs import columns as C
 from igs.errors import InputFormatError
-from igs.io.redact import redact_url as _redact
 from igs.pheno.records import HealthRecords
+from igs.redact import check_no_password, redact_url, redact_urls
 
 MALE, FEMALE = 8507, 8532
 EHR_TYPE = 32817  # "EHR" type concept
@@ -77,17 +77,25 @@ def connect(url: str | os.PathLike[str], *, read_only: bool = True) -> Any:
     if text.startswith(("postgresql://", "postgres://")):
         import psycopg
 
-        try:
+        check_no_password(text, "OMOP database")
+        try:  # libpq takes the password from PGPASSWORD or the password file (PGPASSFILE)
             return psycopg.connect(text)
         except psycopg.OperationalError as exc:
             raise InputFormatError(
-                f"cannot connect to the OMOP database {_redact(text)}: {exc}"
+                f"cannot connect to the OMOP database {redact_url(text)}: "
+                f"{redact_urls(str(exc)).strip()}"
             ) from exc
     import duckdb
 
     if read_only and not Path(text).is_file():
         raise InputFormatError(f"{text}: OMOP DuckDB file not found.")
-    return duckdb.connect(text, read_only=read_only)
+    try:
+        return duckdb.connect(text, read_only=read_only)
+    except duckdb.Error as exc:
+        raise InputFormatError(
+            f"{text}: cannot open the OMOP DuckDB file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}); is it a DuckDB database?"
+        ) from exc
 
 
 def query(conn: Any, sql: str) -> pd.DataFrame:
@@ -98,7 +106,9 @@ def query(conn: Any, sql: str) -> pd.DataFrame:
         columns = [d[0] for d in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=columns)
     except Exception as exc:  # both drivers: name the query's problem (e.g. a missing table)
-        raise InputFormatError(f"OMOP query failed ({type(exc).__name__}: {exc}).") from exc
+        raise InputFormatError(
+            f"OMOP query failed ({type(exc).__name__}: {redact_urls(str(exc))})."
+        ) from exc
     finally:
         cur.close()
 
@@ -128,7 +138,7 @@ def read_omop_records(
         )
     finally:
         conn.close()
-    source = f"omop:{_redact(str(url))}"
+    source = f"omop:{redact_url(str(url))}"
     return HealthRecords(
         persons=_persons(persons),
         covariates=_covariates(covariates),
@@ -188,6 +198,12 @@ def _dates(values: pd.Series) -> np.ndarray:
 
 
 def _persons(df: pd.DataFrame) -> pd.DataFrame:
+    blank = df["iid"].isna() | (df["iid"].astype(str).str.strip() == "")
+    if blank.any():
+        raise InputFormatError(
+            f"OMOP person table: {int(blank.sum())} person(s) have no person_source_value (the "
+            "genotype sample ID igs uses as IID); fill it in or remove them."
+        )
     sex = df["gender_concept_id"].map({MALE: "male", FEMALE: "female"}).fillna("unknown")
     from_parts = pd.to_datetime(
         pd.DataFrame(
@@ -331,6 +347,8 @@ def omop_tables(
         )
     )
     measurement = pd.concat(parts, ignore_index=True)
+    for col in ("person_id", "measurement_concept_id"):  # an empty part (no omics) makes floats
+        measurement[col] = measurement[col].astype(np.int64)
     measurement.insert(0, "measurement_id", np.arange(1, len(measurement) + 1))
     measurement.insert(4, "measurement_type_concept_id", EHR_TYPE)
     smokes = cov[C.SMOKING].notna().to_numpy()

@@ -31,6 +31,10 @@ COVARIATE_COLUMNS = (C.IID, C.BMI, C.SMOKING, C.SBP)
 DIAGNOSIS_COLUMNS = (C.IID, "date", "code", "concept_id")
 MEASUREMENT_COLUMNS = (C.IID, "date", C.ANALYTE, C.VALUE)
 SMOKING_LEVELS = ("never", "former", "current")
+# Plausibility limits: a value outside is an error (a unit mix-up or a data-entry slip), not a risk
+# factor. Wide on purpose: they catch impossible values, not unusual people.
+EARLIEST_BIRTH = pd.Timestamp("1900-01-01")
+PLAUSIBLE_RANGES = {C.BMI: (1.0, 250.0, "kg/m2"), C.SBP: (40.0, 350.0, "mmHg")}
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,11 @@ def parse_numbers(
 
 
 def validate_records(records: HealthRecords, *, today: dt.date | None = None) -> None:
-    """Reject records that cannot be analysed, naming the problem and an example person."""
+    """Reject records that cannot be analysed, naming the problem and an example person.
+
+    Besides consistency (dates in order, known people, known levels) values must be plausible:
+    birth on or after ``EARLIEST_BIRTH``, BMI and SBP within ``PLAUSIBLE_RANGES``.
+    """
     src = records.source
     p = records.persons
     dup = p[C.IID].duplicated(keep=False)
@@ -193,6 +201,32 @@ def validate_records(records: HealthRecords, *, today: dt.date | None = None) ->
         p,
         src,
         "death_date is after end_of_followup",
+    )
+    _fail_if(
+        p[C.BIRTH_DATE] < EARLIEST_BIRTH,
+        p,
+        src,
+        f"birth_date is before {EARLIEST_BIRTH.date()} (implausible; check the year)",
+    )
+    cov = records.covariates
+    for col, (lo, hi, unit) in PLAUSIBLE_RANGES.items():
+        value = cov[col].astype(float)
+        _fail_if(
+            value.notna() & ~value.between(lo, hi),
+            cov,
+            src,
+            f"{col} is outside its plausible range {lo:g}-{hi:g} {unit} (or not finite)",
+        )
+    births = p.set_index(C.IID)[C.BIRTH_DATE]
+    for name, table in (("diagnoses", records.diagnoses), ("measurements", records.measurements)):
+        birth = table[C.IID].map(births[~births.index.duplicated()])
+        _fail_if(table["date"] < birth, table, src, f"a {name} date is before birth_date")
+    values = records.measurements[C.VALUE].astype(float)
+    _fail_if(
+        ~np.isfinite(values),
+        records.measurements,
+        src,
+        "a measurement value is not finite (inf or NaN)",
     )
     limit = pd.Timestamp(today or dt.date.today())
     for col in (C.BIRTH_DATE, C.ENTRY_DATE, C.END_OF_FOLLOWUP, C.DEATH_DATE):

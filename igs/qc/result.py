@@ -96,10 +96,26 @@ def summary_dict(
     }
 
 
-def write_qc_tables(result: QCResult, out_dir: str | Path) -> None:
-    """Write the QC tables and summary together (all or none)."""
+def write_qc_tables(
+    result: QCResult, out_dir: str | Path, companions: tuple[str, ...] = GENOTYPE_FILES
+) -> None:
+    """Write the QC tables and summary together (all or none).
+
+    They are the last outputs of the QC stage: when they cannot be written (a full disk), the
+    ``companions`` the stage wrote before them (the QC'd genotypes) are removed too, so that
+    genotypes never stand in ``out_dir`` without their summary.
+    """
     out = Path(out_dir)
     paths = [out / name for name in QC_FILES.values()]
+    try:
+        _write_tables(result, paths)
+    except BaseException:
+        for name in companions:
+            (out / name).unlink(missing_ok=True)
+        raise
+
+
+def _write_tables(result: QCResult, paths: list[Path]) -> None:
     with atomic_paths(paths) as tmp:
         files = dict(zip(QC_FILES, tmp, strict=True))
         write_csv_gz(result.variants, files["variant_qc"], sep="\t")

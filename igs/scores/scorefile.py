@@ -73,6 +73,13 @@ def read_scoring_file(path: str | os.PathLike[str]) -> ScoringFile:
         raise InputFormatError(
             f"{path}: non-numeric {C.EFFECT_WEIGHT} {df[C.EFFECT_WEIGHT].iloc[bad]!r} on data row {bad + 1}."
         )
+    infinite = ~np.isfinite(weight.to_numpy(dtype=float))
+    if infinite.any():
+        bad = int(np.flatnonzero(infinite)[0])
+        raise InputFormatError(
+            f"{path}: {int(infinite.sum())} infinite {C.EFFECT_WEIGHT}(s), e.g. "
+            f"{df[C.EFFECT_WEIGHT].iloc[bad]!r} on data row {bad + 1}; a weight must be a finite number."
+        )
     rows = pd.DataFrame(
         {
             "row": np.arange(len(df)),

@@ -7,15 +7,18 @@ A bundle is a folder of small tables and a manifest:
   Brier scores, calibration, delta-C, NRI);
 * ``prs_effects.tsv``: HR per SD of the score (log HR and SE, overall and by sex) and the
   percentile-group HRs;
-* ``calibration.tsv``: predicted and observed risk by decile;
+* ``calibration.tsv``: predicted and observed risk by decile (adjacent deciles merged until
+  none implies a small event count, see :func:`merge_calibration_bins`);
 * ``match.tsv``: per score, the share of its variants matched;
 * ``provenance.json``: a copy of the biobank's provenance record (code, config, input checksums);
 * ``manifest.json``: schema version, biobank, ``min_cell``, what was suppressed, and the
   SHA-256 of every file.
 
-Any value computed from fewer than ``min_cell`` people (a count, or a group's estimates) is
-replaced by an empty cell and listed in the manifest; nothing per person (IDs, dates, scores)
-is ever read into a bundle.
+Every count from 1 to ``min_cell - 1``, and enough other counts that none of them can be
+recovered by subtraction from totals or other rows of any table (see
+:mod:`igs.share.disclosure`), is replaced by an empty cell, with the values computed from it;
+the manifest counts the rows touched. Nothing per person (IDs, dates, scores) is ever read
+into a bundle, and :func:`read_bundle` refuses names that could reach a file path.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,7 @@ import pandas as pd
 
 from igs import paths
 from igs.io.atomic import atomic_paths
+from igs.share.disclosure import bundle_constraints, count_columns, protect, value_columns
 
 SCHEMA_VERSION = "1.0"
 BUNDLE_FILES = ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv", "match.tsv")
@@ -39,16 +44,101 @@ BUNDLE_FILES = ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv"
 def suppress(
     table: pd.DataFrame, count_cols: list[str], value_cols: list[str], min_cell: int
 ) -> tuple[pd.DataFrame, int]:
-    """Blank every count from 1 to ``min_cell - 1`` and that row's values; return the rows blanked."""
-    table = table.copy()
-    small = np.zeros(len(table), dtype=bool)
-    for c in count_cols:
-        v = pd.to_numeric(table[c], errors="coerce")
-        small |= ((v > 0) & (v < min_cell)).to_numpy()
-    for c in count_cols + value_cols:
-        table[c] = table[c].astype(object)
-        table.loc[small, c] = None
-    return table, int(small.sum())
+    """Blank every count from 1 to ``min_cell - 1`` and that row's values; return the rows blanked.
+    (One table on its own; :func:`build_bundle` also blanks complementary cells across tables.)"""
+    tables, n = protect_tables({"t": table}, min_cell, {"t": count_cols}, {"t": value_cols})
+    return tables["t"], n["t"]
+
+
+def protect_tables(
+    tables: dict[str, pd.DataFrame],
+    min_cell: int,
+    count_cols: dict[str, list[str]] | None = None,
+    value_cols: dict[str, list[str]] | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """The tables with small counts and their complements blanked (see igs.share.disclosure),
+    each row's values blanked beside a blanked count, and the rows touched per table."""
+    count_cols = count_cols or {n: count_columns(n, t) for n, t in tables.items()}
+    value_cols = value_cols or {n: value_columns(n, t) for n, t in tables.items()}
+    values = {}
+    for name, table in tables.items():
+        for col in count_cols[name]:
+            for i, v in enumerate(pd.to_numeric(table[col], errors="coerce")):
+                if pd.notna(v):
+                    values[(name, i, col)] = float(v)
+    constraints = bundle_constraints(tables)
+    values |= _virtual_values(constraints, values)
+    blank = protect(values, constraints, min_cell)
+    out, touched = {}, {}
+    for name, table in tables.items():
+        table = table.copy()
+        rows = np.zeros(len(table), dtype=bool)
+        for _, i, col in (k for k in blank if k[0] == name):
+            rows[i] = True
+            table[col] = table[col].astype(object)
+            table.iloc[i, table.columns.get_loc(col)] = None
+        for col in value_cols.get(name, []):
+            table[col] = table[col].astype(object)
+            table.loc[rows, col] = None
+        out[name], touched[name] = table, int(rows.sum())
+    return out, touched
+
+
+def merge_calibration_bins(calib: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Adjacent bins of each endpoint and model merged until none implies (``observed`` x ``n``,
+    rounded) from 1 to ``min_cell - 1`` events or people without an event, nor holds fewer than
+    ``min_cell`` people. A merged bin's ``predicted`` and ``observed`` are the ``n``-weighted means
+    of its bins' (mean predicted and Kaplan-Meier) risks, and ``bin`` names its first and last bin
+    ("3-5"). A model whose bins cannot be merged so keeps one bin with ``observed`` blanked."""
+    rows = []
+    for (ep, model), g in calib.groupby(["endpoint", "model"], sort=False):
+        g = g.sort_values("bin")
+        groups, current = [], []
+        for _, r in g.iterrows():
+            current.append(r)
+            if _safe_bin(current, min_cell):
+                groups.append(current)
+                current = []
+        if current:  # a short tail joins the bin before it
+            groups = [*groups[:-1], (groups[-1] if groups else []) + current]
+        for members in groups:
+            rows.append(_merged(ep, model, members, min_cell))
+    return pd.DataFrame(rows, columns=["endpoint", "model", "bin", "n", "predicted", "observed"])
+
+
+def _safe_bin(members: list[pd.Series], min_cell: int) -> bool:
+    n = sum(float(r["n"]) for r in members)
+    events = round(sum(float(r["n"]) * float(r["observed"]) for r in members))
+    return n >= min_cell and all(v == 0 or v >= min_cell for v in (events, n - events))
+
+
+def _merged(ep: str, model: str, members: list[pd.Series], min_cell: int) -> dict:
+    n = np.array([float(r["n"]) for r in members])
+    first, last = members[0]["bin"], members[-1]["bin"]
+    row = {
+        "endpoint": ep,
+        "model": model,
+        "bin": str(first) if len(members) == 1 else f"{first}-{last}",
+        "n": int(n.sum()),
+        "predicted": float(np.average([r["predicted"] for r in members], weights=n)),
+        "observed": float(np.average([r["observed"] for r in members], weights=n)),
+    }
+    if not _safe_bin(members, min_cell):
+        row["observed"] = None
+    return row
+
+
+def _virtual_values(constraints: list, values: dict) -> dict:
+    """The true values of the unpublished cells that a constraint defines from published ones."""
+    out: dict = {}
+    for _ in range(3):  # a virtual cell can rest on another (n_persons on each row's counts)
+        for c in constraints:
+            known = values | out
+            rest = [(k, coef) for k, coef in c if k not in known]
+            if len(rest) == 1 and rest[0][0][0] == "~":
+                k, coef = rest[0]
+                out[k] = -sum(cf * known[kk] for kk, cf in c if kk in known) / coef
+    return out
 
 
 @dataclass(frozen=True)
@@ -82,8 +172,6 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
                        "n_competing_deaths": ep["n_competing_deaths"],
                        **{f"excluded_{k}": v for k, v in ep["excluded"].items()}})  # fmt: skip
     counts = pd.DataFrame(counts)
-    count_cols = [c for c in counts.columns if c.startswith("n_") or c.startswith("excluded_")]
-    counts, n_counts = suppress(counts, count_cols, [], min_cell)
 
     models, effects, calib = [], [], []
     for ep, ev in files.evaluations.items():
@@ -97,41 +185,34 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
         )
         effects += [hr, pct]
         calib.append(pd.read_csv(ev / "calibration.tsv", sep="\t").assign(endpoint=ep))
-    value_cols = ["hr", "hr_low", "hr_high", "log_hr", "se", "p"]
-    effects_df, n_eff = suppress(
-        _stack(effects, ["endpoint", "effect", "group", "n", "n_events", *value_cols]),
-        ["n", "n_events"], value_cols, min_cell,
-    )  # fmt: skip
-    calib_df, n_cal = suppress(
-        _stack(calib, ["endpoint", "model", "bin", "n", "predicted", "observed"]),
-        ["n"], ["predicted", "observed"], min_cell,
-    )  # fmt: skip
+    effect_values = ["hr", "hr_low", "hr_high", "log_hr", "se", "p"]
+    effects_df = _stack(effects, ["endpoint", "effect", "group", "n", "n_events", *effect_values])
+    calib_raw = _stack(calib, ["endpoint", "model", "bin", "n", "predicted", "observed"])
+    calib_df = merge_calibration_bins(calib_raw, min_cell)
     models_df = _stack(models, ["endpoint", "model"], keep_others=True)
-    metric_cols = [
-        c
-        for c in models_df.columns
-        if c not in ("endpoint", "model", "model_set", "engine", "n_train", "n_test", "events_test")
-    ]
-    models_df, n_mod = suppress(
-        models_df, [c for c in ("events_test",) if c in models_df], metric_cols, min_cell
-    )
+    raw = {"counts.tsv": counts, "models.tsv": models_df, "prs_effects.tsv": effects_df,
+           "calibration.tsv": calib_df}  # fmt: skip
+    protected, touched = protect_tables(raw, min_cell)
+    # a model whose test events are blanked loses its calibration too (computed from them)
+    m, cal = protected["models.tsv"], protected["calibration.tsv"]
+    no_events = m[m["events_test"].isna()] if "events_test" in m else m.iloc[:0]
+    gone = set(zip(no_events["endpoint"], no_events["model"], strict=True))
+    cal_gone = np.array([k in gone for k in zip(cal["endpoint"], cal["model"], strict=True)], bool)
+    cal[["predicted", "observed"]] = cal[["predicted", "observed"]].astype(object)
+    cal.loc[cal_gone, ["predicted", "observed"]] = None
+    calibration_rows = int(cal_gone.sum()) + len(calib_raw) - len(calib_df)
     match = pd.read_csv(files.match_summary, sep="\t")
     match = match[["pgs_id", "n_variants", "matched", "match_rate"]]
-    tables = {
-        "counts.tsv": counts,
-        "models.tsv": models_df,
-        "prs_effects.tsv": effects_df,
-        "calibration.tsv": calib_df,
-        "match.tsv": match,
-    }
+    tables = {**protected, "match.tsv": match}
     if files.provenance is not None and files.provenance.is_file():
         tables["provenance.json"] = files.provenance.read_text()
     tables["__suppressed__"] = pd.DataFrame(
         {
             "table": ["counts.tsv", "prs_effects.tsv", "calibration.tsv", "models.tsv"],
-            "rows_suppressed": [n_counts, n_eff, n_cal, n_mod],
+            "rows_suppressed": [touched["counts.tsv"], touched["prs_effects.tsv"],
+                                calibration_rows, touched["models.tsv"]],
         }
-    )
+    )  # fmt: skip
     return tables
 
 
@@ -191,7 +272,44 @@ def read_bundle(path: str | os.PathLike[str]) -> tuple[dict, dict[str, pd.DataFr
         tables[name] = (
             json.loads(data) if name.endswith(".json") else pd.read_csv(path / name, sep="\t")
         )
+    check_names(path, manifest, tables)
     return manifest, tables
+
+
+def name_patterns() -> dict[str, str]:
+    """The patterns names read from a bundle must match: the config schema's for biobanks and
+    endpoints, and the forms igs writes for models (``model_set/engine``) and groups."""
+    from igs.config import load_schema
+
+    props = load_schema()["properties"]
+    endpoint = props["pheno"]["properties"]["endpoints"]["items"]["properties"]["name"]
+    return {
+        "biobank": props["biobanks"]["items"]["properties"]["name"]["pattern"],
+        "endpoint": endpoint["pattern"],
+        "model": r"^[A-Za-z0-9_]+/[A-Za-z0-9_]+$",
+        "group": r"^[A-Za-z0-9_.%-]+$",
+    }
+
+
+def check_names(path: Path, manifest: dict, tables: dict[str, pd.DataFrame]) -> None:
+    """Every biobank, endpoint, model and group name in a bundle matches :func:`name_patterns`
+    (they become file names and pooled quantities: ``../x`` must not reach a path)."""
+    from igs.errors import InputFormatError
+
+    patterns = name_patterns()
+    biobank = manifest.get("biobank")
+    found = [("manifest.json", "biobank", biobank if isinstance(biobank, str) else repr(biobank))]
+    for name, table in tables.items():
+        if isinstance(table, pd.DataFrame):
+            for col in ("endpoint", "model", "group"):
+                if col in table:
+                    found += [(name, col, str(v)) for v in table[col].dropna().unique()]
+    for name, kind, value in found:
+        if not re.fullmatch(patterns[kind].strip("^$"), value):
+            raise InputFormatError(
+                f"{path / name}: {kind} name {value!r} does not match {patterns[kind]} "
+                "(a crafted or corrupted bundle?)."
+            )
 
 
 def _stack(

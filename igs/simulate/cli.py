@@ -119,6 +119,9 @@ def simulate_omop(cohort_dir: Path, out: str) -> None:
     """Write a simulated cohort's health records as an OMOP CDM v5.4 database."""
     from igs.io.atomic import atomic_path
     from igs.pheno import read_table_records, write_omop
+    from igs.redact import check_no_password
+
+    check_no_password(out, "--out")
 
     records = read_table_records(
         cohort_dir / "clinical.tsv", cohort_dir / "diagnoses.tsv", cohort_dir / "omics.tsv.gz"

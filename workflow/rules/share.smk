@@ -58,11 +58,12 @@ rule export_clinician:
         f"{LOGS}/{{biobank}}/export/{{endpoint}}.log",
     wildcard_constraints:
         endpoint="|".join(MODELLED) or "^$",
+    params:
+        out_dir=lambda wc, output: Path(output.csv).parent,  # the folder of every output
     shell:
         "igs export clinician --options {input.options:q} --endpoint {wildcards.endpoint:q} --model {input.model:q} "
         + SURVIVAL_ARGS
-        + " --match-summary {input.match:q} --provenance {input.provenance:q} --out {output.csv:q} "
-        "--fhir-dir {output.fhir:q} --provenance-copy {output.provenance:q} 2> {log:q}"
+        + " --match-summary {input.match:q} --provenance {input.provenance:q} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule report:
