@@ -113,6 +113,84 @@ def test_penalised_fit_reaches_the_optimum_lifelines_stops_short_of():
     assert np.abs(gradient).max() < 1e-8
 
 
+def _efron_by_definition(x, start, stop, event, beta):
+    """Log partial likelihood, gradient and Hessian looped over event times, straight from
+    Efron's formula (risk set: start < t <= stop)."""
+    r, p = np.exp(x @ beta), x.shape[1]
+    ll, g, h = 0.0, np.zeros(p), np.zeros((p, p))
+    for t in np.unique(stop[event]):
+        risk = (start < t) & (t <= stop)
+        tied = event & (stop == t)
+        d = tied.sum()
+        rs, rt = r[risk], r[tied]
+        xs, xt = x[risk], x[tied]
+        ll += (xt @ beta).sum()
+        g += xt.sum(axis=0)
+        for share in np.arange(d) / d:
+            a0 = rs.sum() - share * rt.sum()
+            a1 = rs @ xs - share * (rt @ xt)
+            a2 = (xs * rs[:, None]).T @ xs - share * (xt * rt[:, None]).T @ xt
+            ll -= np.log(a0)
+            g -= a1 / a0
+            h -= a2 / a0 - np.outer(a1, a1) / a0**2
+    return ll, g, h
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cox_derivatives_equal_efron_by_definition(seed):
+    from igs.models.coxsolver import penalised_loglik
+
+    rng = np.random.default_rng(seed)
+    n, p = 120, 3
+    x = rng.normal(size=(n, p))
+    start = np.round(rng.uniform(0, 5, n)) * (rng.random(n) < 0.5)  # half enter late
+    stop = start + np.round(rng.exponential(4, n)) + 1  # whole numbers: many tied times
+    event = rng.random(n) < 0.6
+    beta = rng.normal(scale=0.3, size=p)
+    ours = penalised_loglik(x, start, stop, event, beta)
+    for got, expected in zip(ours, _efron_by_definition(x, start, stop, event, beta), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+def test_delayed_entry_fit_equals_lifelines_with_ties_to_1e6():
+    from lifelines import CoxPHFitter
+
+    rng = np.random.default_rng(11)
+    n = 600
+    x = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    start = np.round(rng.uniform(40, 60, n))
+    stop = start + np.round(rng.exponential(8, n) * np.exp(-0.4 * x["a"].to_numpy())) + 1
+    event = rng.random(n) < 0.5
+    df = x.assign(start=start, stop=stop, e=event.astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph = CoxPHFitter().fit(
+            df, "stop", "e", entry_col="start", fit_options={"precision": 1e-12, "max_steps": 200}
+        )
+    ours = cox_fit(x.to_numpy(), start, stop, event)
+    np.testing.assert_allclose(ours, cph.params_[["a", "b", "c"]].to_numpy(), atol=1e-6)
+
+
+def test_rounding_noise_in_the_loglik_does_not_stall_the_fit(monkeypatch):
+    """With 10^5 people the log-likelihood of a last, tiny step can come out a few ulps (1e-11)
+    lower; that is no overshoot (it once halved the step until max_iter)."""
+    from igs.models import coxsolver
+
+    data = rossi()
+    x = data.features.to_numpy()
+    exact = cox_fit(x, data.start, data.stop, data.event)
+    loglik, previous = coxsolver._loglik, [np.full(x.shape[1], np.inf)]
+
+    def noisy(x, sets, beta, penalizer):
+        ll, g, h = loglik(x, sets, beta, penalizer)
+        moved = np.max(np.abs(beta - previous[0]))
+        previous[0] = beta
+        return ll - (1e-11 if 0 < moved < 1e-6 else 0.0), g, h
+
+    monkeypatch.setattr(coxsolver, "_loglik", noisy)
+    np.testing.assert_allclose(cox_fit(x, data.start, data.stop, data.event), exact, atol=1e-9)
+
+
 def test_breslow_with_delayed_entry_by_hand():
     start = np.array([0.0, 0.0, 2.0, 3.5])
     stop = np.array([1.0, 3.0, 4.0, 5.0])
@@ -134,6 +212,71 @@ def test_harrell_c_equals_lifelines_and_sksurv():
     ours = M.harrell_c(t, e, risk)
     assert ours == pytest.approx(concordance_index(t, -risk, e), abs=1e-12)
     assert ours == pytest.approx(concordance_index_censored(e, t, risk)[0], abs=1e-12)
+
+
+def _survival_sample(rng, n: int, decimals: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times and risks rounded to ``decimals`` (0 or 1: many ties in both), ~60% events."""
+    t = np.round(rng.exponential(5, n), decimals) + 0.5
+    e = rng.random(n) < 0.6
+    risk = np.round(rng.normal(size=n) - 0.1 * t, decimals)
+    return t, e, risk
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sorted_concordance_equals_lifelines_and_sksurv_with_ties(seed):
+    from lifelines.utils import concordance_index
+    from sksurv.metrics import concordance_index_censored, concordance_index_ipcw
+    from sksurv.util import Surv
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 400))
+    t, e, risk = _survival_sample(rng, n, decimals=seed % 2)
+    e[0] = True
+    ours = M.harrell_c(t, e, risk)
+    assert ours == pytest.approx(concordance_index(t, -risk, e), abs=1e-12)
+    assert ours == pytest.approx(concordance_index_censored(e, t, risk)[0], abs=1e-12)
+    # Uno's C: censoring weights from separate training data, truncated at tau
+    tt, te, _ = _survival_sample(rng, 500, decimals=1)
+    tau = float(rng.uniform(2, 8))
+    capped = min(tau, t[e].max() - 1e-9, tt.max() - 1e-9)
+    expected = concordance_index_ipcw(
+        Surv.from_arrays(te, tt), Surv.from_arrays(e, t), risk, capped
+    )
+    assert M.uno_c(tt, te, t, e, risk, tau) == pytest.approx(expected[0], abs=1e-12)
+
+
+def test_censoring_survival_equals_sksurv():
+    from sksurv.nonparametric import CensoringDistributionEstimator
+    from sksurv.util import Surv
+
+    t, e, _ = _survival_sample(np.random.default_rng(7), 300, decimals=0)
+    at = np.r_[t[:50], 0.1, 3.3, t.max()]
+    expected = CensoringDistributionEstimator().fit(Surv.from_arrays(e, t)).predict_proba(at)
+    np.testing.assert_allclose(M.censoring_survival(t, e, at), expected, atol=1e-14)
+
+
+def test_prefix_counts_equal_brute_force():
+    from igs.models.metrics import _prefix_counts
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 7, 64, 65, 300):
+        y = rng.permutation(n)
+        prefix, below = rng.integers(0, n + 1, 200), rng.integers(0, n + 1, 200)
+        brute = [(y[:a] < b).sum() for a, b in zip(prefix, below, strict=True)]
+        np.testing.assert_array_equal(_prefix_counts(y, prefix, below), brute)
+
+
+def test_concordance_without_comparable_pairs_is_nan():
+    assert np.isnan(M.harrell_c(np.array([1.0, 2.0]), np.array([False, False]), np.zeros(2)))
+    assert np.isnan(M.harrell_c(np.array([2.0, 2.0]), np.array([True, True]), np.zeros(2)))
+    # by hand: events at 1 (risk 3) and 2 (risk 1); censored at 2 (risk 2), 3 (risk 1)
+    # pairs (1,2e) conc, (1,2c) conc, (1,3) conc, (2e,2c) disc, (2e,3) tie -> 3.5 / 5
+    t, e, r = (
+        np.array([1.0, 2, 2, 3]),
+        np.array([True, True, False, False]),
+        np.array([3.0, 1, 2, 1]),
+    )
+    assert M.harrell_c(t, e, r) == pytest.approx(3.5 / 5, abs=1e-15)
 
 
 def test_evaluation_on_planted_data(tmp_path):
@@ -216,6 +359,59 @@ def test_prs_summaries_need_their_columns():
     assert percentile_hrs(data)["n"].sum() == 1200
 
 
+def _lifelines_summary(df: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
+    from lifelines import CoxPHFitter
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph = CoxPHFitter().fit(
+            df, "stop", "event", entry_col="start", fit_options={"precision": 1e-12}
+        )
+    s = cph.summary.loc[terms]
+    return pd.DataFrame(
+        {"log_hr": s["coef"], "se": s["se(coef)"], "hr_low": s["exp(coef) lower 95%"],
+         "hr_high": s["exp(coef) upper 95%"], "p": s["p"]}
+    )  # fmt: skip
+
+
+def test_prs_effects_equal_lifelines_delayed_entry_fits():
+    from igs.models.prs_effects import REFERENCE_GROUP, percentile_groups
+
+    data, _ = planted(n=2500, seed=8)
+    prs = data.features["prs"]
+    base = pd.DataFrame(
+        {"start": data.start, "stop": data.stop, "event": data.event.astype(int),
+         "prs_sd": ((prs - prs.mean()) / prs.std(ddof=1)).to_numpy(),
+         "sex_male": data.features["sex_male"], "PC1": data.features["PC1"]}
+    )  # fmt: skip
+    cols = ["log_hr", "se", "hr_low", "hr_high", "p"]
+    ours = hr_per_sd(data).set_index("group")
+    expected = _lifelines_summary(base, ["prs_sd"])
+    np.testing.assert_allclose(ours.loc[["all"], cols], expected[cols], rtol=1e-6, atol=1e-9)
+    male = base[base["sex_male"] == 1].drop(columns="sex_male")
+    expected = _lifelines_summary(male, ["prs_sd"])
+    np.testing.assert_allclose(ours.loc[["male"], cols], expected[cols], rtol=1e-6, atol=1e-9)
+    # percentile groups against 40-60%
+    group = percentile_groups(prs)
+    dummies = pd.get_dummies(group).drop(columns=REFERENCE_GROUP).astype(float)
+    with_groups = pd.concat([base.drop(columns="prs_sd"), dummies.add_prefix("g_")], axis=1)
+    expected = _lifelines_summary(with_groups, list(dummies.add_prefix("g_").columns))
+    ours = percentile_hrs(data).set_index("group").loc[dummies.columns]
+    fitted = (ours["n_events"] > 0).to_numpy()  # lifelines' log HR runs off to about -15 otherwise
+    assert fitted.sum() >= 9 and ours.loc[~fitted, "hr"].isna().all()
+    np.testing.assert_allclose(ours.loc[fitted, cols], expected.loc[fitted, cols], rtol=1e-6)
+
+
+def test_prs_effects_name_a_fit_that_does_not_converge():
+    data, _ = planted(n=800)
+    leak = data.features.assign(PC1=data.event.astype(float) * 50)
+    sep = SurvivalData(
+        "T2D", data.iid, data.start, data.stop, data.event, data.competing, leak, data.groups
+    )
+    with pytest.raises(IGSError, match=r"T2D: HR per SD \(all\): .*Check the score and PC columns"):
+        hr_per_sd(sep)
+
+
 def test_aalen_johansen_equals_lifelines_without_truncation():
     from lifelines import AalenJohansenFitter
 
@@ -242,3 +438,18 @@ def test_held_out_share_is_the_configured_fraction(fraction):
     assert is_test[event].sum() == round(fraction * 137)
     assert is_test[~event].sum() == round(fraction * 1863)
     assert (is_test == stratified_test_split(event, fraction, seed=1)).all()
+
+
+def test_bootstrap_concordance_equals_harrell_and_uno_of_each_resample():
+    t, e, risk = _survival_sample(np.random.default_rng(9), 400, decimals=0)
+    tt, te, _ = _survival_sample(np.random.default_rng(10), 500, decimals=1)
+    harrell = M.BootstrapConcordance(t, e, risk)
+    uno = M.BootstrapConcordance(t, e, risk, train=(tt, te), tau=6.0)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        i = rng.integers(0, 400, 400)
+        assert harrell(i) == pytest.approx(M.harrell_c(t[i], e[i], risk[i]), abs=1e-12)
+        assert uno(i) == pytest.approx(M.uno_c(tt, te, t[i], e[i], risk[i], 6.0), abs=1e-12)
+    # a resample whose latest events fall before tau truncates there, as uno_c does
+    early = np.flatnonzero(t < 3)
+    assert uno(early) == pytest.approx(M.uno_c(tt, te, t[early], e[early], risk[early], 6.0))

@@ -213,17 +213,20 @@ def _model_metrics(
     def boot(stat) -> tuple[float, float]:
         return M.bootstrap_ci(stat, len(t), n_boot=s.n_bootstrap, seed=s.seed)
 
+    # the resamples' C: sorted once per model (same values as harrell_c / uno_c of each resample)
+    c_boot, base_boot = M.BootstrapConcordance(t, e, lp), M.BootstrapConcordance(t, e, base_lp)
+    uno_boot = M.BootstrapConcordance(t, e, lp, train=(train.followup, train.event), tau=tau)
     c = M.harrell_c(t, e, lp)
-    c_ci = boot(lambda i: M.harrell_c(t[i], e[i], lp[i]))
+    c_ci = boot(c_boot)
     uno = M.uno_c(train.followup, train.event, t, e, lp, tau=tau)
-    uno_ci = boot(lambda i: M.uno_c(train.followup, train.event, t[i], e[i], lp[i], tau=tau))
+    uno_ci = boot(uno_boot)
     auc = M.time_dependent_auc(train.followup, train.event, t, e, p["risk"])
     brier = M.brier_scores(
         train.followup, train.event, t, e, {h: 1 - r for h, r in p["risk"].items()}
     )
     cal = M.calibration(t, e, p["risk"][h0], h0, M.cloglog(p["risk"][h0]))
     dc = c - M.harrell_c(t, e, base_lp)
-    dc_ci = boot(lambda i: M.harrell_c(t[i], e[i], lp[i]) - M.harrell_c(t[i], e[i], base_lp[i]))
+    dc_ci = boot(lambda i: c_boot(i) - base_boot(i))
     nri = M.continuous_nri(t, e, base["risk"][h0], p["risk"][h0], h0)
     row = {
         "model": key, "model_set": p["model_set"], "engine": p["engine"], "penalizer": p["penalizer"],

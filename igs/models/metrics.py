@@ -1,9 +1,10 @@
 """Discrimination, calibration and clinical-utility metrics for survival predictions.
 
 Times here are years of follow-up since each person's start (horizons such as 5 and 10 years).
-Harrell's C is computed here (checked against lifelines and scikit-survival in the tests); Uno's
-C, time-dependent AUC and Brier scores use scikit-survival's inverse-probability-of-censoring
-estimators with the training data's censoring distribution.
+Harrell's and Uno's C are counted here by sorting, in O(n log n) (checked against lifelines and
+scikit-survival in the tests); Uno's C weights, time-dependent AUC and Brier scores use
+scikit-survival's inverse-probability-of-censoring estimators with the training data's
+censoring distribution.
 """
 
 from __future__ import annotations
@@ -17,23 +18,75 @@ def cloglog(risk: np.ndarray) -> np.ndarray:
     return np.log(-np.log(np.clip(1 - np.asarray(risk, float), 1e-12, 1 - 1e-12)))
 
 
-def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray, *, block: int = 2048) -> float:
+def _prefix_counts(y: np.ndarray, prefix: np.ndarray, below: np.ndarray) -> np.ndarray:
+    """For each query q, how many of ``y[:prefix[q]]`` are smaller than ``below[q]``.
+
+    ``y`` holds distinct integers in 0..n-1 and ``below`` values in 0..n. An offline Fenwick tree
+    (merge-sort tree) taken one level at a time: at level k the first ``prefix`` items split into
+    blocks of 2**k, one per set bit of ``prefix``, and each block's count is a binary search in
+    the keys (block, y), kept sorted by merging the sorted runs of the level below (timsort
+    merges runs in linear time). O(n log n) time, O(n) memory.
+    """
+    n = len(y)
+    shift = max(n, 1).bit_length()
+    low = (1 << shift) - 1
+    keys = (np.arange(n, dtype=np.int64) << shift) | np.asarray(y, np.int64)
+    prefix, below = np.asarray(prefix, np.int64), np.asarray(below, np.int64)
+    out = np.zeros(len(prefix), np.int64)
+    level, top = 0, int(prefix.max(initial=0))
+    while (1 << level) <= top:
+        sel = np.flatnonzero((prefix >> level) & 1)
+        block = (prefix[sel] >> level) - 1
+        out[sel] += np.searchsorted(keys, (block << shift) | below[sel]) - (block << level)
+        keys = np.sort(((keys >> (shift + 1)) << shift) | (keys & low), kind="stable")
+        level += 1
+    return out
+
+
+def _comparable_queries(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, tied_tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The people in time order (descending; censored before events at the same time, so an
+    event's comparable people are exactly those before the first event of its time), their risk
+    ranks, and per event: its place, its number of comparable people, and the ranks that bound
+    the risks lower by more than ``tied_tol`` and within ``tied_tol`` of its own."""
+    n = len(time)
+    order = np.lexsort((event, -time))
+    t_sorted, e_sorted = time[order], event[order]
+    new_run = np.r_[True, (t_sorted[1:] != t_sorted[:-1]) | (e_sorted[1:] != e_sorted[:-1])]
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
+    ev_pos = np.flatnonzero(e_sorted)
+    by_risk = np.argsort(risk, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[by_risk] = np.arange(n)
+    r_ev = risk[order[ev_pos]]
+    lower = np.searchsorted(risk[by_risk], r_ev - tied_tol, side="left")
+    upper = np.searchsorted(risk[by_risk], r_ev + tied_tol, side="right")
+    return order, rank[order], ev_pos, run_start[ev_pos], lower, upper
+
+
+def _concordance_counts(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, tied_tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per event: its index, its comparable people (a later time, or the same time censored),
+    and among them those with a lower risk (by more than ``tied_tol``) and a risk within
+    ``tied_tol`` of its own. Sorting plus :func:`_prefix_counts`: O(n log n)."""
+    order, y, ev_pos, comparable, lower, upper = _comparable_queries(time, event, risk, tied_tol)
+    counts = _prefix_counts(y, np.r_[comparable, comparable], np.r_[lower, upper])
+    below, within = counts[: len(ev_pos)], counts[len(ev_pos) :]
+    return order[ev_pos], comparable, below, within - below
+
+
+def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
     """Harrell's concordance: among comparable pairs (the shorter time is an event; at equal times
     an event against a censoring), the share where the earlier failure has the higher risk
-    (ties in risk count one half)."""
+    (equal risks count one half). O(n log n) time and O(n) memory."""
     time, event, risk = np.asarray(time, float), np.asarray(event, bool), np.asarray(risk, float)
-    concordant = ties = comparable = 0.0
-    cases = np.flatnonzero(event)
-    for lo in range(0, len(cases), block):
-        i = cases[lo : lo + block]
-        ti, ri = time[i][:, None], risk[i][:, None]
-        comp = (ti < time[None, :]) | ((ti == time[None, :]) & ~event[None, :])
-        comparable += comp.sum()
-        concordant += (comp & (ri > risk[None, :])).sum()
-        ties += (comp & (ri == risk[None, :])).sum()
-    if comparable == 0:
+    _, comparable, concordant, tied = _concordance_counts(time, event, risk, 0.0)
+    pairs = int(comparable.sum())
+    if pairs == 0:
         return float("nan")
-    return float((concordant + 0.5 * ties) / comparable)
+    return float((int(concordant.sum()) + 0.5 * int(tied.sum())) / pairs)
 
 
 def _structured(time: np.ndarray, event: np.ndarray) -> np.ndarray:
@@ -42,20 +95,117 @@ def _structured(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     return Surv.from_arrays(event=np.asarray(event, bool), time=np.asarray(time, float))
 
 
-def uno_c(train_time, train_event, time, event, risk, tau: float) -> float:
-    """Uno's C truncated at ``tau`` years (censoring weights from the training data)."""
-    from sksurv.metrics import concordance_index_ipcw
+def censoring_survival(time: np.ndarray, event: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Kaplan-Meier probability of remaining uncensored at ``at`` (censorings at a time count
+    after that time's events), looked up as scikit-survival's ``CensoringDistributionEstimator``
+    does: the step at or before each time, equal within machine epsilon."""
+    time, event = np.asarray(time, float), np.asarray(event, bool)
+    times, inverse = np.unique(time, return_inverse=True)
+    total = np.bincount(inverse)
+    events = np.bincount(inverse, weights=event)
+    censored = total - events
+    at_risk = len(time) - np.r_[0, np.cumsum(total)[:-1]] - events
+    ratio = np.divide(censored, at_risk, out=np.zeros(len(times)), where=censored != 0)
+    grid, prob = np.r_[-np.inf, times], np.r_[1.0, np.cumprod(1.0 - ratio)]
+    at = np.asarray(at, float)
+    idx = np.minimum(np.searchsorted(grid, at), len(grid) - 1)
+    exact = np.abs(grid[idx] - at) < np.finfo(float).eps
+    return prob[np.where(exact, idx, idx - 1)]
 
-    tau = min(
-        tau,
-        float(np.max(np.asarray(time)[np.asarray(event, bool)])) - 1e-9,
-        float(np.max(train_time)) - 1e-9,
-    )
-    return float(
-        concordance_index_ipcw(
-            _structured(train_time, train_event), _structured(time, event), risk, tau=tau
-        )[0]
-    )
+
+def uno_c(train_time, train_event, time, event, risk, tau: float) -> float:
+    """Uno's C truncated at ``tau`` years, as scikit-survival's ``concordance_index_ipcw``
+    (censoring weights from the training data, risks within 1e-8 tied) but with the pairs
+    counted by sorting: O(n log n) instead of O(n^2)."""
+    time, event, risk = np.asarray(time, float), np.asarray(event, bool), np.asarray(risk, float)
+    tau = min(tau, float(np.max(time[event])) - 1e-9, float(np.max(train_time)) - 1e-9)
+    ev_idx, comparable, concordant, tied = _concordance_counts(time, event, risk, 1e-8)
+    weight = np.zeros(len(ev_idx))
+    early = time[ev_idx] < tau
+    weight[early] = censoring_survival(train_time, train_event, time[ev_idx][early]) ** -2.0
+    denominator = float(weight @ comparable)
+    if denominator == 0:
+        return float("nan")
+    return float(weight @ (concordant + 0.5 * tied)) / denominator
+
+
+def _prefix_levels(
+    y: np.ndarray, prefix: np.ndarray, below: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The levels of :func:`_prefix_counts` kept for weighted counts: at each level the order of
+    the items, the queries answered there, and the sorted positions that bound their block."""
+    n = len(y)
+    shift = max(n, 1).bit_length()
+    low = (1 << shift) - 1
+    keys = (np.arange(n, dtype=np.int64) << shift) | np.asarray(y, np.int64)
+    perm = np.arange(n)
+    prefix, below = np.asarray(prefix, np.int64), np.asarray(below, np.int64)
+    levels, level, top = [], 0, int(prefix.max(initial=0))
+    while (1 << level) <= top:
+        sel = np.flatnonzero((prefix >> level) & 1)
+        block = (prefix[sel] >> level) - 1
+        end = np.searchsorted(keys, (block << shift) | below[sel])
+        levels.append((perm, sel, block << level, end))
+        merged = ((keys >> (shift + 1)) << shift) | (keys & low)
+        idx = np.argsort(merged, kind="stable")
+        keys, perm = merged[idx], perm[idx]
+        level += 1
+    return levels
+
+
+class BootstrapConcordance:
+    """Harrell's C, or Uno's C given the training data and ``tau``, of bootstrap resamples of
+    one data set: equal to :func:`harrell_c` / :func:`uno_c` of ``time[index]`` etc., but the
+    sorting and the merge-sort tree are built once (O(n log n) memory); each resample then costs
+    a few cumulative sums of its multiplicities per tree level."""
+
+    def __init__(self, time, event, risk, *, train=None, tau: float = np.inf) -> None:
+        time, event, risk = (
+            np.asarray(time, float),
+            np.asarray(event, bool),
+            np.asarray(risk, float),
+        )
+        tied_tol = 1e-8 if train is not None else 0.0  # as uno_c (scikit-survival) and harrell_c
+        order, y, ev_pos, comparable, lower, upper = _comparable_queries(
+            time, event, risk, tied_tol
+        )
+        self._n, self._order, self._ev = len(time), order, order[ev_pos]
+        self._comparable = comparable
+        self._levels = _prefix_levels(y, np.r_[comparable, comparable], np.r_[lower, upper])
+        self._ev_time = time[self._ev]
+        self._tau, self._ipcw2 = tau, None
+        if train is not None:
+            train_time, train_event = np.asarray(train[0], float), np.asarray(train[1], bool)
+            self._train_max = float(np.max(train_time)) - 1e-9
+            usable = self._ev_time < self._train_max
+            ipcw2 = np.zeros(len(ev_pos))
+            ipcw2[usable] = (
+                censoring_survival(train_time, train_event, self._ev_time[usable]) ** -2.0
+            )
+            self._ipcw2 = ipcw2
+
+    def __call__(self, index: np.ndarray) -> float:
+        """The C of the resample ``index`` (people may repeat)."""
+        count = np.bincount(index, minlength=self._n).astype(float)
+        in_order = count[self._order]
+        m = len(self._ev)
+        sums = np.zeros(2 * m)
+        for perm, sel, start, end in self._levels:
+            cum = np.r_[0.0, np.cumsum(in_order[perm])]
+            sums[sel] += cum[end] - cum[start]
+        below, within = sums[:m], sums[m:]
+        comparable = np.r_[0.0, np.cumsum(in_order)][self._comparable]
+        weight = count[self._ev]
+        if self._ipcw2 is not None:
+            present = self._ev_time[weight > 0]
+            if not len(present):
+                return float("nan")
+            tau = min(self._tau, float(present.max()) - 1e-9, self._train_max)
+            weight = weight * np.where(self._ev_time < tau, self._ipcw2, 0.0)
+        denominator = float(weight @ comparable)
+        if denominator == 0:
+            return float("nan")
+        return float(weight @ (below + 0.5 * (within - below))) / denominator
 
 
 def time_dependent_auc(

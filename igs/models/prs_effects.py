@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 import pandas as pd
 
+from igs.errors import IGSError
 from igs.models.dataset import SurvivalData
 
 PERCENTILE_EDGES = (0, 1, 5, 10, 20, 40, 60, 80, 90, 95, 99, 100)
@@ -22,24 +22,38 @@ REFERENCE_GROUP = "40-60"
 CURVE_GROUPS = {"bottom 10%": (0, 10), "40-60%": (40, 60), "top 10%": (90, 100)}
 
 
-def _cox_summary(df: pd.DataFrame, terms: list[str]) -> pd.DataFrame:
-    from lifelines import CoxPHFitter
+def _cox_summary(df: pd.DataFrame, terms: list[str], label: str) -> pd.DataFrame:
+    """Log hazard ratios of ``terms`` with Wald 95% CIs and p-values, from igs's Cox solver
+    (Efron ties, delayed entry at ``start``) on the other columns of ``df``, standardised for the
+    fit as lifelines does."""
+    from scipy.stats import norm
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cph = CoxPHFitter().fit(
-            df, "stop", "event", entry_col="start", fit_options={"precision": 1e-9}
-        )
-    s = cph.summary.loc[terms]
+    from igs.models.coxsolver import cox_covariance, cox_fit
+
+    covariates = [c for c in df.columns if c not in ("start", "stop", "event")]
+    x = df[covariates].to_numpy(float)
+    scale = x.std(axis=0)
+    z = (x - x.mean(axis=0)) / scale
+    start, stop, event = (df[c].to_numpy(float) for c in ("start", "stop", "event"))
+    event = event.astype(bool)
+    try:
+        beta = cox_fit(z, start, stop, event)
+    except IGSError as exc:
+        raise IGSError(f"{label}: {exc} Check the score and PC columns.") from exc
+    se = np.sqrt(np.diag(cox_covariance(z, start, stop, event, beta))) / scale
+    beta = beta / scale
+    pick = [covariates.index(t) for t in terms]
+    log_hr, se = beta[pick], se[pick]
+    q = norm.ppf(0.975)
     return pd.DataFrame(
         {
             "term": terms,
-            "log_hr": s["coef"].to_numpy(),
-            "se": s["se(coef)"].to_numpy(),
-            "hr": s["exp(coef)"].to_numpy(),
-            "hr_low": s["exp(coef) lower 95%"].to_numpy(),
-            "hr_high": s["exp(coef) upper 95%"].to_numpy(),
-            "p": s["p"].to_numpy(),
+            "log_hr": log_hr,
+            "se": se,
+            "hr": np.exp(log_hr),
+            "hr_low": np.exp(log_hr - q * se),
+            "hr_high": np.exp(log_hr + q * se),
+            "p": 2 * norm.sf(np.abs(log_hr / se)),
         }
     )
 
@@ -59,12 +73,20 @@ def hr_per_sd(data: SurvivalData) -> pd.DataFrame:
     df = _frame(data)
     pcs = [c for c in df.columns if c.startswith("PC")]
     rows = []
-    overall = _cox_summary(df[["start", "stop", "event", "prs_sd", "sex_male", *pcs]], ["prs_sd"])
+    overall = _cox_summary(
+        df[["start", "stop", "event", "prs_sd", "sex_male", *pcs]],
+        ["prs_sd"],
+        f"{data.endpoint}: HR per SD (all)",
+    )
     rows.append(overall.assign(group="all", n=len(df), n_events=int(df["event"].sum())))
     for label, male in (("female", 0.0), ("male", 1.0)):
         sub = df[df["sex_male"] == male]
         if sub["event"].sum() >= 10:
-            res = _cox_summary(sub[["start", "stop", "event", "prs_sd", *pcs]], ["prs_sd"])
+            res = _cox_summary(
+                sub[["start", "stop", "event", "prs_sd", *pcs]],
+                ["prs_sd"],
+                f"{data.endpoint}: HR per SD ({label})",
+            )
             rows.append(res.assign(group=label, n=len(sub), n_events=int(sub["event"].sum())))
     return pd.concat(rows, ignore_index=True)[
         ["group", "n", "n_events", "hr", "hr_low", "hr_high", "log_hr", "se", "p"]
@@ -91,7 +113,15 @@ def percentile_hrs(data: SurvivalData) -> pd.DataFrame:
         .groupby("group")["event"]
         .agg(["size", "sum"])
     )
-    res = _cox_summary(fit_df, list(dummies.columns))
+    # a group without events has a log HR of minus infinity: its people leave every risk set
+    # (the limit lifelines' fit approaches); the others' HRs are fitted without them
+    empty = [f"g_{g}" for g in counts.index[counts["sum"] == 0] if g != REFERENCE_GROUP]
+    keep = (fit_df[empty] == 0).all(axis=1) if empty else slice(None)
+    terms = [c for c in dummies.columns if c not in empty]
+    res = _cox_summary(
+        fit_df.loc[keep].drop(columns=empty), terms, f"{data.endpoint}: percentile-group HRs"
+    )
+    res = pd.concat([res, pd.DataFrame({"term": empty})], ignore_index=True)
     res["group"] = res["term"].str.removeprefix("g_")
     ref = pd.DataFrame(
         [
