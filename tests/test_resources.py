@@ -15,17 +15,17 @@ DEFAULTS = default_blocks(("resources",))["resources"]
 
 
 def test_requests_grow_with_the_input():
-    # qc_genotypes: 1000 MB + 16000 MB/GB, 10 min + 120 min/GB, 2 threads
-    assert job_resources(DEFAULTS, "qc_genotypes", 2500.0) == JobResources(2, 41000, 310)
-    assert job_resources(DEFAULTS, "qc_genotypes", 0.0) == JobResources(2, 1000, 10)
+    # qc_run: 1000 MB + 16000 MB/GB, 10 min + 120 min/GB, 2 threads
+    assert job_resources(DEFAULTS, "qc_run", 2500.0) == JobResources(2, 41000, 310)
+    assert job_resources(DEFAULTS, "qc_run", 0.0) == JobResources(2, 1000, 10)
     # 1 MB of input: 1000 + 16 = 1016 MB, 10 + 0.12 -> 11 minutes (rounded up)
-    assert job_resources(DEFAULTS, "qc_genotypes", 1.0) == JobResources(2, 1016, 11)
+    assert job_resources(DEFAULTS, "qc_run", 1.0) == JobResources(2, 1016, 11)
 
 
 def test_a_rule_override_replaces_only_its_keys():
-    cfg = {"rules": {"qc_genotypes": {"threads": 8, "mem_mb_per_gb": 1000}}}
+    cfg = {"rules": {"qc_run": {"threads": 8, "mem_mb_per_gb": 1000}}}
     # 1000 + 1000 * 2.5 = 3500 MB; run time keeps its defaults: 10 + 120 * 2.5 = 310
-    assert job_resources(cfg, "qc_genotypes", 2500.0) == JobResources(8, 3500, 310)
+    assert job_resources(cfg, "qc_run", 2500.0) == JobResources(8, 3500, 310)
     assert job_resources(cfg, "scores_compute", 0.0) == JobResources(2, 2000, 10)
 
 
@@ -40,10 +40,18 @@ def test_simulated_genotypes_size():
 
 
 def test_every_workflow_rule_has_resources():
+    """Every rule that runs a job has a schema entry and takes its threads, memory and run time
+    from it (local rules write an options file inside the Snakemake process)."""
     names = set()
     for smk in (REPO / "workflow" / "rules").glob("*.smk"):
-        names |= set(re.findall(r"^rule (\w+):", smk.read_text(), flags=re.M))
-    names -= {"unknown_biobank"}  # answers unknown targets with an error, never runs
+        for block in re.split(r"(?m)^(?=rule \w+:)", smk.read_text()):
+            m = re.match(r"rule (\w+):", block)
+            if not m or "localrule: True" in block or m.group(1) == "unknown_biobank":
+                continue  # unknown_biobank answers unknown targets with an error, never runs
+            names.add(m.group(1))
+            assert f'threads: rule_threads("{m.group(1)}")' in block, m.group(1)
+            assert f'mem_mb=rule_mem_mb("{m.group(1)}"' in block, m.group(1)
+            assert f'runtime=rule_runtime("{m.group(1)}"' in block, m.group(1)
     assert names == set(DEFAULTS["rules"])
 
 
@@ -51,8 +59,6 @@ def test_unknown_rule_in_config_is_an_error():
     cfg = {"biobanks": [], "resources": {"rules": {"qc_genotyps": {"threads": 4}}}}
     with pytest.raises(ConfigError, match=r"resources.rules: unknown key\(s\) 'qc_genotyps'"):
         resolve_config(cfg)
-    cfg["resources"]["rules"] = {"qc_genotypes": {"thread": 4}}
-    with pytest.raises(
-        ConfigError, match=r"resources.rules.qc_genotypes: unknown key\(s\) 'thread'"
-    ):
+    cfg["resources"]["rules"] = {"qc_run": {"thread": 4}}
+    with pytest.raises(ConfigError, match=r"resources.rules.qc_run: unknown key\(s\) 'thread'"):
         resolve_config(cfg)

@@ -5,6 +5,7 @@ from pathlib import Path
 import igs.config
 import igs.options
 import igs.paths as P
+import igs.resources
 from igs.errors import IGSError
 
 
@@ -58,6 +59,25 @@ rule config_report:
     localrule: True
     run:
         igs.options.write_stage_config(params.record, output[0])
+
+
+# Threads, memory and run time of every job come from the config's `resources` block (defaults
+# in the schema) and grow with the job's input (igs.resources): nothing is hard-coded in a rule.
+def rule_threads(rule):
+    return igs.resources.job_resources(RESOLVED["resources"], rule).threads
+
+
+def rule_mem_mb(rule, input_mb=None):
+    """A resources callable: the rule's memory for this job's input size (or ``input_mb(wc)``)."""
+    return lambda wc, input: igs.resources.job_resources(
+        RESOLVED["resources"], rule, input_mb(wc) if input_mb else input.size_mb
+    ).mem_mb
+
+
+def rule_runtime(rule, input_mb=None):
+    return lambda wc, input: igs.resources.job_resources(
+        RESOLVED["resources"], rule, input_mb(wc) if input_mb else input.size_mb
+    ).runtime
 
 
 def genotype_prefix(biobank):

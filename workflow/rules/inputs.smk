@@ -11,8 +11,9 @@ rule inputs_check:
     params:
         prefix=lambda wc: genotype_prefix(wc.biobank),
         fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
+    threads: rule_threads("inputs_check")
     resources:
-        mem_mb=1000,
-        runtime=30,
+        mem_mb=rule_mem_mb("inputs_check"),
+        runtime=rule_runtime("inputs_check"),
     shell:
         "igs inputs check --genotypes {params.prefix:q} --format {params.fmt:q} --out {output:q} 2> {log:q}"

@@ -41,10 +41,10 @@ rule models_evaluate:
         endpoint="|".join(MODELLED) or "^$",
     params:
         out_dir=lambda wc: P.evaluation(RESULTS, wc.biobank, wc.endpoint),
-    threads: 2
+    threads: rule_threads("models_evaluate")
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=rule_mem_mb("models_evaluate"),
+        runtime=rule_runtime("models_evaluate"),
     shell:
         "igs models evaluate --options {input.options:q} --endpoint {wildcards.endpoint:q} "
         + SURVIVAL_ARGS

@@ -25,9 +25,10 @@ rule pheno_build:
         f"{LOGS}/{{biobank}}/pheno/build.log",
     params:
         out_dir=lambda wc: P.biobank(RESULTS, wc.biobank),
+    threads: rule_threads("pheno_build")
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=rule_mem_mb("pheno_build"),
+        runtime=rule_runtime("pheno_build"),
     shell:
         "igs pheno build --options {input.options:q} --genotype-samples {input.fam:q} "
         "--out-dir {params.out_dir:q} 2> {log:q}"

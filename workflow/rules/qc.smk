@@ -22,10 +22,10 @@ rule qc_run:
         fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
         out_dir=lambda wc, output: Path(output.summary).parent,
-    threads: 2
+    threads: rule_threads("qc_run")
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=rule_mem_mb("qc_run"),
+        runtime=rule_runtime("qc_run"),
     shell:
         "igs qc run --genotypes {params.prefix:q} --format {params.fmt:q} --engine {params.engine:q} "
         "--options {input.options:q} --out-dir {params.out_dir:q} 2> {log:q}"

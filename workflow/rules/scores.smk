@@ -14,9 +14,10 @@ rule scores_match:
     params:
         prefix=lambda wc: P.qc_genotypes(RESULTS, wc.biobank),
         build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
+    threads: rule_threads("scores_match")
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=rule_mem_mb("scores_match"),
+        runtime=rule_runtime("scores_match"),
     shell:
         "igs scores match --genotypes {params.prefix:q} --format bed --genome-build {params.build:q} "
         "--options {input.options:q} --report {output.report:q} --summary {output.summary:q} "
@@ -35,10 +36,10 @@ rule scores_compute:
     params:
         prefix=lambda wc: P.qc_genotypes(RESULTS, wc.biobank),
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
-    threads: 2
+    threads: rule_threads("scores_compute")
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=rule_mem_mb("scores_compute"),
+        runtime=rule_runtime("scores_compute"),
     shell:
         "igs scores compute --genotypes {params.prefix:q} --format bed --engine {params.engine:q} "
         "--options {input.options:q} --report {input.report:q} --out {output:q} 2> {log:q}"
@@ -55,9 +56,10 @@ rule scores_adjust:
         models=P.scores(RESULTS, "{biobank}", "ancestry_models.json"),
     log:
         f"{LOGS}/{{biobank}}/scores/adjust.log",
+    threads: rule_threads("scores_adjust")
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=rule_mem_mb("scores_adjust"),
+        runtime=rule_runtime("scores_adjust"),
     shell:
         "igs scores adjust --scores {input.scores:q} --pcs {input.pcs:q} --sample-qc {input.sample_qc:q} "
         "--options {input.options:q} --out {output.adjusted:q} --models {output.models:q} 2> {log:q}"

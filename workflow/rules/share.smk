@@ -19,6 +19,10 @@ rule share_bundle:
     params:
         evaluations=lambda wc: [P.evaluation(RESULTS, wc.biobank, ep) for ep in MODELLED],
         out_dir=lambda wc: P.share(RESULTS, wc.biobank),
+    threads: rule_threads("share_bundle")
+    resources:
+        mem_mb=rule_mem_mb("share_bundle"),
+        runtime=rule_runtime("share_bundle"),
     shell:
         "igs share bundle --options {input.options:q} --biobank {wildcards.biobank:q} "
         "--pheno-summary {input.summary:q} --match-summary {input.match:q} --provenance {input.provenance:q} "
@@ -39,6 +43,10 @@ rule share_meta:
     params:
         bundles=lambda wc, input: [str(Path(b).parent) for b in input.bundles] + list(input.extra),
         out_dir=P.meta(RESULTS),
+    threads: rule_threads("share_meta")
+    resources:
+        mem_mb=rule_mem_mb("share_meta"),
+        runtime=rule_runtime("share_meta"),
     shell:
         "igs share meta {params.bundles:q} --out-dir {params.out_dir:q} 2> {log:q}"
 
@@ -60,6 +68,10 @@ rule export_clinician:
         endpoint="|".join(MODELLED) or "^$",
     params:
         out_dir=lambda wc, output: Path(output.csv).parent,  # the folder of every output
+    threads: rule_threads("export_clinician")
+    resources:
+        mem_mb=rule_mem_mb("export_clinician"),
+        runtime=rule_runtime("export_clinician"),
     shell:
         "igs export clinician --options {input.options:q} --endpoint {wildcards.endpoint:q} --model {input.model:q} "
         + SURVIVAL_ARGS
@@ -79,6 +91,10 @@ rule report:
         report(P.report(RESULTS), category="run report"),
     log:
         f"{LOGS}/report.log",
+    threads: rule_threads("report")
+    resources:
+        mem_mb=rule_mem_mb("report"),
+        runtime=rule_runtime("report"),
     shell:
         "igs report --options {input.options:q} --out {output:q} 2> {log:q}"
 
@@ -93,5 +109,9 @@ rule provenance:
         P.provenance(RESULTS, "{biobank}"),
     log:
         f"{LOGS}/{{biobank}}/provenance.log",
+    threads: rule_threads("provenance")
+    resources:
+        mem_mb=rule_mem_mb("provenance"),
+        runtime=rule_runtime("provenance"),
     shell:
         "igs provenance --options {input.options:q} --out {output:q} 2> {log:q}"

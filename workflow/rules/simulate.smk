@@ -9,6 +9,11 @@ UNIVERSE_PARAMS = (
 )
 
 
+def simulated_input_mb(wc):
+    """A simulated cohort's genotype size: what simulate_cohort's memory and run time grow with."""
+    return igs.resources.simulated_genotypes_mb(BIOBANKS[wc.biobank]["simulate"]["n_samples"], SIM["n_variants"])
+
+
 rule simulate_scores:
     output:
         scores=expand(f"{SIMULATED_DIR}/scoring_files/{{pgs}}.txt.gz", pgs=SIMULATED_SCORES),
@@ -18,9 +23,10 @@ rule simulate_scores:
     params:
         out_dir=f"{SIMULATED_DIR}/scoring_files",
         **UNIVERSE_PARAMS,
+    threads: rule_threads("simulate_scores")
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=rule_mem_mb("simulate_scores"),
+        runtime=rule_runtime("simulate_scores"),
     shell:
         "igs simulate scores --out-dir {params.out_dir:q} " + UNIVERSE_ARGS + " 2> {log:q}"
 
@@ -49,9 +55,10 @@ rule simulate_cohort:
         cohort_seed=lambda wc: BIOBANKS[wc.biobank]["simulate"]["seed"],
         proportions=lambda wc: ",".join(map(str, BIOBANKS[wc.biobank]["simulate"]["ancestry_proportions"])),
         **UNIVERSE_PARAMS,
+    threads: rule_threads("simulate_cohort")
     resources:
-        mem_mb=lambda wc: 1000 + BIOBANKS[wc.biobank]["simulate"]["n_samples"] // 2,
-        runtime=30,
+        mem_mb=rule_mem_mb("simulate_cohort", simulated_input_mb),
+        runtime=rule_runtime("simulate_cohort", simulated_input_mb),
     shell:
         "igs simulate cohort --out-dir {params.out_dir:q} --name {wildcards.biobank:q} "
         "--n-samples {params.n_samples:q} --cohort-seed {params.cohort_seed:q} "
@@ -72,8 +79,9 @@ rule simulate_omop:
         biobank="|".join(SIMULATED) or "^$",
     params:
         cohort_dir=lambda wc: f"{SIMULATED_DIR}/{wc.biobank}",
+    threads: rule_threads("simulate_omop")
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=rule_mem_mb("simulate_omop"),
+        runtime=rule_runtime("simulate_omop"),
     shell:
         "igs simulate omop --cohort-dir {params.cohort_dir:q} --out {output:q} 2> {log:q}"
