@@ -1014,5 +1014,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
 
 
+from igs.federated.cli import federated  # noqa: E402
+
+cli.add_command(federated)
+
 if __name__ == "__main__":
     main()

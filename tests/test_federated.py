@@ -173,7 +173,7 @@ def test_node_without_events_mismatched_features_and_timeout_write_nothing(table
                     module="igs.federated.algorithm")  # fmt: skip
     out = tmp_path / "out"
     ask = vantage6_ask(client, {s: i for i, s in enumerate(tables)}, MIN_CELL, 0.2, 0.05)
-    with pytest.raises(FederationTimeout, match="biobank_c: no answer to 'summary' within federated.timeout_s = 0.2 s"):  # fmt: skip
+    with pytest.raises(FederationTimeout, match=r"biobank_c: no answer to 'summary' within federated.timeout_s = 0\.2 s"):  # fmt: skip
         C.write(C.run(ask, COLUMNS, grid=[40, 90], horizon=10.0), out)
     assert not out.exists()
 
@@ -190,36 +190,46 @@ def test_release_refuses_small_counts_ids_and_exact_ages(tables):
         release({"age": float(t["stop"].iloc[0]) + 1e-9}, t, MIN_CELL)
 
 
-def test_grid_curves_equal_lifelines_kaplan_meier_with_delayed_entry():
-    """With entries and exits on grid ages the coarse-grid Kaplan–Meier is the product-limit
-    estimate (lifelines, delayed entry), and Aalen–Johansen matches a hand computation."""
-    from lifelines import KaplanMeierFitter
+def test_grid_curves_equal_lifelines_piecewise_exponential_and_quadrature(tables):
+    """The grid survival is lifelines' piecewise-exponential fit with delayed entry (MLE hazards
+    events / person-years), pooled over sites; the cumulative incidence with death competing is
+    the integral of survival x event hazard (numerical quadrature)."""
+    from lifelines import PiecewiseExponentialFitter
 
-    rng = np.random.default_rng(7)
-    n = 400
-    start = rng.choice([40.0, 45.0, 50.0], n)
-    stop = start + 5.0 * rng.integers(1, 6, n)
-    kind = rng.choice(3, n, p=[0.6, 0.25, 0.15])  # censored, event, competing death
-    t = pd.DataFrame({"IID": [f"Q{i:04d}" for i in range(n)], "start": start, "stop": stop,
-                      "event": (kind == 1).astype(int), "competing": (kind == 2).astype(int)})  # fmt: skip
-    grid = list(np.arange(40.0, 71.0, 5.0))
-    ask = local_ask({"x": t}, MIN_CELL)
+    grid = [40.0, 55.0, 65.0, 90.0]
+    ask = local_ask(tables, MIN_CELL)
     edges = C.agreed_edges(ask("grid_edges", {"grid": grid}))
     assert edges == grid
     cur = C.curves(ask("curve_counts", {"edges": edges}))
     cur = cur[cur["site"] == "all"].set_index("age")
-    km = KaplanMeierFitter().fit(t["stop"], t["event"], entry=t["start"])
-    expected = km.survival_function_at_times(grid[1:]).to_numpy()
-    np.testing.assert_allclose(cur.loc[grid[1:], "km_survival"], expected, atol=1e-12)
-    # Aalen–Johansen by hand: at each grid age, S(t-) x events / at risk
-    s, cif = 1.0, 0.0
+    t = pd.concat(tables.values(), ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pwe = PiecewiseExponentialFitter(breakpoints=[a - 40 for a in grid[1:-1]]).fit(
+            t["stop"] - 40, t["event"], entry=t["start"] - 40
+        )  # fmt: skip
+    hazard = 1 / pwe.params_.to_numpy()  # lifelines' lambda_i are the intervals' mean times
+    expected = np.exp(-np.cumsum(hazard * np.diff(grid)))
+    np.testing.assert_allclose(cur.loc[grid[1:], "survival"], expected, rtol=1e-5)
+    # cause-specific hazards by hand from the rows, then CIF = integral of S_all(u) lambda(u) du
+    lam, mu = [], []
+    for lo, hi in zip(grid[:-1], grid[1:], strict=True):
+        years = (np.minimum(t["stop"], hi) - np.maximum(t["start"], lo)).clip(lower=0).sum()
+        inside = (t["stop"] > lo) & (t["stop"] <= hi)
+        lam.append((inside & (t["event"] == 1)).sum() / years)
+        mu.append((inside & (t["competing"] == 1)).sum() / years)
+    u = np.linspace(40, 90, 500_001)
+    k = np.minimum(np.searchsorted(grid, u, "right") - 1, len(grid) - 2)
+    hazard_all = np.array(lam)[k] + np.array(mu)[k]
+    s_all = np.exp(-np.r_[0, np.cumsum(hazard_all[:-1] * np.diff(u))])
+    cif = np.r_[0, np.cumsum((s_all * np.array(lam)[k])[:-1] * np.diff(u))]
     for a in grid[1:]:
-        risk = ((t["start"] < a) & (t["stop"] >= a)).sum()
-        d = ((t["stop"] == a) & (t["event"] == 1)).sum()
-        c = ((t["stop"] == a) & (t["competing"] == 1)).sum()
-        cif += s * d / risk
-        s *= 1 - (d + c) / risk
-        assert cur.loc[a, "aj_cumulative_incidence"] == pytest.approx(cif, abs=1e-12)
+        assert cur.loc[a, "cumulative_incidence"] == pytest.approx(
+            cif[np.searchsorted(u, a)], abs=1e-4
+        )
+    assert (
+        cur["survival"].between(0, 1).all() and cur["cumulative_incidence"].is_monotonic_increasing
+    )
 
 
 def test_grid_is_merged_until_no_small_count():
@@ -257,5 +267,26 @@ def test_pooled_evaluation_equals_per_site_harrell_pairs(tables, tmp_path):
     comp = res.comparison.set_index("feature")
     assert np.all(np.abs(comp["federated"] - comp["meta_fixed"]) < 2 * comp["federated_se"])
     paths = C.write(res, tmp_path / "fed")
-    assert [p.name for p in paths][0] == "model.json" and all(p.is_file() for p in paths)
+    assert paths[0].name == "model.json" and all(p.is_file() for p in paths)
     _assert_discloses_nothing(sent, tables, tmp_path)
+
+
+def test_cli_central_over_mock_vantage6_writes_the_model(tables, tmp_path):
+    from click.testing import CliRunner
+
+    from igs.cli import cli
+    from tests.conftest import REPO
+
+    args = ["federated", "central", "--config", str(REPO / "config" / "config.yaml"),
+            "--columns", ",".join(COLUMNS), "--out-dir", str(tmp_path / "fed")]  # fmt: skip
+    for s, t in tables.items():
+        t.to_csv(tmp_path / f"{s}.csv", index=False)
+        args += ["--table", f"{s}={tmp_path / f'{s}.csv'}"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    model = json.loads((tmp_path / "fed" / "model.json").read_text())
+    all_rows = pd.concat([t.assign(biobank=s) for s, t in tables.items()], ignore_index=True)
+    np.testing.assert_allclose(model["coef_per_sd"], _stratified_newton(all_rows), atol=1e-8)
+    assert model["sites"]["biobank_a"]["n_people"] == SITES["biobank_a"][0]
+    curves = pd.read_csv(tmp_path / "fed" / "curves.tsv", sep="\t")
+    assert set(curves["site"]) == {*SITES, "all"} and curves["survival"].between(0, 1).all()

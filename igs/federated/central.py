@@ -151,22 +151,26 @@ def agreed_edges(proposals: dict[str, dict]) -> list[float]:
 
 
 def curves(counts: dict[str, dict]) -> pd.DataFrame:
-    """Kaplan–Meier survival and Aalen–Johansen cumulative incidence (death competing) on the
-    agreed grid, per site and pooled ("all"): each interval's risk set is its person-years over
-    its width (the people at risk through it, when entries and exits fall on grid points)."""
+    """Survival (event-free, Kaplan–Meier-type) and cumulative incidence (Aalen–Johansen-type,
+    death competing) per site and pooled ("all") on the agreed grid. Without individual times
+    the hazards are constant within an interval: events / person-years, for the event and for
+    the competing death (the piecewise-exponential estimate; the product-limit estimates are its
+    limit as the grid narrows)."""
     frames = []
     for site, c in [*counts.items(), ("all", _sum_counts(counts))]:
         edges = np.asarray(c["edges"], float)
-        risk = np.asarray(c["person_years"], float) / np.diff(edges)
+        years = np.asarray(c["person_years"], float)
         d, cd = np.asarray(c["n_events"], float), np.asarray(c["n_competing"], float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            q, qc = np.where(risk > 0, d / risk, 0.0), np.where(risk > 0, cd / risk, 0.0)
-        surv_all = np.r_[1.0, np.cumprod(1 - q - qc)]
-        km = np.r_[1.0, np.cumprod(1 - q)]
-        cif = np.r_[0.0, np.cumsum(surv_all[:-1] * q)]
+            lam, mu = np.where(years > 0, d / years, 0.0), np.where(years > 0, cd / years, 0.0)
+            total = (lam + mu) * np.diff(edges)
+            share = np.where(lam + mu > 0, lam / (lam + mu), 0.0)
+        free = np.r_[1.0, np.exp(-np.cumsum(total))]  # free of both the event and death
+        cif = np.r_[0.0, np.cumsum(free[:-1] * share * -np.expm1(-total))]
+        survival = np.r_[1.0, np.exp(-np.cumsum(lam * np.diff(edges)))]
         frames.append(pd.DataFrame({"site": site, "age": edges, "at_risk": np.r_[c["n_at_risk"], np.nan],
-                                    "events": np.r_[np.nan, d], "km_survival": km,
-                                    "aj_cumulative_incidence": cif}))  # fmt: skip
+                                    "events": np.r_[np.nan, d], "competing_deaths": np.r_[np.nan, cd],
+                                    "survival": survival, "cumulative_incidence": cif}))  # fmt: skip
     return pd.concat(frames, ignore_index=True)
 
 

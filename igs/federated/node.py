@@ -124,17 +124,16 @@ def loglik(
 
 
 def _interval_counts(table: pd.DataFrame, edges: np.ndarray) -> dict[str, np.ndarray]:
-    """Per interval [edges[k], edges[k+1]): people at risk at its start, people entering within
-    it, events, competing deaths, and person-years."""
+    """Per interval (edges[k], edges[k+1]]: people at risk at its start, events, competing
+    deaths, and person-years."""
     start, stop = table["start"].to_numpy(float), table["stop"].to_numpy(float)
     ev, cd = table["event"].to_numpy(bool), table["competing"].to_numpy(bool)
     lo, hi = edges[:-1], edges[1:]
     s, t = start[:, None], stop[:, None]
     at_risk = ((s <= lo) & (t > lo)).sum(axis=0)
-    entered = ((s > lo) & (s < hi)).sum(axis=0)
     inside = (t > lo) & (t <= hi)
     years = np.clip(np.minimum(t, hi) - np.maximum(s, lo), 0, None).sum(axis=0)
-    return {"n_at_risk": at_risk, "n_entered": entered, "n_events": (inside & ev[:, None]).sum(axis=0),
+    return {"n_at_risk": at_risk, "n_events": (inside & ev[:, None]).sum(axis=0),
             "n_competing": (inside & cd[:, None]).sum(axis=0), "person_years": years}  # fmt: skip
 
 
@@ -159,7 +158,7 @@ def grid_edges(table: pd.DataFrame, grid: list[float], min_cell: int) -> list[fl
 def curve_counts(
     table: pd.DataFrame, edges: list[float], min_cell: int, site: str = "node"
 ) -> dict:
-    """Risk-set, entry, event and competing-death counts and person-years per interval of the
+    """Risk-set, event and competing-death counts and person-years per interval of the
     agreed grid ``edges`` (shared coarse ages; no individual times)."""
     counts = _interval_counts(table, np.asarray(edges, float))
     msg = {"edges": list(map(float, edges))} | {k: v.tolist() for k, v in counts.items()}
