@@ -3,6 +3,7 @@ client, against a biobank-stratified fit on the concatenated rows (igs's solver 
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 
@@ -157,11 +158,26 @@ def test_node_without_events_mismatched_features_and_timeout_write_nothing(table
     with pytest.raises(IGSError, match=r"biobank_b: mismatched feature set across nodes \(extra: none, missing: \['PC1'\]\)"):  # fmt: skip
         C.pooled_scaling(summaries, COLUMNS)
 
-    # a node that never answers: its run stays "active" until the central timeout
+    # bad follow-up, an unknown request, a grid of one age, Newton stopped too early
+    backwards = dict(tables) | {"biobank_a": tables["biobank_a"].assign(stop=40.0)}
+    with pytest.raises(IGSError, match="biobank_a: start must be below stop for everyone in the analysis table"):  # fmt: skip
+        C.fit(local_ask(backwards, MIN_CELL), COLUMNS)
+    with pytest.raises(IGSError, match="biobank_a: unknown federated request 'rows'"):
+        local_ask(tables, MIN_CELL)("rows", {})
+    with pytest.raises(IGSError, match=r"federated.grid needs at least two increasing ages; got \[40\]"):  # fmt: skip
+        C.run(local_ask(tables, MIN_CELL), COLUMNS, grid=[40], horizon=10.0)
+    with pytest.raises(IGSError, match="the federated Cox model did not converge"):
+        C.fit(local_ask(tables, MIN_CELL), COLUMNS, max_iter=1)
+
+    # a node that never answers: its run stays "active" until the central timeout; a node
+    # whose run failed
     class Silent(MockAlgorithmClient):
+        status = "active"
+
         class Run(MockAlgorithmClient.Run):
             def from_task(self, task_id):  # type: ignore[no-untyped-def]
-                return [{"status": "active"}] if task_id > 2 else super().from_task(task_id)
+                late = task_id > 2
+                return [{"status": self.parent.status}] if late else super().from_task(task_id)
 
         def __init__(self, *a, **kw):  # type: ignore[no-untyped-def]
             super().__init__(*a, **kw)
@@ -176,6 +192,10 @@ def test_node_without_events_mismatched_features_and_timeout_write_nothing(table
     with pytest.raises(FederationTimeout, match=r"biobank_c: no answer to 'summary' within federated.timeout_s = 0\.2 s"):  # fmt: skip
         C.write(C.run(ask, COLUMNS, grid=[40, 90], horizon=10.0), out)
     assert not out.exists()
+    client.status = "crashed"
+    with pytest.raises(IGSError, match="biobank_a: the node's 'summary' run ended with status 'crashed'; no model was written"):  # fmt: skip
+        C.write(C.run(ask, COLUMNS, grid=[40, 90], horizon=10.0), out)
+    assert not out.exists()
 
 
 def test_release_refuses_small_counts_ids_and_exact_ages(tables):
@@ -184,9 +204,9 @@ def test_release_refuses_small_counts_ids_and_exact_ages(tables):
     t = tables["biobank_a"]
     with pytest.raises(DisclosureError, match="message count n_events = 3 is below min_cell = 5"):
         release({"n_events": [12, 3]}, t, MIN_CELL)
-    with pytest.raises(DisclosureError, match="would disclose person_id"):
+    with pytest.raises(DisclosureError, match="the message would disclose person_id"):
         release({"note": t["IID"].iloc[0]}, t, MIN_CELL)
-    with pytest.raises(DisclosureError, match="would disclose exact_age"):
+    with pytest.raises(DisclosureError, match="the message would disclose exact_age"):
         release({"age": float(t["stop"].iloc[0]) + 1e-9}, t, MIN_CELL)
 
 
@@ -213,7 +233,7 @@ def test_grid_curves_equal_lifelines_piecewise_exponential_and_quadrature(tables
     np.testing.assert_allclose(cur.loc[grid[1:], "survival"], expected, rtol=1e-5)
     # cause-specific hazards by hand from the rows, then CIF = integral of S_all(u) lambda(u) du
     lam, mu = [], []
-    for lo, hi in zip(grid[:-1], grid[1:], strict=True):
+    for lo, hi in itertools.pairwise(grid):
         years = (np.minimum(t["stop"], hi) - np.maximum(t["start"], lo)).clip(lower=0).sum()
         inside = (t["stop"] > lo) & (t["stop"] <= hi)
         lam.append((inside & (t["event"] == 1)).sum() / years)
@@ -284,6 +304,8 @@ def test_cli_central_over_mock_vantage6_writes_the_model(tables, tmp_path):
         args += ["--table", f"{s}={tmp_path / f'{s}.csv'}"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    with pytest.raises(IGSError, match="--table 'biobank_a.csv': expected SITE=PATH"):
+        CliRunner().invoke(cli, [*args, "--table", "biobank_a.csv"], catch_exceptions=False)
     model = json.loads((tmp_path / "fed" / "model.json").read_text())
     all_rows = pd.concat([t.assign(biobank=s) for s, t in tables.items()], ignore_index=True)
     np.testing.assert_allclose(model["coef_per_sd"], _stratified_newton(all_rows), atol=1e-8)

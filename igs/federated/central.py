@@ -213,11 +213,11 @@ def run(
 ) -> FederatedResult:  # fmt: skip
     """The whole federated analysis: model, per-site models and their meta-analysis, curves,
     evaluation. Raises before anything is written if any node fails or times out."""
+    if len(grid) < 2 or list(grid) != sorted(set(grid)):
+        raise IGSError(f"federated.grid needs at least two increasing ages; got {list(grid)}.")
     f = fit(ask, columns, tol=tol, max_iter=max_iter)
     comp = comparison(f, per_site_fits(ask, f, tol=tol, max_iter=max_iter))
     edges = agreed_edges(ask("grid_edges", {"grid": list(map(float, grid))}))
-    if len(edges) < 2:
-        raise IGSError("the nodes kept no common interval of federated.grid; widen the grid or lower min_cell.")  # fmt: skip
     cur = curves(ask("curve_counts", {"edges": edges}))
     ev = {"scaling": asdict(f.scaling), "beta": list(f.coef), "horizon": horizon, "n_bins": n_bins}
     conc, cal = combined_evaluation(ask("evaluation", ev))
