@@ -304,7 +304,7 @@ def test_cli_central_over_mock_vantage6_writes_the_model(tables, tmp_path):
         args += ["--table", f"{s}={tmp_path / f'{s}.csv'}"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    with pytest.raises(IGSError, match="--table 'biobank_a.csv': expected SITE=PATH"):
+    with pytest.raises(IGSError, match=r"--table 'biobank_a\.csv': expected SITE=PATH"):
         CliRunner().invoke(cli, [*args, "--table", "biobank_a.csv"], catch_exceptions=False)
     model = json.loads((tmp_path / "fed" / "model.json").read_text())
     all_rows = pd.concat([t.assign(biobank=s) for s, t in tables.items()], ignore_index=True)
