@@ -204,6 +204,9 @@ def test_release_refuses_small_counts_ids_and_exact_ages(tables):
     t = tables["biobank_a"]
     with pytest.raises(DisclosureError, match="message count n_events = 3 is below min_cell = 5"):
         release({"n_events": [12, 3]}, t, MIN_CELL)
+    few_censored = t.assign(event=(np.arange(len(t)) >= 3).astype(int), competing=0)
+    with pytest.raises(DisclosureError, match="the message would imply 3 censored people, below min_cell = 5"):  # fmt: skip
+        summary(few_censored, COLUMNS, MIN_CELL)
     with pytest.raises(DisclosureError, match="the message would disclose person_id"):
         release({"note": t["IID"].iloc[0]}, t, MIN_CELL)
     with pytest.raises(DisclosureError, match="the message would disclose exact_age"):

@@ -48,14 +48,15 @@ class FederatedFit:
 
 
 def pooled_scaling(summaries: dict[str, dict], columns: list[str]) -> Standardisation:
-    """Pooled feature means and SDs from each node's observed counts, means and variances;
-    every node must hold the same features as ``columns``."""
+    """Pooled feature means and SDs from each node's people, means and variances (over observed
+    values; a missing value is set to the pooled mean, so any standardisation shared by all
+    nodes gives the same model); every node must hold the same features as ``columns``."""
     for site, s in summaries.items():
         if list(s["columns"]) != list(columns):
             extra = sorted(set(s["columns"]) - set(columns))
             lacking = sorted(set(columns) - set(s["columns"]))
             raise IGSError(f"{site}: mismatched feature set across nodes (extra: {extra or 'none'}, missing: {lacking or 'none'}); every node must send {', '.join(columns)}.")  # fmt: skip
-    n = np.array([s["n_observed"] for s in summaries.values()], float)
+    n = np.array([[s["n_people"]] * len(columns) for s in summaries.values()], float)
     m = np.array([s["mean"] for s in summaries.values()], float)
     v = np.array([s["var"] for s in summaries.values()], float)
     total = n.sum(axis=0)

@@ -87,18 +87,27 @@ def release(message: dict, table: pd.DataFrame, min_cell: int, site: str = "node
     return message
 
 
+def _check_derived(counts: dict[str, int], min_cell: int, site: str) -> None:
+    """Counts a message implies (differences of the counts it holds) must not be small either."""
+    for what, v in counts.items():
+        if 0 < v < min_cell:
+            raise DisclosureError(f"{site}: the message would imply {v} {what}, below min_cell = {min_cell}; nothing was sent.")  # fmt: skip
+
+
 def summary(table: pd.DataFrame, columns: list[str], min_cell: int, site: str = "node") -> dict:
-    """People, events, competing deaths, and each feature's observed count, mean and variance."""
+    """People, events, competing deaths, and each feature's mean and variance over its observed
+    values (no count of missing values: it could be small)."""
     check_table(table, columns, site)
     x = table[columns].astype(float)
     n_events = int(table["event"].sum())
     if n_events == 0:
         raise IGSError(f"{site}: the analysis table has no events; a node without events cannot join the federated Cox model.")  # fmt: skip
+    n_competing = int(table["competing"].sum())
+    _check_derived({"censored people": len(table) - n_events - n_competing}, min_cell, site)
     msg = {
         "n_people": len(table),
         "n_events": n_events,
-        "n_competing": int(table["competing"].sum()),
-        "n_observed": x.notna().sum().astype(int).tolist(),
+        "n_competing": n_competing,
         "columns": list(columns),
         "mean": x.mean().fillna(0.0).tolist(),
         "var": x.var(ddof=0).fillna(0.0).tolist(),
@@ -208,6 +217,10 @@ def evaluation(
         del cuts[k + 1 if k + 1 < len(cuts) - 1 else k]
     b = np.searchsorted(cuts, group, "right") - 1
     k = len(cuts) - 1
+    n_b, o_b = np.bincount(b, minlength=k), np.bincount(b, weights=observed, minlength=k)
+    _check_derived(
+        {"people without an event in a calibration group": int((n_b - o_b).min())}, min_cell, site
+    )
     msg = {
         "n_pairs": int(comparable.sum()),
         "n_concordant": int(concordant.sum()),
