@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,hail]'
+	# igs[federated]: Vantage6's algorithm tools pin older click/SQLAlchemy/PyJWT than igs uses;
+	# installed without their pins, next to igs's versions (their decorators and mock client run).
+	$(BIN)/python -m pip install --quiet --no-deps 'vantage6-algorithm-tools>=4.15,<4.16' \
+	  'vantage6-common>=4.15,<4.16' appdirs colorama qrcode SPARQLWrapper
 	touch $(STAMP)
 
 # Debian packages the tests use as oracles; installed only when a command is missing.

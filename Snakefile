@@ -13,6 +13,7 @@ include: "workflow/rules/scores.smk"
 include: "workflow/rules/pheno.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/share.smk"
+include: "workflow/rules/federated.smk"
 
 
 rule all:

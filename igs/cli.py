@@ -32,6 +32,7 @@ COMMANDS = {
     "export": "igs.export.cli:export",
     "report": "igs.report.cli:report",
     "provenance": "igs.cli_provenance:provenance",
+    "federated": "igs.federated.cli:federated",
 }
 # old names, kept (hidden) for one release
 ALIASES = {

@@ -27,6 +27,7 @@ STAGE_BLOCKS: dict[str, tuple[str, ...]] = {
     "export": ("seed", "pheno", "models", "scores", "share", "export"),
     "provenance": ("*",),
     "report": ("results_dir", "pheno"),
+    "federated": ("seed", "pheno", "models", "scores", "share", "federated"),
 }
 OPTIONS_VERSION = 1
 

@@ -23,7 +23,7 @@ def stage_options(results: Root, name: str, stage: str) -> str:
 
 
 def run_options(results: Root, stage: str) -> str:
-    """The config section of a stage that spans every biobank (the report)."""
+    """The config section of a stage that spans every biobank (the report, the federated model)."""
     return f"{os.fspath(results)}/config/{stage}.json"
 
 
@@ -87,3 +87,14 @@ def meta(results: Root, file: str = "") -> str:
 
 def report(results: Root) -> str:
     return f"{os.fspath(results)}/report.html"
+
+
+def federated_table(results: Root, name: str, endpoint: str) -> str:
+    """The analysis table a biobank's (mock) Vantage6 node serves for one endpoint."""
+    return f"{biobank(results, name)}/federated/{endpoint}.csv"
+
+
+def federated(results: Root, endpoint: str, file: str = "") -> str:
+    """The federated model of one endpoint (the central part's outputs), or a file in it."""
+    folder = f"{os.fspath(results)}/federated/{endpoint}"
+    return f"{folder}/{file}" if file else folder

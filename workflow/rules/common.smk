@@ -51,11 +51,14 @@ rule config_stage:
         igs.options.write_stage_config(params.record, output[0])
 
 
-rule config_report:
+rule config_run:
+    """The options of a stage that spans every biobank (the report, the federated model)."""
     output:
-        P.run_options(RESULTS, "report"),
+        P.run_options(RESULTS, "{stage}"),
+    wildcard_constraints:
+        stage="report|federated",
     params:
-        record=igs.options.stage_config(RESOLVED, "report"),
+        record=lambda wc: igs.options.stage_config(RESOLVED, wc.stage),
     localrule: True
     run:
         igs.options.write_stage_config(params.record, output[0])
@@ -103,6 +106,8 @@ def all_targets():
         targets.append(P.meta(RESULTS, "pooled.tsv"))
         targets += expand(P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"), biobank=BIOBANKS, endpoint=MODELLED)
         targets.append(P.report(RESULTS))
+    if RESOLVED["federated"]["enabled"]:
+        targets += expand(P.federated(RESULTS, "{endpoint}", "model.json"), endpoint=MODELLED)
     return targets
 
 
@@ -116,7 +121,7 @@ rule unknown_biobank:
     output:
         f"{RESULTS}/{{other}}/{{anything}}",
     wildcard_constraints:
-        other="(?!(?:" + "|".join([*BIOBANKS, igs.config.SIMULATED_DIR, "meta", "config"]) + ")/)[^/]+",
+        other="(?!(?:" + "|".join([*BIOBANKS, igs.config.SIMULATED_DIR, "meta", "config", "federated"]) + ")/)[^/]+",
         anything=".+",
     input:
         _unknown_biobank,

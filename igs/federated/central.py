@@ -1,0 +1,243 @@
+"""The central side: a Cox model stratified by biobank from the nodes' aggregates.
+
+The stratified log partial likelihood is the sum of the biobanks' own (each biobank keeps its
+own baseline hazard), so its gradient and Hessian are the sums of theirs and Newton's method on
+the sums gives the coefficients a stratified fit on the concatenated rows gives. ``ask(method,
+kwargs, sites=None)`` sends one request to every node (or to ``sites``) and returns
+{site: message}; it is the only way the
+central part reaches the data (Vantage6 tasks in :mod:`igs.federated.algorithm`, a loop over
+local tables in tests and ``igs federated central --mock``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import IGSError
+from igs.federated.node import Standardisation
+from igs.io.atomic import atomic_paths
+from igs.share.meta import pool
+
+Ask = Callable[..., dict[str, dict]]  # ask(method, kwargs, sites=None) -> {site: message}
+
+
+@dataclass(frozen=True)
+class FederatedFit:
+    """The pooled model: coefficients per pooled SD and per unit, their SEs, and the sites."""
+
+    columns: tuple[str, ...]
+    scaling: Standardisation
+    coef: tuple[float, ...]  # per pooled SD
+    se: tuple[float, ...]
+    loglik: float
+    iterations: int
+    sites: dict[str, dict]  # site: n_people, n_events, n_competing
+
+    def table(self) -> pd.DataFrame:
+        coef, se, sd = np.array(self.coef), np.array(self.se), np.array(self.scaling.scales)
+        return pd.DataFrame({"feature": self.columns, "log_hr_per_sd": coef, "se_per_sd": se,
+                             "hr_per_sd": np.exp(coef), "log_hr_per_unit": coef / sd,
+                             "se_per_unit": se / sd, "pooled_mean": self.scaling.means,
+                             "pooled_sd": sd})  # fmt: skip
+
+
+def pooled_scaling(summaries: dict[str, dict], columns: list[str]) -> Standardisation:
+    """Pooled feature means and SDs from each node's people, means and variances (over observed
+    values; a missing value is set to the pooled mean, so any standardisation shared by all
+    nodes gives the same model); every node must hold the same features as ``columns``."""
+    for site, s in summaries.items():
+        if list(s["columns"]) != list(columns):
+            extra = sorted(set(s["columns"]) - set(columns))
+            lacking = sorted(set(columns) - set(s["columns"]))
+            raise IGSError(f"{site}: mismatched feature set across nodes (extra: {extra or 'none'}, missing: {lacking or 'none'}); every node must send {', '.join(columns)}.")  # fmt: skip
+    n = np.array([[s["n_people"]] * len(columns) for s in summaries.values()], float)
+    m = np.array([s["mean"] for s in summaries.values()], float)
+    v = np.array([s["var"] for s in summaries.values()], float)
+    total = n.sum(axis=0)
+    mean = (n * m).sum(axis=0) / np.where(total > 0, total, 1)
+    var = (n * (v + m**2)).sum(axis=0) / np.where(total > 0, total, 1) - mean**2
+    sd = np.sqrt(np.clip(var, 0, None))
+    return Standardisation(
+        tuple(columns), tuple(mean.tolist()), tuple(np.where(sd > 0, sd, 1.0).tolist())
+    )
+
+
+def newton(
+    ask: Ask, scaling: Standardisation, *, tol: float = 1e-10, max_iter: int = 50
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """Maximise the summed log-likelihood of the nodes ``ask`` reaches: beta, covariance, loglik
+    and the number of rounds (step halving as :func:`igs.models.coxsolver.cox_fit`)."""
+    p = len(scaling.columns)
+    beta = beta_old = np.zeros(p)
+    ll_old = -np.inf
+    for it in range(1, max_iter + 1):
+        ll, g, h = _summed(ask("loglik", {"scaling": asdict(scaling), "beta": beta.tolist()}))
+        if ll < ll_old - 1e-12 * max(1.0, abs(ll_old)):
+            beta = (beta + beta_old) / 2
+            continue
+        step = np.linalg.solve(-h, g)
+        beta_old, ll_old = beta, ll
+        beta = beta + step
+        if np.max(np.abs(step), initial=0.0) < tol:
+            ll, _, h = _summed(ask("loglik", {"scaling": asdict(scaling), "beta": beta.tolist()}))
+            return beta, np.linalg.inv(-h), ll, it
+        if not np.all(np.isfinite(beta)):
+            break
+    raise IGSError("the federated Cox model did not converge; a feature may separate events perfectly at some site.")  # fmt: skip
+
+
+def _summed(messages: dict[str, dict]) -> tuple[float, np.ndarray, np.ndarray]:
+    ll = sum(m["loglik"] for m in messages.values())
+    g = np.sum([m["gradient"] for m in messages.values()], axis=0)
+    h = np.sum([m["hessian"] for m in messages.values()], axis=0)
+    return float(ll), np.asarray(g, float), np.asarray(h, float)
+
+
+def fit(ask: Ask, columns: list[str], *, tol: float = 1e-10, max_iter: int = 50) -> FederatedFit:
+    """Summaries, pooled standardisation, then Newton rounds: the stratified Cox model."""
+    summaries = ask("summary", {"columns": list(columns)})
+    scaling = pooled_scaling(summaries, list(columns))
+    beta, cov, ll, it = newton(ask, scaling, tol=tol, max_iter=max_iter)
+    sites = {
+        s: {k: m[k] for k in ("n_people", "n_events", "n_competing")} for s, m in summaries.items()
+    }
+    return FederatedFit(tuple(columns), scaling, tuple(beta.tolist()),
+                        tuple(np.sqrt(np.diag(cov)).tolist()), ll, it, sites)  # fmt: skip
+
+
+def per_site_fits(ask: Ask, fit_: FederatedFit, **kw) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each biobank's own model (Newton on its own aggregates, same scaling): beta and SE."""
+    sites = list(fit_.sites)
+    out = {}
+    for site in sites:
+
+        def one(method: str, kwargs: dict, sites: list[str] | None = None, s: str = site) -> dict:
+            return ask(method, kwargs, [s])
+
+        beta, cov, *_ = newton(one, fit_.scaling, **kw)
+        out[site] = (beta, np.sqrt(np.diag(cov)))
+    return out
+
+
+def comparison(
+    fit_: FederatedFit, site_fits: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> pd.DataFrame:
+    """Per feature: the federated estimate, the fixed/random-effects meta-analysis of the
+    per-biobank models, and each biobank's own estimate (log HR per pooled SD)."""
+    rows = []
+    for j, col in enumerate(fit_.columns):
+        eff = np.array([b[j] for b, _ in site_fits.values()])
+        se = np.array([s[j] for _, s in site_fits.values()])
+        pooled = pool(eff, se)
+        row = {"feature": col, "federated": fit_.coef[j], "federated_se": fit_.se[j],
+               "meta_fixed": pooled.fixed, "meta_fixed_se": pooled.fixed_se,
+               "meta_random": pooled.random, "meta_random_se": pooled.random_se, "i2": pooled.i2}  # fmt: skip
+        for site, e, s in zip(site_fits, eff, se, strict=True):
+            row[f"{site}"], row[f"{site}_se"] = float(e), float(s)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def agreed_edges(proposals: dict[str, dict]) -> list[float]:
+    """The grid points every node kept (each node's intervals are unions of its own, so every
+    count stays 0 or >= min_cell)."""
+    kept = set.intersection(*(set(p["edges"]) for p in proposals.values()))
+    return sorted(kept)
+
+
+def curves(counts: dict[str, dict]) -> pd.DataFrame:
+    """Survival (event-free, Kaplan–Meier-type) and cumulative incidence (Aalen–Johansen-type,
+    death competing) per site and pooled ("all") on the agreed grid. Without individual times
+    the hazards are constant within an interval: events / person-years, for the event and for
+    the competing death (the piecewise-exponential estimate; the product-limit estimates are its
+    limit as the grid narrows)."""
+    frames = []
+    for site, c in [*counts.items(), ("all", _sum_counts(counts))]:
+        edges = np.asarray(c["edges"], float)
+        years = np.asarray(c["person_years"], float)
+        d, cd = np.asarray(c["n_events"], float), np.asarray(c["n_competing"], float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lam, mu = np.where(years > 0, d / years, 0.0), np.where(years > 0, cd / years, 0.0)
+            total = (lam + mu) * np.diff(edges)
+            share = np.where(lam + mu > 0, lam / (lam + mu), 0.0)
+        free = np.r_[1.0, np.exp(-np.cumsum(total))]  # free of both the event and death
+        cif = np.r_[0.0, np.cumsum(free[:-1] * share * -np.expm1(-total))]
+        survival = np.r_[1.0, np.exp(-np.cumsum(lam * np.diff(edges)))]
+        frames.append(pd.DataFrame({"site": site, "age": edges, "at_risk": np.r_[c["n_at_risk"], np.nan],
+                                    "events": np.r_[np.nan, d], "competing_deaths": np.r_[np.nan, cd],
+                                    "survival": survival, "cumulative_incidence": cif}))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def _sum_counts(counts: dict[str, dict]) -> dict:
+    keys = [k for k in next(iter(counts.values())) if k != "edges"]
+    out = {k: np.sum([c[k] for c in counts.values()], axis=0).tolist() for k in keys}
+    return out | {"edges": next(iter(counts.values()))["edges"]}
+
+
+def combined_evaluation(messages: dict[str, dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Harrell's C per site and pooled (pairs within sites only), and the calibration bins
+    (observed and expected events, O/E) per site."""
+    rows, bins = [], []
+    for site, m in messages.items():
+        rows.append({"site": site, "pairs": m["n_pairs"],
+                     "harrell_c": (m["n_concordant"] + 0.5 * m["n_tied"]) / m["n_pairs"]})  # fmt: skip
+        for b, (n, o, e, lp) in enumerate(
+            zip(m["n_bin"], m["n_observed_events"], m["expected_events"], m["mean_lp"], strict=True)
+        ):
+            bins.append({"site": site, "bin": b + 1, "n": n, "observed": o, "expected": e,
+                         "o_e": o / e if e > 0 else np.nan, "mean_lp": lp})  # fmt: skip
+    pairs = sum(m["n_pairs"] for m in messages.values())
+    conc = sum(m["n_concordant"] + 0.5 * m["n_tied"] for m in messages.values())
+    rows.append({"site": "all", "pairs": pairs, "harrell_c": conc / pairs})
+    return pd.DataFrame(rows), pd.DataFrame(bins)
+
+
+@dataclass(frozen=True)
+class FederatedResult:
+    fit: FederatedFit
+    comparison: pd.DataFrame
+    curves: pd.DataFrame
+    concordance: pd.DataFrame
+    calibration: pd.DataFrame
+
+
+def run(
+    ask: Ask, columns: list[str], *, grid: list[float], horizon: float, n_bins: int = 5,
+    tol: float = 1e-10, max_iter: int = 50,
+) -> FederatedResult:  # fmt: skip
+    """The whole federated analysis: model, per-site models and their meta-analysis, curves,
+    evaluation. Raises before anything is written if any node fails or times out."""
+    if len(grid) < 2 or list(grid) != sorted(set(grid)):
+        raise IGSError(f"federated.grid needs at least two increasing ages; got {list(grid)}.")
+    f = fit(ask, columns, tol=tol, max_iter=max_iter)
+    comp = comparison(f, per_site_fits(ask, f, tol=tol, max_iter=max_iter))
+    edges = agreed_edges(ask("grid_edges", {"grid": list(map(float, grid))}))
+    cur = curves(ask("curve_counts", {"edges": edges}))
+    ev = {"scaling": asdict(f.scaling), "beta": list(f.coef), "horizon": horizon, "n_bins": n_bins}
+    conc, cal = combined_evaluation(ask("evaluation", ev))
+    return FederatedResult(f, comp, cur, conc, cal)
+
+
+def write(result: FederatedResult, out_dir: str | Path) -> list[Path]:
+    """model.json and the tables, all or none."""
+    out = Path(out_dir)
+    names = ["model.json", "coefficients.tsv", "comparison.tsv", "curves.tsv",
+             "concordance.tsv", "calibration.tsv"]  # fmt: skip
+    paths = [out / n for n in names]
+    with atomic_paths(paths) as tmp:
+        f = result.fit
+        model = {"kind": "cox_stratified_by_site", "columns": list(f.columns),
+                 "coef_per_sd": list(f.coef), "se_per_sd": list(f.se), "scaling": asdict(f.scaling),
+                 "loglik": f.loglik, "iterations": f.iterations, "sites": f.sites}  # fmt: skip
+        tmp[0].write_text(json.dumps(model, indent=2) + "\n")
+        for t, frame in zip(tmp[1:], [f.table(), result.comparison, result.curves,
+                                      result.concordance, result.calibration], strict=True):  # fmt: skip
+            frame.to_csv(t, sep="\t", index=False, float_format="%.6g")
+    return paths
