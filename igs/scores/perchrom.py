@@ -1,0 +1,85 @@
+"""Score per chromosome (one job each), then combine: the same result as one merged file.
+
+* :func:`combine_match_reports` merges the match reports of one score made against each
+  chromosome's variants (matched with ``min_overlap=0``): each scoring-file row keeps its best
+  status over the chromosomes; the overlap is checked once, on the combined report.
+* :func:`sum_score_tables` sums ``SUM``, ``n_variants``, ``ALLELE_CT`` and
+  ``NAMED_ALLELE_DOSAGE_SUM`` over the per-chromosome score tables and recomputes ``AVG``.
+
+Both are exact: every quantity is a sum over variants (missing calls are imputed per variant).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import InputFormatError
+
+ADDITIVE_COLUMNS = ("SUM", "n_variants", "ALLELE_CT", "NAMED_ALLELE_DOSAGE_SUM")
+# the status a row keeps when the chromosomes disagree: the first in this order
+STATUS_RANK = (
+    "matched",
+    "duplicate",
+    "filtered_info",
+    "filtered_maf",
+    "excluded_ambiguous",
+    "allele_mismatch",
+    "absent",
+)
+
+
+def combine_match_reports(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One report per (pgs_id, row) from per-chromosome reports, with a ``chrom_part`` column
+    naming the chromosome file whose target variant it matched (``target_index`` indexes that
+    file's variants)."""
+    parts = [r.assign(chrom_part=str(c)) for c, r in reports.items()]
+    if not parts:
+        raise ValueError("no per-chromosome match reports to combine")
+    rank = {s: i for i, s in enumerate(STATUS_RANK)}
+    merged = pd.concat(parts, ignore_index=True)
+    merged["_rank"] = merged["match_status"].map(rank).fillna(len(rank)).astype(int)
+    best = merged.sort_values(["pgs_id", "row", "_rank"], kind="stable").drop_duplicates(
+        ["pgs_id", "row"]
+    )
+    best.loc[best["match_status"] != "matched", "chrom_part"] = None
+    return best.drop(columns="_rank").reset_index(drop=True)
+
+
+def sum_score_tables(tables: list[pd.DataFrame], *, mean_impute: bool) -> pd.DataFrame:
+    """Sum per-chromosome score tables (long format, ``igs.scores.engine.SCORE_COLUMNS``).
+
+    Every table must score the same samples; a score missing from one table adds nothing.
+    ``AVG`` is ``SUM / (2 n_variants)`` with mean imputation, ``SUM / ALLELE_CT`` without
+    (as :func:`igs.scores.engine.score_table`).
+    """
+    if not tables:
+        raise ValueError("no score tables to sum")
+    iids = pd.unique(tables[0]["IID"])
+    for t in tables[1:]:
+        if set(pd.unique(t["IID"])) != set(iids):
+            raise InputFormatError(
+                "per-chromosome genotype files hold different samples; every chromosome file "
+                "must list the same people."
+            )
+    cols = [c for c in ADDITIVE_COLUMNS if all(c in t.columns for t in tables)]
+    order = {iid: i for i, iid in enumerate(iids)}
+    pgs_order = list(dict.fromkeys(p for t in tables for p in pd.unique(t["pgs_id"])))
+    total = (
+        pd.concat([t[["IID", "pgs_id", *cols]] for t in tables], ignore_index=True)
+        .groupby(["IID", "pgs_id"], sort=False)[cols]
+        .sum()
+        .reset_index()
+    )
+    total = total.assign(
+        _i=total["IID"].map(order), _p=total["pgs_id"].map(pgs_order.index)
+    ).sort_values(["_i", "_p"])
+    total = total.drop(columns=["_i", "_p"]).reset_index(drop=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = 2.0 * total["n_variants"] if mean_impute else total["ALLELE_CT"]
+        total["AVG"] = total["SUM"] / denom.astype(float)
+    total["n_variants"] = total["n_variants"].astype(np.int64)
+    total["ALLELE_CT"] = total["ALLELE_CT"].astype(np.int64)
+    front = ["IID", "pgs_id", "SUM", "n_variants", "ALLELE_CT"]
+    rest = [c for c in ("NAMED_ALLELE_DOSAGE_SUM", "AVG") if c in total.columns]
+    return total[front + rest]
