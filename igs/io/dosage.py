@@ -45,7 +45,7 @@ def open_vcf(path: str | os.PathLike[str]) -> GenotypeSet:
     _require_file(path)
     try:
         vcf = cyvcf2.VCF(str(path))
-    except (OSError, Exception) as exc:  # cyvcf2 raises bare Exceptions on unparseable headers
+    except Exception as exc:  # cyvcf2 raises bare Exceptions on unparseable headers
         raise InputFormatError(f"{path}: cannot be read as a VCF ({exc}).") from exc
     fmt_ids = {h.info().get("ID") for h in vcf.header_iter() if h.type == "FORMAT"}
     info_ids = {h.info().get("ID") for h in vcf.header_iter() if h.type == "INFO"}
@@ -59,7 +59,8 @@ def open_vcf(path: str | os.PathLike[str]) -> GenotypeSet:
     samples = list(vcf.samples)
     vcf.close()
     rows: dict[str, list] = {k: [] for k in ("chrom", "id", "pos", "a1", "a2", "info")}
-    for rec in cyvcf2.VCF(str(path), samples=[]):  # no samples: genotypes are not parsed
+    # no samples: genotypes are not parsed
+    for rec in _records(cyvcf2.VCF(str(path), samples=[]), path):
         if len(rec.ALT) != 1:
             raise InputFormatError(
                 f"{path}: variant {rec.CHROM}:{rec.POS} has {len(rec.ALT)} ALT alleles; split "
@@ -95,7 +96,7 @@ def iter_vcf_dosages(
     buf, idx = np.empty((n, chunk_variants)), []
     vcf = cyvcf2.VCF(str(gset.prefix), gts012=True, lazy=True, threads=1)
     try:
-        for i, rec in enumerate(vcf):
+        for i, rec in enumerate(_records(vcf, gset.prefix)):
             if i >= gset.n_variants:
                 raise InputFormatError(f"{gset.prefix}: file changed while it was read.")
             if not wanted[i]:
@@ -109,6 +110,19 @@ def iter_vcf_dosages(
         vcf.close()
     if idx:
         yield np.array(idx), buf[:, : len(idx)].copy()
+
+
+def _records(vcf, path: Path) -> Iterator:
+    """The VCF's records; htslib's parse errors become InputFormatError naming the file."""
+    it = iter(vcf)
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:  # cyvcf2 raises bare Exceptions for htslib errors
+            raise InputFormatError(f"{path}: a record cannot be parsed as VCF ({exc}).") from exc
+        yield rec
 
 
 def _vcf_dosage(rec, field: str, path: Path) -> np.ndarray:
