@@ -108,8 +108,9 @@ def write_bgen(
         out = b""
         for text in (vid, vid, chrom):
             out += struct.pack("<H", len(text)) + text.encode()
-        out += struct.pack("<IH", pos, 2)
-        for a in (ref, alt):
+        alleles = (ref, *alt.split(","))  # a multi-allelic site only for error tests
+        out += struct.pack("<IH", pos, len(alleles))
+        for a in alleles:
             out += struct.pack("<I", len(a)) + a.encode()
         missing = np.isnan(row)
         p_alt = np.where(missing, 0.0, row / 2)

@@ -209,7 +209,10 @@ def test_bgen_with_ids_inside_needs_no_sample_file(dosage_data, tmp_path):
 def test_bad_dosage_inputs(dosage_data, tmp_path):
     samples, variants, d = dosage_data["samples"], dosage_data["variants"], dosage_data["d"]
     write_bgen(tmp_path / "x.bgen", variants[:5], samples, d[:5], sample_file=False)
-    with pytest.raises(InputFormatError, match=r"x\.sample: BGEN sample file not found"):
+    with pytest.raises(
+        InputFormatError,
+        match=r"x\.sample: BGEN sample file not found, and x\.bgen holds no sample IDs",
+    ):
         plink.open_genotypes(tmp_path / "x.bgen", "bgen")
     with pytest.raises(InputFormatError, match=r"other\.sample: BGEN sample file not found"):
         plink.open_genotypes(tmp_path / "x.bgen", "bgen", sample=tmp_path / "other.sample")
@@ -217,26 +220,96 @@ def test_bad_dosage_inputs(dosage_data, tmp_path):
     with pytest.raises(InputFormatError, match=r"bad\.sample: not an Oxford \.sample file"):
         plink.open_genotypes(tmp_path / "x.bgen", "bgen", sample=tmp_path / "bad.sample")
     (tmp_path / "short.sample").write_text("ID_1 ID_2 missing\n0 0 0\nS0 S0 0\n")
-    with pytest.raises(InputFormatError, match=r"short\.sample: lists 1 samples but"):
+    with pytest.raises(
+        InputFormatError, match=r"short\.sample: lists 1 samples but .*x\.bgen holds 150"
+    ):
         plink.open_genotypes(tmp_path / "x.bgen", "bgen", sample=tmp_path / "short.sample")
     write_vcf(tmp_path / "noformat.vcf.gz", variants[:5], samples, d[:5], field="XX")
     with pytest.raises(
-        InputFormatError, match=r"noformat\.vcf\.gz: no FORMAT/DS, FORMAT/GP or FORMAT/GT"
+        InputFormatError,
+        match=r"noformat\.vcf\.gz: no FORMAT/DS, FORMAT/GP or FORMAT/GT declared in the header",
     ):
         plink.open_genotypes(tmp_path / "noformat.vcf.gz", "vcf")
     multi = [(*variants[0][:4], "C,G")]
     write_vcf(tmp_path / "multi.vcf.gz", multi, samples, d[:1])
-    with pytest.raises(InputFormatError, match=r"multi\.vcf\.gz: variant .* has 2 ALT alleles"):
+    with pytest.raises(
+        InputFormatError,
+        match=r"multi\.vcf\.gz: variant .* has 2 ALT alleles; split multi-allelic sites first",
+    ):
         plink.open_genotypes(tmp_path / "multi.vcf.gz", "vcf")
+
+
+def test_bad_vcf_and_bgen_files(dosage_data, tmp_path):
+    samples, variants, d = dosage_data["samples"], dosage_data["variants"], dosage_data["d"]
+    (tmp_path / "junk.vcf").write_text("this is not a VCF\n")
+    with pytest.raises(InputFormatError, match=r"junk\.vcf: cannot be read as a VCF"):
+        plink.open_genotypes(tmp_path / "junk.vcf", "vcf")
+    (tmp_path / "junk.bgen").write_bytes(b"\x00" * 64)
+    with pytest.raises(InputFormatError, match=r"junk\.bgen: cannot be read as a BGEN file"):
+        plink.open_genotypes(tmp_path / "junk.bgen", "bgen")
+    write_bgen(tmp_path / "multi.bgen", [(*variants[0][:4], "C,G")], samples, d[:1])
+    with pytest.raises(
+        InputFormatError,
+        match=r"multi\.bgen: variant v0 has 3 alleles; only biallelic variants are supported",
+    ):
+        plink.open_genotypes(tmp_path / "multi.bgen", "bgen")
+    # DS declared in the header, but a record without it; then a record htslib cannot parse
+    write_vcf(tmp_path / "ds.vcf.gz", variants[:3], samples, d[:3])
+    with gzip.open(tmp_path / "ds.vcf.gz", "rt") as fh:
+        orig = fh.read().splitlines()
+    gt_record = orig[-1].split("\tDS\t")[0] + "\tGT\t" + "\t".join(["0/1"] * len(samples))
+    no_ds = [*orig[:-1], gt_record.replace("\tv2\t", "\tv9\t").replace("1200", "1250"), orig[-1]]
+    (tmp_path / "noDS.vcf").write_text("\n".join(no_ds) + "\n")
+    gset = plink.open_genotypes(tmp_path / "noDS.vcf", "vcf")
+    with pytest.raises(InputFormatError, match=r"noDS\.vcf: variant 1:1250 has no FORMAT/DS"):
+        list(plink.iter_dosage_chunks(gset, np.arange(gset.n_variants)))
+    broken = [*orig[:-1], orig[-1].rsplit("\t", 1)[0] + "\tnot-a-number"]
+    (tmp_path / "broken.vcf").write_text("\n".join(broken) + "\n")
+    gset = plink.open_genotypes(tmp_path / "broken.vcf", "vcf")
+    with pytest.raises(InputFormatError, match=r"broken\.vcf: a record cannot be parsed as VCF"):
+        list(plink.iter_dosage_chunks(gset, np.arange(gset.n_variants)))
+    write_vcf(tmp_path / "gp.vcf.gz", variants[:2], samples, d[:2], field="GP")
+    with gzip.open(tmp_path / "gp.vcf.gz", "rt") as fh:
+        text = fh.read()
+    text = "\n".join(
+        line
+        if line.startswith("#")
+        else "\t".join(line.split("\t")[:9] + ["0.5,0.5"] * len(samples))
+        for line in text.splitlines()
+    )
+    (tmp_path / "gp2.vcf").write_text(text + "\n")
+    gset = plink.open_genotypes(tmp_path / "gp2.vcf", "vcf")
+    with pytest.raises(
+        InputFormatError,
+        match=r"gp2\.vcf: variant 1:1000 FORMAT/GP has 2 values per sample, expected 3",
+    ):
+        list(plink.iter_dosage_chunks(gset, np.arange(gset.n_variants)))
+
+
+def test_per_chromosome_files_with_other_samples_are_refused():
+    a = pd.DataFrame({"IID": ["x", "y"], "pgs_id": "P", "SUM": 1.0, "n_variants": 1,
+                      "ALLELE_CT": 2, "AVG": 0.5})  # fmt: skip
+    b = a.assign(IID=["x", "z"])
+    with pytest.raises(
+        InputFormatError, match=r"chr2\.vcf\.gz: scores other samples than chr1\.vcf\.gz"
+    ):
+        sum_score_tables([a, b], mean_impute=False, names=["chr1.vcf.gz", "chr2.vcf.gz"])
 
 
 def test_chrom_path_errors(dosage_data, tmp_path):
     out = dosage_data["dir"]
-    with pytest.raises(InputFormatError, match=r"chr4\.vcf\.gz: file for chromosome 4 not found"):
+    with pytest.raises(
+        InputFormatError, match=r"chr4\.vcf\.gz: file for chromosome 4 not found \(genotypes\.path"
+    ):
         expand_chrom_paths(out / "chr{chrom}.vcf.gz", "vcf", ["1", "4"])
-    with pytest.raises(InputFormatError, match=r"nothing_\{chrom\}\.bed: matches nothing"):
+    with pytest.raises(
+        InputFormatError,
+        match=r"nothing_\{chrom\}\.bed: matches nothing \(no file for any chromosome\)",
+    ):
         expand_chrom_paths(tmp_path / "nothing_{chrom}", "bed")
-    with pytest.raises(InputFormatError, match=r"has no \{chrom\} field"):
+    with pytest.raises(InputFormatError, match=r"may appear only once in genotypes\.path"):
+        expand_chrom_paths(tmp_path / "{chrom}/chr{chrom}.vcf.gz", "vcf")
+    with pytest.raises(InputFormatError, match=r"has no \{chrom\} field to expand"):
         expand_chrom_paths(tmp_path / "plain.vcf.gz", "vcf")
     picked = expand_chrom_paths(out / "chr{chrom}.bgen", "bgen", ["3", "1"])
     assert list(picked) == ["1", "3"]

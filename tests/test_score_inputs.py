@@ -84,6 +84,8 @@ def test_pvar_info_column_and_info_file(tmp_path):
     (tmp_path / "chr1.info").write_text("SNP\tRsq\nv0\t0.91\nv1\t0.2\n")
     info = read_info_file(tmp_path / "chr1.info")
     assert info.to_dict() == {"v0": 0.91, "v1": 0.2}
+    with pytest.raises(InputFormatError, match=r"chr2\.info: info file not found"):
+        read_info_file(tmp_path / "chr2.info")
     (tmp_path / "bad.info").write_text("a\tb\n1\t2\n")
     with pytest.raises(
         InputFormatError, match=r"bad\.info: an info file needs a variant ID column"

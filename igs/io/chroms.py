@@ -37,9 +37,7 @@ def expand_chrom_paths(
     if not has_chrom_field(pattern):
         raise InputFormatError(f"{pattern}: genotypes path has no {CHROM_FIELD} field to expand.")
     if fmt not in _DATA_SUFFIX:
-        raise InputFormatError(
-            f"unknown genotype format {fmt!r}; expected one of {list(_DATA_SUFFIX)}."
-        )
+        raise ValueError(f"unknown genotype format {fmt!r}; expected one of {list(_DATA_SUFFIX)}")
     suffix = _DATA_SUFFIX[fmt]
     if chromosomes is not None:
         out = {}

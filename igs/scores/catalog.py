@@ -28,10 +28,8 @@ def resolve_pgs_ids(
 ) -> list[Path]:
     """The harmonised scoring file for each ID on ``build``, in the order given."""
     cache = Path(cache_dir)
-    if build not in BUILDS:
-        raise InputFormatError(
-            f"genome build {build!r}: PGS Catalog harmonised files exist for {BUILDS}."
-        )
+    if build not in BUILDS:  # the config schema allows only these
+        raise ValueError(f"genome build {build!r}: harmonised files exist for {BUILDS}")
     if not cache.is_dir():
         raise InputFormatError(f"{cache}: scores.cache_dir not found (needed for scores.pgs_ids).")
     out = []

@@ -46,21 +46,25 @@ def combine_match_reports(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return best.drop(columns="_rank").reset_index(drop=True)
 
 
-def sum_score_tables(tables: list[pd.DataFrame], *, mean_impute: bool) -> pd.DataFrame:
+def sum_score_tables(
+    tables: list[pd.DataFrame], *, mean_impute: bool, names: list[str] | None = None
+) -> pd.DataFrame:
     """Sum per-chromosome score tables (long format, ``igs.scores.engine.SCORE_COLUMNS``).
 
-    Every table must score the same samples; a score missing from one table adds nothing.
+    Every table must score the same samples (``names``, e.g. the chromosome files, name them
+    in the error); a score missing from one table adds nothing.
     ``AVG`` is ``SUM / (2 n_variants)`` with mean imputation, ``SUM / ALLELE_CT`` without
     (as :func:`igs.scores.engine.score_table`).
     """
     if not tables:
         raise ValueError("no score tables to sum")
+    names = names or [f"table {k}" for k in range(len(tables))]
     iids = pd.unique(tables[0]["IID"])
-    for t in tables[1:]:
+    for name, t in zip(names[1:], tables[1:], strict=True):
         if set(pd.unique(t["IID"])) != set(iids):
             raise InputFormatError(
-                "per-chromosome genotype files hold different samples; every chromosome file "
-                "must list the same people."
+                f"{name}: scores other samples than {names[0]}; every per-chromosome genotype "
+                "file must list the same people."
             )
     cols = [c for c in ADDITIVE_COLUMNS if all(c in t.columns for t in tables)]
     order = {iid: i for i, iid in enumerate(iids)}
