@@ -282,6 +282,11 @@ def read_genotype_codes(
     Missing calls are negative (bed-reader writes -127, pgenlib -9). ``variant_index``
     is a slice or sorted indices; ``sample_index`` sorted indices or None for all.
     """
+    if gset.format in ("vcf", "bgen"):
+        raise ValueError(
+            f"{gset.prefix}: hard calls (QC) are read from bed or pgen filesets, not {gset.format}; "
+            "dosages are read with iter_dosage_chunks"
+        )
     if isinstance(variant_index, slice):
         variant_index = np.arange(gset.n_variants)[variant_index]
     variant_index = np.asarray(variant_index, dtype=np.int64)
