@@ -25,8 +25,7 @@ from igs.io.chroms import expand_chrom_paths, has_chrom_field
 from igs.io.plink import AUTOSOMES
 from igs.scores import MatchOptions, compute_scores, match_variants, read_scoring_file
 from igs.scores.engine import score_weights
-from igs.scores.match import check_overlap
-from igs.scores.perchrom import combine_match_reports, sum_score_tables
+from igs.scores.perchrom import concat_variants, report_for_part, sum_score_tables
 
 
 def make_dosage_files(prefix: Path, out: Path, seed: int = 3) -> dict[str, Path]:
@@ -88,22 +87,14 @@ def score(path: str, fmt: str, scoring_files: list[Path], out: Path) -> None:
     scores = [read_scoring_file(p) for p in scoring_files]
     files = expand_chrom_paths(path, fmt) if has_chrom_field(path) else {"all": Path(path)}
     parts = {c: plink.open_genotypes(p, fmt) for c, p in files.items()}
-    options = MatchOptions(keep_ambiguous=True, min_overlap=0)
-    reports = []
-    for s in scores:
-        r = combine_match_reports(
-            {c: match_variants(s, g.variants, options) for c, g in parts.items()}
-        )
-        check_overlap(r, s, 0.75)
-        reports.append(r)
-    tables = [
-        compute_scores(
-            g,
-            score_weights([r[r["chrom_part"] == c] for r in reports], g.n_variants),
-            mean_impute=True,
-        )
-        for c, g in parts.items()
-    ]
+    variants, offsets = concat_variants({c: g.variants for c, g in parts.items()})
+    sizes = {c: g.n_variants for c, g in parts.items()}
+    options = MatchOptions(keep_ambiguous=True)
+    reports = [match_variants(s, variants, options) for s in scores]
+    tables = []
+    for c, g in parts.items():
+        sub = [report_for_part(r, offsets, sizes, c) for r in reports]
+        tables.append(compute_scores(g, score_weights(sub, g.n_variants), mean_impute=True))
     total = sum_score_tables(tables, mean_impute=True, names=[str(p) for p in files.values()])
     total.to_csv(out, sep="\t", index=False)
 

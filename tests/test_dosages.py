@@ -21,7 +21,12 @@ from igs.scores import (
     score_weights,
 )
 from igs.scores.match import check_overlap
-from igs.scores.perchrom import combine_match_reports, sum_score_tables
+from igs.scores.perchrom import (
+    combine_match_reports,
+    concat_variants,
+    report_for_part,
+    sum_score_tables,
+)
 from tests.conftest import SHARED_ORACLE, require_tool, run_tool
 from tests.dosage_files import random_dosages, variant_table, write_bgen, write_vcf
 from tests.test_scores import assert_equal_to_plink_precision
@@ -158,6 +163,20 @@ def test_per_chromosome_scores_sum_to_the_merged_file(dosage_data, fmt):
                 )
             )
         total = sum_score_tables(tables, mean_impute=impute)
+        # the same from one match per score on all files' variants
+        variants, offsets = concat_variants({c: g.variants for c, g in parts.items()})
+        sizes = {c: g.n_variants for c, g in parts.items()}
+        once = [match_variants(s, variants) for s in scores]
+        tables_once = [
+            compute_scores(
+                g,
+                score_weights([report_for_part(r, offsets, sizes, c) for r in once], g.n_variants),
+                mean_impute=impute,
+                dosage_sums=True,
+            )
+            for c, g in parts.items()
+        ]
+        pd.testing.assert_frame_equal(sum_score_tables(tables_once, mean_impute=impute), total)
         assert list(total.columns) == list(merged.columns)
         assert total["IID"].tolist() == merged["IID"].tolist()
         assert total["pgs_id"].tolist() == merged["pgs_id"].tolist()

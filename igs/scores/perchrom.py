@@ -7,6 +7,8 @@
   ``NAMED_ALLELE_DOSAGE_SUM`` over the per-chromosome score tables and recomputes ``AVG``.
 
 Both are exact: every quantity is a sum over variants (missing calls are imputed per variant).
+With many scores, matching each once against :func:`concat_variants` and scoring each file
+with :func:`report_for_part` uses far less memory than one report per score and chromosome.
 """
 
 from __future__ import annotations
@@ -87,3 +89,28 @@ def sum_score_tables(
     front = ["IID", "pgs_id", "SUM", "n_variants", "ALLELE_CT"]
     rest = [c for c in ("NAMED_ALLELE_DOSAGE_SUM", "AVG") if c in total.columns]
     return total[front + rest]
+
+
+def concat_variants(parts: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """All chromosome files' variants in one table (to match each score once, with little
+    memory), and each file's offset in it."""
+    offsets, start = {}, 0
+    for c, v in parts.items():
+        offsets[c] = start
+        start += len(v)
+    cols = ["chrom", "id", "pos", "a1", "a2"]
+    merged = pd.concat([v[cols] for v in parts.values()], ignore_index=True)
+    return merged, offsets
+
+
+def report_for_part(
+    report: pd.DataFrame, offsets: dict[str, int], sizes: dict[str, int], part: str
+) -> pd.DataFrame:
+    """The matched rows of a report made on :func:`concat_variants` that fall in ``part``, with
+    ``target_index`` into that file's own variants (what :func:`score_weights` takes)."""
+    lo = offsets[part]
+    t = report["target_index"].astype("Int64")
+    inside = (report["match_status"] == "matched") & (t >= lo) & (t < lo + sizes[part])
+    sub = report[inside.fillna(False).to_numpy()].copy()
+    sub["target_index"] = sub["target_index"].astype(np.int64) - lo
+    return sub
