@@ -19,7 +19,7 @@ from igs.errors import ConfigError, InputFormatError
 from igs.pheno import EndpointSpec, build_endpoint, build_phenotypes, read_table_records
 from igs.pheno.definitions import library
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLIN_HEADER = "IID\tsex\tbirth_date\tentry_date\tend_of_followup\tdeath_date\tbmi\tsmoking\tsbp"
 
 

@@ -5,18 +5,15 @@ and quoted paths."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow
+
 
 TINY = {
     "simulation": {"seed": 7, "n_variants": 2000, "chromosomes": ["1", "2"]},
@@ -34,19 +31,6 @@ TINY = {
     ],
     "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21", "I25.1"]}]},
 }
-
-
-def snakemake_command(*args: str, cwd: Path = REPO) -> list[str]:
-    """The snakemake command line of this environment for the repository's Snakefile."""
-    exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
-    return [exe, "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *args]
-
-
-def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        snakemake_command(*args, cwd=cwd), capture_output=True, text=True, env=env, cwd=cwd
-    )
 
 
 def test_slurm_profile_dry_run_of_demo():

@@ -9,8 +9,15 @@ import pytest
 from igs.io import plink
 from igs.scores import MatchOptions, compute_scores, match_variants, score_weights
 from igs.scores.scorefile import ScoringFile
-from tests.conftest import SHARED_ORACLE, require_tool, run_tool
-from tests.test_scores import assert_equal_to_plink_precision, random_score
+from tests.conftest import (
+    SHARED_ORACLE,
+    assert_equal_to_plink_precision,
+    random_score,
+    require_tool,
+    run_tool,
+)
+
+pytestmark = pytest.mark.slow  # Spark start-up: make test-fast skips it
 
 hl = pytest.importorskip("hail", reason="the Hail engine needs the optional extra igs[hail]")
 

@@ -19,9 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO, require_tool
-from tests.test_cli import run_igs
-from tests.test_workflow import snakemake, snakemake_command
+from tests.conftest import REPO, require_tool, run_igs, snakemake, snakemake_command
 
 pytestmark = pytest.mark.workflow
 

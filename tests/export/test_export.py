@@ -7,7 +7,7 @@ import pytest
 
 from igs.export.clinician import ancestry_outlier, risk_category
 from igs.models import fit_cox
-from tests.test_models import planted
+from tests.conftest import planted
 
 
 def test_risk_category_edges():

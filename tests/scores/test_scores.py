@@ -19,8 +19,14 @@ from igs.scores import (
     score_weights,
 )
 from igs.scores.match import check_build
-from tests.conftest import SHARED_ORACLE, require_tool, run_tool
-from tests.test_io_plink import write_fileset
+from tests.conftest import (
+    SHARED_ORACLE,
+    assert_equal_to_plink_precision,
+    random_score,
+    require_tool,
+    run_tool,
+    write_fileset,
+)
 
 HEADER = "#format_version=2.0\n#pgs_id=PGS_T\n#genome_build=GRCh38\n"
 # target: rs0..rs3 at positions 100..400, a1=A, a2=G (see write_fileset); rs3 made ambiguous below
@@ -194,11 +200,6 @@ def plink2_scores(
     return pd.read_csv(tmp_path / f"{pgs}.sscore", sep="\t")
 
 
-def assert_equal_to_plink_precision(ours: np.ndarray, theirs: np.ndarray) -> None:
-    # plink2 prints 6 significant digits: compare at that precision
-    np.testing.assert_allclose(ours, theirs, rtol=5e-6, atol=5e-7)
-
-
 @pytest.mark.oracle
 @pytest.mark.parametrize("impute", [True, False], ids=["mean-imputation", "no-mean-imputation"])
 def test_scores_equal_plink2(small_cohort, small_scoring_files, tmp_path, impute):
@@ -224,26 +225,6 @@ def test_scores_equal_plink2(small_cohort, small_scoring_files, tmp_path, impute
             mine["NAMED_ALLELE_DOSAGE_SUM"].to_numpy(), theirs["NAMED_ALLELE_DOSAGE_SUM"].to_numpy()
         )
         assert (mine["ALLELE_CT"].to_numpy() == theirs["ALLELE_CT"].to_numpy()).all()
-
-
-def random_score(gset: plink.GenotypeSet, seed: int, chromosomes: tuple[str, ...]) -> pd.DataFrame:
-    """A match report over every variant of `chromosomes` with N(0, 1) weights, random effect
-    allele, and every fifth variant dominant or recessive when `models` is set."""
-    rng = np.random.default_rng(seed)
-    v = gset.variants[gset.variants["chrom"].isin(chromosomes)]
-    swapped = rng.random(len(v)) < 0.5
-    return pd.DataFrame(
-        {
-            "pgs_id": f"R{seed}",
-            "target_index": v.index.to_numpy(),
-            "effect_allele": np.where(swapped, v["a2"], v["a1"]),
-            "effect_weight": rng.normal(size=len(v)).round(4),
-            "match_status": "matched",
-            "match_type": np.where(swapped, "swapped", "exact"),
-            "is_dominant": False,
-            "is_recessive": False,
-        }
-    )
 
 
 @pytest.mark.oracle

@@ -13,7 +13,7 @@ import pytest
 
 from igs.export.clinician import EXPORT_COLUMNS, write_clinician_export
 from igs.models import fit_cox
-from tests.test_models import planted
+from tests.conftest import planted
 
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")  # FHIR R4 `id` datatype
 IIDS = ["dup_a", "dup-a", "x" * 70 + "1", "x" * 70 + "2", "FIN:000001", "Åsa-Öberg/ß", "../escape",

@@ -175,7 +175,7 @@ def test_coarse_baseline_by_hand():
 def test_saved_model_keeps_no_event_age(tmp_path):
     from igs.models.cox import CoxModel, fit_cox
     from igs.models.dataset import assemble
-    from tests.test_bad_inputs import survival_inputs
+    from tests.conftest import survival_inputs
 
     endpoint, covariates, scores, pcs = survival_inputs(n=2000)
     endpoint["stop"] = endpoint["stop"] + 10  # exit ages 61 to 70, on the age scale

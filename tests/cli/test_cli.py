@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from igs.cli import cli
-from tests.conftest import REPO
+from tests.conftest import run_igs
 
 
 def all_commands(group: click.Group, prefix=()):
@@ -28,12 +26,6 @@ def test_every_command_has_help(path):
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
-
-
-def run_igs(*args, cwd=REPO):
-    return subprocess.run(
-        [sys.executable, "-m", "igs.cli", *args], capture_output=True, text=True, cwd=cwd
-    )
 
 
 def test_config_error_exit_code_and_message(tmp_path):

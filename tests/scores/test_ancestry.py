@@ -19,7 +19,7 @@ from igs.scores.ancestry import (
     empirical_percentile,
     fit_gamma_log_glm,
 )
-from tests.test_cli import run_igs
+from tests.conftest import run_igs
 
 
 def planted(n: int = 3000, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -3,50 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from igs.errors import InputFormatError
 from igs.inputs import summarise_genotypes
 from igs.io import plink
-
-
-def write_fileset(prefix: Path, g: np.ndarray, *, iids=None, ids=None, fmt: str = "bed") -> None:
-    """Write a tiny fileset from an int8 (variants, samples) matrix of A1 counts."""
-    k, n = g.shape
-    samples = pd.DataFrame(
-        {
-            "FID": iids or [f"s{i}" for i in range(n)],
-            "IID": iids or [f"s{i}" for i in range(n)],
-            "sex": 1,
-        }
-    )
-    variants = pd.DataFrame(
-        {
-            "chrom": "1",
-            "id": ids or [f"rs{j}" for j in range(k)],
-            "cm": 0.0,
-            "pos": np.arange(1, k + 1) * 100,
-            "a1": "A",
-            "a2": "G",
-        }
-    )
-    if fmt == "bed":
-        with plink.BedWriter(f"{prefix}.bed", n) as w:
-            w.append(g)
-        plink.write_bim(f"{prefix}.bim", variants)
-        plink.write_fam(f"{prefix}.fam", samples)
-    else:
-        import pgenlib
-
-        with pgenlib.PgenWriter(f"{prefix}.pgen".encode(), n, k, True) as w:
-            w.append_biallelic_batch(np.ascontiguousarray(g, dtype=np.int8))
-        plink.write_pvar(f"{prefix}.pvar", variants)
-        plink.write_psam(f"{prefix}.psam", samples)
-
+from tests.conftest import write_fileset
 
 G = np.array([[0, 1, 2, -9, 1], [2, 2, 0, 0, -9], [1, 1, 1, 1, 1]], dtype=np.int8)
 

@@ -21,6 +21,7 @@ from igs.models import (
 from igs.models import metrics as M
 from igs.models.coxsolver import breslow_delayed_entry, cox_fit
 from igs.models.prs_effects import hr_per_sd, percentile_hrs
+from tests.conftest import planted
 
 ROSSI_R = {"fin": -0.3794222, "age": -0.0574377, "race": 0.3138998, "wexp": -0.1497957,
            "mar": -0.4337039, "paro": -0.0848711, "prio": 0.0914971}  # fmt: skip
@@ -40,37 +41,6 @@ def test_cox_on_rossi_equals_r(engine):
     model = fit_cox(rossi(), list(ROSSI_R), engine=engine)
     per_unit = np.array(model.coef) / np.array(model.preprocessor.scales)
     np.testing.assert_allclose(per_unit, list(ROSSI_R.values()), atol=1e-6)
-
-
-def planted(n: int = 3000, seed: int = 3) -> tuple[SurvivalData, dict[str, float]]:
-    """Age-scale Gompertz survival with delayed entry, censoring and a competing death; the log
-    hazard ratios are per unit of each feature."""
-    rng = np.random.default_rng(seed)
-    log_hr = {"prs": 0.5, "sex_male": 0.6, "bmi": 0.05, "omics": 0.4}
-    x = pd.DataFrame(
-        {
-            "sex_male": rng.integers(0, 2, n).astype(float),
-            "bmi": rng.normal(27, 4, n),
-            "prs": rng.normal(size=n),
-            "PC1": rng.normal(size=n),
-            "omics": rng.normal(size=n),
-            "noise": rng.normal(size=n),
-        }
-    )
-    eta = sum(b * x[k].to_numpy() for k, b in log_hr.items()) - 0.05 * 27
-    entry = rng.uniform(40, 70, n)
-    lam, gam = 1.5e-3, 0.08  # hazard lam * exp(gam * (age - 40)) * exp(eta)
-    u = rng.random(n)
-    # conditional on being event-free at entry: invert the Gompertz cumulative hazard
-    h_entry = lam / gam * (np.exp(gam * (entry - 40)) - 1)
-    onset = 40 + np.log1p((h_entry - np.log(u) / np.exp(eta)) * gam / lam) / gam
-    death = entry + rng.exponential(25, n)
-    end = entry + rng.uniform(5, 20, n)
-    stop = np.minimum.reduce([onset, death, end, np.full(n, 85.0)])
-    data = SurvivalData("planted", np.arange(n).astype(str), entry, stop, onset <= stop,
-                        (death <= stop) & (onset > stop), x,
-                        {"clinical": ["sex_male", "bmi"], "prs": ["prs", "PC1"], "omics": ["omics", "noise"]})  # fmt: skip
-    return data, log_hr
 
 
 def test_delayed_entry_fit_equals_lifelines_and_recovers_planted_effects():

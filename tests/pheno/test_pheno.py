@@ -32,7 +32,7 @@ from igs.pheno import (
     write_omop,
 )
 from igs.pheno.records import empty_measurements
-from tests.test_cli import run_igs
+from tests.conftest import run_igs
 
 ENDPOINTS = [
     EndpointSpec("CAD", icd10=("I21", "I25.1")),

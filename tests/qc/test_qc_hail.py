@@ -10,6 +10,8 @@ from igs.io import plink
 from igs.qc import QCOptions, run_local_qc
 from tests.conftest import SHARED_ORACLE
 
+pytestmark = pytest.mark.slow  # Spark start-up: make test-fast skips it
+
 hl = pytest.importorskip("hail", reason="the Hail engine needs the optional extra igs[hail]")
 
 OPTS = QCOptions(ancestry_groups=3)

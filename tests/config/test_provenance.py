@@ -9,7 +9,7 @@ import yaml
 
 from igs.config import resolve_config
 from igs.provenance import provenance
-from tests.test_cli import run_igs
+from tests.conftest import run_igs
 
 
 def test_provenance_of_a_biobank(small_cohort, small_scoring_files, tmp_path):

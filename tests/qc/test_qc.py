@@ -14,8 +14,7 @@ from igs.io import plink
 from igs.qc import QCOptions, run_local_qc
 from igs.qc.relatedness import samples_to_remove
 from tests.conftest import QC_OPTS as OPTS
-from tests.conftest import require_tool, run_tool
-from tests.test_cli import run_igs
+from tests.conftest import require_tool, run_igs, run_tool
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import yaml
 
 from igs.config import load_config, resolve_config
 from igs.errors import ConfigError, InputFormatError
-from tests.test_cli import run_igs
+from tests.conftest import run_igs
 
 
 def base_config(**top) -> dict:

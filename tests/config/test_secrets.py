@@ -18,7 +18,7 @@ import yaml
 from igs.config import resolve_config
 from igs.errors import ConfigError, InputFormatError
 from igs.redact import RedactingFormatter, check_no_password, redact_url, redact_urls
-from tests.test_cli import run_igs
+from tests.conftest import run_igs
 
 PASSWORD = "s3cret-Pw-4711"
 

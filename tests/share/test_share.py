@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from igs.errors import InputFormatError
-from igs.share.bundle import read_bundle, suppress, write_bundle
+from igs.share.bundle import read_bundle, suppress
 from igs.share.meta import gather_estimates, meta_analyse, pool
-from tests.test_cli import run_igs
+from tests.conftest import bundle, run_igs
 
 EFFECTS = np.array([0.30, 0.45, 0.60, 0.20])
 SES = np.array([0.10, 0.08, 0.15, 0.12])
@@ -50,47 +50,6 @@ def test_suppression_blanks_small_cells_and_their_values():
     t = pd.DataFrame({"group": ["a", "b", "c"], "n": [100, 3, 0], "hr": [1.2, 2.5, np.nan]})
     out, n = suppress(t, ["n"], ["hr"], 5)
     assert n == 1 and out.loc[1, ["n", "hr"]].isna().all() and out.loc[0, "hr"] == 1.2
-
-
-def bundle(tmp_path, name: str, log_hr: float, se: float):
-    tables = {
-        "counts.tsv": pd.DataFrame({"endpoint": ["CAD"], "n_included": [1000], "n_events": [80]}),
-        "models.tsv": pd.DataFrame(
-            {
-                "endpoint": ["CAD"],
-                "model": ["clinical/cox"],
-                "harrell_c": [0.7],
-                "harrell_c_low": [0.66],
-                "harrell_c_high": [0.74],
-            }
-        ),
-        "prs_effects.tsv": pd.DataFrame(
-            {
-                "endpoint": ["CAD"],
-                "effect": ["hr_per_sd"],
-                "group": ["all"],
-                "n": [1000],
-                "n_events": [80],
-                "log_hr": [log_hr],
-                "se": [se],
-            }
-        ),
-        "calibration.tsv": pd.DataFrame(
-            {
-                "endpoint": ["CAD"],
-                "model": ["clinical/cox"],
-                "bin": [1],
-                "n": [100],
-                "predicted": [0.02],
-                "observed": [0.03],
-            }
-        ),
-        "match.tsv": pd.DataFrame(
-            {"pgs_id": ["P"], "n_variants": [10], "matched": [9], "match_rate": [0.9]}
-        ),
-        "__suppressed__": pd.DataFrame({"table": ["counts.tsv"], "rows_suppressed": [0]}),
-    }
-    return write_bundle(tables, tmp_path / name, name, 5)
 
 
 def test_meta_cli_over_bundles(tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from igs.errors import IGSError
 from igs.models import EvaluationSettings, SurvivalData, evaluate_endpoint, fit_cox
 from igs.models.evaluate import choose_penalizer
-from tests.test_models import planted
+from tests.conftest import planted
 
 
 def small_cohort_with_a_rare_feature() -> SurvivalData:

@@ -2,7 +2,7 @@
 
 The errors already provoked by the stage tests (truncated .bed, duplicate IDs, missing columns,
 no events, ...) are not repeated here; `docs/input_validation.md` lists every check with the test
-that provokes it, and `tests/test_validation_docs.py` keeps that table true.
+that provokes it, and `tests/validation/test_validation_docs.py` keeps that table true.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import yaml
 
 from igs.errors import ConfigError, IGSError, InputFormatError
 from igs.io import plink
-from tests.test_cli import run_igs
 
 # --------------------------------------------------------------------------- genotype files
+from tests.conftest import planted_scores, run_igs, survival_inputs
 
 
 def copy_fileset(src: Path, dst: Path, fmt: str = "bed") -> Path:
@@ -254,15 +254,6 @@ def test_two_scoring_files_with_one_pgs_id(small_cohort, tmp_path):
     assert proc.returncode == 3 and "two scoring files share a pgs_id: 'PGS_T'" in proc.stderr
 
 
-def planted_scores(n: int = 400, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    iid = [f"s{i}" for i in range(n)]
-    pcs = pd.DataFrame(rng.normal(size=(n, 4)), columns=[f"PC{i}" for i in range(1, 5)])
-    pcs.insert(0, "IID", iid)
-    scores = pd.DataFrame({"IID": iid, "pgs_id": "P", "SUM": rng.normal(size=n)})
-    return scores, pcs
-
-
 def test_reference_panel_problems():
     from igs.scores.ancestry import adjust_scores
 
@@ -299,19 +290,6 @@ def test_reference_scores_need_reference_pcs(tmp_path):
 
 
 # --------------------------------------------------------------------------- models
-
-
-def survival_inputs(n: int = 300, seed: int = 2):
-    rng = np.random.default_rng(seed)
-    iid = [f"s{i}" for i in range(n)]
-    endpoint = pd.DataFrame({"IID": iid, "start": 50.0, "stop": 50 + rng.uniform(1, 10, n),
-                             "event": rng.random(n) < 0.2, "competing_death": False, "excluded": ""})  # fmt: skip
-    covariates = pd.DataFrame({"IID": iid, "sex": rng.choice(["male", "female"], n),
-                               "bmi": rng.normal(27, 4, n), "sbp": rng.normal(130, 15, n),
-                               "smoking": rng.choice(["never", "former", "current"], n)})  # fmt: skip
-    scores = pd.DataFrame({"IID": iid, "pgs_id": "P", "Z_norm2": rng.normal(size=n)})
-    _, pcs = planted_scores(n)
-    return endpoint, covariates, scores, pcs
 
 
 def test_model_data_that_do_not_join():
@@ -406,7 +384,7 @@ def test_pheno_build_without_endpoints(tmp_path):
 
 def test_share_bundle_problems(tmp_path):
     from igs.share.bundle import read_bundle
-    from tests.test_share import bundle
+    from tests.conftest import bundle
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFormatError, match=r"empty: not a share bundle \(no manifest.json\)"):
