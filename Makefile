@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 DEBIAN_PACKAGES := plink2 plink1.9 postgresql chromium
 
-.PHONY: demo test lint install system-deps clean test-slurm test-spark
+.PHONY: demo test test-fast lint install system-deps clean test-slurm test-spark
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	pytest
+
+# The inner loop: everything but the workflow runs and the Hail/Spark tests (a few minutes).
+test-fast: $(STAMP) system-deps lint
+	pytest -m "not workflow and not slow"
 
 # A real one-node SLURM cluster and a real Spark standalone cluster on this machine (slow; not
 # part of `make test`). See README "Running on a cluster".
