@@ -76,7 +76,9 @@ def fileset_paths(prefix: str | os.PathLike[str], fmt: GenotypeFormat) -> dict[s
     """The three files of a PLINK fileset, keyed by their role."""
     known = {"bed": ("bed", "bim", "fam"), "pgen": ("pgen", "pvar", "psam")}
     if fmt not in known:
-        raise InputFormatError(f"unknown genotype format {fmt!r}; expected 'bed' or 'pgen'.")
+        raise InputFormatError(
+            f"unknown genotype format {fmt!r}; expected 'bed', 'pgen', 'vcf' or 'bgen'."
+        )
     suffixes = known[fmt]
     return {
         role: Path(f"{prefix}.{s}")

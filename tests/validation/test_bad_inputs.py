@@ -56,9 +56,10 @@ def test_psam_without_iid(tmp_path):
 
 def test_unknown_genotype_format(small_cohort):
     with pytest.raises(
-        InputFormatError, match="unknown genotype format 'vcf'; expected 'bed' or 'pgen'"
+        InputFormatError,
+        match="unknown genotype format 'gen'; expected 'bed', 'pgen', 'vcf' or 'bgen'",
     ):
-        plink.open_genotypes(small_cohort / "genotypes", "vcf")  # type: ignore[arg-type]
+        plink.open_genotypes(small_cohort / "genotypes", "gen")  # type: ignore[arg-type]
 
 
 def test_empty_fam(small_cohort, tmp_path):
