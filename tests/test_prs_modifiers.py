@@ -3,6 +3,8 @@ Cox fits within their CIs, equal to lifelines on the same rows, shared and poole
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,9 +82,9 @@ def test_default_draws_are_unchanged_and_truth_records_the_modifiers():
 
 def test_simulator_rejects_unknown_modifiers():
     ppl = people(200, 1)
-    with pytest.raises(IGSError, match="prs_modifiers: unknown disease"):
+    with pytest.raises(IGSError, match=re.escape("prs_modifiers: unknown disease(s)")):
         simulate_health_records(ppl, np.random.default_rng(2), prs_modifiers={"XYZ": {}})
-    with pytest.raises(IGSError, match=r"prs_modifiers\[CAD\]: unknown key"):
+    with pytest.raises(IGSError, match=re.escape("prs_modifiers[CAD]: unknown key(s)")):
         simulate_health_records(ppl, np.random.default_rng(2), prs_modifiers={"CAD": {"age": 1}})
 
 
@@ -189,3 +191,112 @@ def test_splitting_keeps_follow_up_and_events():
     assert pieces.loc[pieces["stop"] == 70.25, "event"].tolist() == [1]
     band = within_ages(df, 50.0, 62.0)
     assert band[["start", "stop", "event"]].values.tolist() == [[55.0, 55.5, 0], [61.5, 62.0, 0]]
+
+
+def test_interaction_counts_are_suppressed_with_the_overall_ones():
+    """An interaction row repeats the overall n and n_events: when suppression blanks those (a
+    small male group's complement), the interaction's copy must go too, and the checker agrees."""
+    from igs.share.bundle import protect_tables
+    from igs.share.disclosure import bundle_constraints, check_bundle
+
+    rows = [("hr_per_sd", "all", 1000, 100), ("hr_per_sd", "female", 500, 3),
+            ("hr_per_sd", "male", 500, 97), ("hr_per_sd_by_age", "age_50-60", 700, 2),
+            ("hr_per_sd_by_age", "age_60-70", 800, 98), ("prs_interaction", "prs_x_male", 1000, 100),
+            ("prs_interaction", "prs_x_age_decade", 1000, 100)]  # fmt: skip
+    eff = pd.DataFrame([{"endpoint": "CAD", "effect": e, "group": g, "n": n, "n_events": k,
+                         "hr": 0.8, "log_hr": -0.22, "se": 0.1} for e, g, n, k in rows])  # fmt: skip
+    tables, _ = protect_tables({"prs_effects.tsv": eff}, 5)
+    out = tables["prs_effects.tsv"].set_index("group")
+    assert pd.isna(out.loc["age_50-60", "n_events"]) and pd.isna(out.loc["age_50-60", "hr"])
+    assert out.loc["age_60-70", "n_events"] == 98  # bands overlap in people: no sum to protect
+    for g in ("prs_x_male", "prs_x_age_decade"):  # each equal to "all" or blanked with it
+        for col in ("n", "n_events"):
+            a, b = out.loc["all", col], out.loc[g, col]
+            assert (pd.isna(a) and pd.isna(b)) or a == b
+    assert check_bundle(tables, 5) == []
+    # the copies are tied to the overall counts, so whatever suppression blanks in "all" (say as
+    # the complement of a small cell) it blanks in each interaction row as well
+    ties = {
+        frozenset(k for k, _ in c)
+        for c in bundle_constraints({"prs_effects.tsv": eff})
+        if len(c) == 2
+    }
+    for row in (5, 6):
+        for col in ("n", "n_events"):
+            assert frozenset({("prs_effects.tsv", 0, col), ("prs_effects.tsv", row, col)}) in ties
+
+
+def test_meta_pools_age_bands_and_interactions_by_inverse_variance():
+    from igs.share.meta import gather_estimates, meta_analyse
+
+    def bundle(log_ratio: float, se: float) -> dict:
+        eff = pd.DataFrame({"endpoint": ["CAD"] * 3, "effect": ["hr_per_sd", "hr_per_sd_by_age", "prs_interaction"],
+                            "group": ["all", "age_60-70", "prs_x_male"], "log_hr": [0.4, 0.3, log_ratio],
+                            "se": [0.05, 0.08, se]})  # fmt: skip
+        models = pd.DataFrame(
+            columns=["endpoint", "model", "harrell_c", "harrell_c_low", "harrell_c_high"]
+        )
+        return {"prs_effects.tsv": eff, "models.tsv": models}
+
+    est = gather_estimates({"a": bundle(-0.2, 0.1), "b": bundle(-0.4, 0.2)})
+    assert set(est["quantity"]) == {
+        "log_hr_per_sd:all",
+        "log_hr_per_sd:age_60-70",
+        "log_hr_ratio:prs_x_male",
+    }
+    pooled, _ = meta_analyse(est)
+    row = pooled.set_index("quantity").loc["log_hr_ratio:prs_x_male"]
+    assert row["fixed"] == pytest.approx((100 * -0.2 + 25 * -0.4) / 125)  # weights 1 / se^2
+    assert row["k"] == 2
+
+
+def test_bundle_carries_the_modifiers_through_suppression(tmp_path):
+    import json
+
+    from igs.share.bundle import build_bundle
+
+    (tmp_path / "pheno").mkdir()
+    (tmp_path / "pheno/summary.json").write_text(json.dumps({"endpoints": {"CAD": {
+        "n_included": 1000, "n_events": 100, "n_competing_deaths": 50, "excluded": {"prevalent": 20}}}}))  # fmt: skip
+    ev = tmp_path / "evaluate/CAD"
+    ev.mkdir(parents=True)
+    values = {"hr": 1.5, "hr_low": 1.2, "hr_high": 1.8, "log_hr": 0.405, "se": 0.1, "p": 0.01}
+    pd.DataFrame([{"group": "all", "n": 1000, "n_events": 100, **values}]).to_csv(
+        ev / "hr_per_sd.tsv", sep="\t", index=False
+    )
+    pd.DataFrame([{"group": "0-50", "n": 500, "n_events": 40, **values},
+                  {"group": "50-100", "n": 500, "n_events": 60, **values}]).to_csv(
+        ev / "percentile_hr.tsv", sep="\t", index=False)  # fmt: skip
+    pd.DataFrame([{"effect": "hr_per_sd_by_age", "group": "age_under50", "n": 300, "n_events": 3, **values},
+                  {"effect": "hr_per_sd_by_age", "group": "age_50-60", "n": 900, "n_events": 97, **values},
+                  {"effect": "prs_interaction", "group": "prs_x_male", "n": 1000, "n_events": 100, **values}]).to_csv(
+        ev / "prs_modifiers.tsv", sep="\t", index=False)  # fmt: skip
+    pd.DataFrame({"model": ["clinical/cox"], "n_train": [700], "n_test": [300], "events_test": [30],
+                  "harrell_c": [0.7]}).to_csv(ev / "comparison.tsv", sep="\t", index=False)  # fmt: skip
+    pd.DataFrame({"model": ["clinical/cox"], "bin": [1], "n": [300], "predicted": [0.1],
+                  "observed": [0.1]}).to_csv(ev / "calibration.tsv", sep="\t", index=False)  # fmt: skip
+    (tmp_path / "scores").mkdir()
+    pd.DataFrame({"pgs_id": ["X"], "n_variants": [10], "matched": [9], "match_rate": [0.9]}).to_csv(
+        tmp_path / "scores/match_summary.tsv", sep="\t", index=False
+    )
+    eff = build_bundle(tmp_path, "bb", ["CAD"], min_cell=5)["prs_effects.tsv"].set_index("group")
+    assert pd.isna(eff.loc["age_under50", "n_events"]) and pd.isna(eff.loc["age_under50", "hr"])
+    assert eff.loc["age_50-60", "n_events"] == 97 and eff.loc["prs_x_male", "hr"] == 1.5
+    assert eff.loc["prs_x_male", "effect"] == "prs_interaction"
+
+
+def test_report_shows_pooled_interactions(tmp_path):
+    from igs.report.html import meta_section
+    from igs.share.meta import gather_estimates, meta_analyse
+
+    eff = pd.DataFrame({"endpoint": ["CAD"] * 2, "effect": ["hr_per_sd", "prs_interaction"],
+                        "group": ["all", "prs_x_age_decade"], "log_hr": [0.4, -0.2], "se": [0.05, 0.02]})  # fmt: skip
+    models = pd.DataFrame(
+        columns=["endpoint", "model", "harrell_c", "harrell_c_low", "harrell_c_high"]
+    )
+    pooled, _ = meta_analyse(
+        gather_estimates({"a": {"prs_effects.tsv": eff, "models.tsv": models}})
+    )
+    pooled.to_csv(tmp_path / "pooled.tsv", sep="\t", index=False)
+    page = meta_section(tmp_path)
+    assert "log_hr_ratio:prs_x_age_decade" in page and f"{np.exp(-0.2):.3g}" in page

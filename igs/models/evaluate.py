@@ -8,8 +8,9 @@
    decision-curve net benefit.
 2. k-fold cross-validation of each Cox model set on all data (again all fitting inside the folds)
    gives the mean and SD of Harrell's C.
-3. The score's own effect: HR per SD (overall, by sex), percentile-group HRs, cumulative
-   incidence by score group.
+3. The score's own effect: HR per SD (overall, by sex), its modifiers (HR per SD by age band,
+   score x sex and score x age interactions; age bands only on the age time scale),
+   percentile-group HRs, cumulative incidence by score group.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from igs.models import metrics as M
 from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
 from igs.models.dataset import MODEL_SETS, SurvivalData
 from igs.models.engines import fit_coxnet, fit_xgboost
-from igs.models.prs_effects import cumulative_incidence_by_group, hr_per_sd, percentile_hrs
+from igs.models.prs_effects import (
+    cumulative_incidence_by_group,
+    hr_per_sd,
+    percentile_hrs,
+    prs_effect_modifiers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +192,8 @@ def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSett
         "calibration": pd.DataFrame(calib),
         "net_benefit": pd.DataFrame(nb),
         "hr_per_sd": hr_per_sd(data),
+        # on the time-on-study scale everyone starts at 0: no ages, so only the sex interaction
+        "prs_modifiers": prs_effect_modifiers(data, age_scale=bool(np.all(data.start > 0))),
         "percentile_hr": percentile_hrs(data),
         "cumulative_incidence": cumulative_incidence_by_group(data, ages),
         "model": fitted[full],
@@ -298,6 +306,7 @@ def write_evaluation(result: dict, out_dir: str | os.PathLike[str]) -> list[Path
             "calibration",
             "net_benefit",
             "hr_per_sd",
+            "prs_modifiers",
             "percentile_hr",
             "cumulative_incidence",
         )

@@ -232,7 +232,7 @@ def split_by_year(df: pd.DataFrame, width: float = 1.0) -> pd.DataFrame:
     return out
 
 
-def prs_effect_modifiers(data: SurvivalData) -> pd.DataFrame:
+def prs_effect_modifiers(data: SurvivalData, *, age_scale: bool = True) -> pd.DataFrame:
     """How the score's HR per SD changes with sex and age (age time scale), adjusted for the PCs:
 
     * ``hr_per_sd_by_age`` rows: the HR per SD within each of ``AGE_BANDS`` (follow-up clipped
@@ -241,13 +241,15 @@ def prs_effect_modifiers(data: SurvivalData) -> pd.DataFrame:
       (Cox with score, sex and score x sex), and ``prs_x_age_decade``, the ratio of HRs per SD
       ten years of age apart (score x (age - 60) / 10 as a time-varying covariate on yearly
       pieces of follow-up); their ``p`` is the Wald test of no interaction.
+
+    Without ``age_scale`` (follow-up on the time-on-study scale) only ``prs_x_male`` is fitted.
     """
     df = _frame(data)
     pcs = [c for c in df.columns if c.startswith("PC")]
     two_sexes = df["sex_male"].nunique() > 1
     sex = ["sex_male"] if two_sexes else []
     rows = []
-    for label, lo, hi in AGE_BANDS:
+    for label, lo, hi in AGE_BANDS if age_scale else ():
         band = within_ages(df, lo, hi)
         if band["event"].sum() >= MIN_EVENTS:
             res = _cox_summary(
@@ -269,7 +271,7 @@ def prs_effect_modifiers(data: SurvivalData) -> pd.DataFrame:
         rows.append(
             res.assign(effect="prs_interaction", group="prs_x_male", n=n, n_events=n_events)
         )
-    if n_events >= MIN_EVENTS:
+    if age_scale and n_events >= MIN_EVENTS:
         pieces = split_by_year(df)
         pieces["prs_x_age_decade"] = pieces["prs_sd"] * (pieces["age_mid"] - AGE_CENTRE) / 10
         res = _cox_summary(

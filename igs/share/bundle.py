@@ -164,6 +164,9 @@ def build_bundle(
             endpoint=ep, effect="percentile_group"
         )
         effects += [hr, pct]
+        if (ev / "prs_modifiers.tsv").is_file():  # by age band and interactions (has ``effect``)
+            mods = pd.read_csv(ev / "prs_modifiers.tsv", sep="\t").assign(endpoint=ep)
+            effects.append(mods)
         calib.append(pd.read_csv(ev / "calibration.tsv", sep="\t").assign(endpoint=ep))
     effect_values = ["hr", "hr_low", "hr_high", "log_hr", "se", "p"]
     effects_df = _stack(effects, ["endpoint", "effect", "group", "n", "n_events", *effect_values])

@@ -96,6 +96,10 @@ def bundle_constraints(tables: dict[str, pd.DataFrame]) -> list[Constraint]:
                 )
             if pct:
                 out.append(_sum(total, [("prs_effects.tsv", i, col) for i in pct]))
+            # an interaction is fitted on everyone: its counts repeat the overall ones
+            for i in rows:
+                if effects.at[i, "effect"] == "prs_interaction":
+                    out.append(_sum(("prs_effects.tsv", i, col), [total]))
             if "all" in hr and ep in count_row:  # the score's analysis set is everyone included
                 target = "n_included" if col == "n" else "n_events"
                 out.append(_sum(("counts.tsv", count_row[ep], target), [total]))

@@ -2,7 +2,7 @@
 
 MODELLED = [e["name"] for e in RESOLVED["pheno"]["endpoints"] if "score" in e]
 EVALUATION_FILES = (
-    "comparison.tsv", "calibration.tsv", "net_benefit.tsv", "hr_per_sd.tsv", "percentile_hr.tsv",
+    "comparison.tsv", "calibration.tsv", "net_benefit.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "percentile_hr.tsv",
     "cumulative_incidence.tsv", "metrics.json", "model.json", "cumulative_incidence.png",
     "calibration.png", "td_auc.png", "percentile_hr.png",
 )  # fmt: skip
