@@ -169,3 +169,61 @@ def test_population_table_errors(tmp_path):
         change(good).to_csv(path, sep="\t", index=False)
         with pytest.raises(InputFormatError, match=__import__("re").escape(message)):
             read_population(path)
+
+
+def test_shipped_synthetic_table_is_its_documented_truth():
+    from pathlib import Path
+
+    import igs
+    from igs.models.recalibration import SYNTHETIC_TRUTH, synthetic_population_table
+
+    path = Path(igs.__file__).parent / "resources/recalibration/synthetic_gbd.tsv"
+    pops = read_population(path)
+    assert set(pops) == set(SYNTHETIC_TRUTH)
+    for key, truth in SYNTHETIC_TRUTH.items():
+        mids = (pops[key].edges[:-1] + pops[key].edges[1:]) / 2
+        rate, shape = truth["incidence"]
+        np.testing.assert_allclose(pops[key].incidence, rate * np.exp(shape * mids), rtol=1e-5)
+        rate, shape = truth["mortality"]
+        np.testing.assert_allclose(pops[key].mortality, rate * np.exp(shape * mids), rtol=1e-5)
+    assert len(synthetic_population_table()) == len(pd.read_csv(path, sep="\t"))
+
+
+def test_recalibrate_an_evaluation_folder(tmp_path):
+    from pathlib import Path
+
+    import igs
+    from igs.models.recalibration import recalibrate_evaluation
+
+    table = Path(igs.__file__).parent / "resources/recalibration/synthetic_gbd.tsv"
+    pd.DataFrame({"group": ["all", "female", "male"], "log_hr": [0.4, 0.5, 0.3],
+                  "se": [0.03, 0.05, 0.04]}).to_csv(tmp_path / "hr_per_sd.tsv", sep="\t", index=False)  # fmt: skip
+    flat, _ = recalibrate_evaluation(tmp_path, table, locations=["Northland"], n_draws=50)
+    pd.DataFrame({"effect": ["prs_interaction"], "group": ["prs_x_age_decade"], "log_hr": [-0.2],
+                  "se": [0.02]}).to_csv(tmp_path / "prs_modifiers.tsv", sep="\t", index=False)  # fmt: skip
+    shrinking, ages = recalibrate_evaluation(tmp_path, table, n_draws=50)
+    assert set(flat["location"]) == {"Northland"} and set(shrinking["location"]) == {
+        "Northland",
+        "Southland",
+    }
+
+    def gap(curves: pd.DataFrame, age: float, sex: str = "female") -> float:
+        c = curves[
+            (curves["location"] == "Northland") & (curves["sex"] == sex) & (curves["age"] == age)
+        ]
+        c = c.set_index("group")["cumulative_incidence"]
+        return c["top 10%"] / c["bottom 10%"]
+
+    # an effect that shrinks with age: a larger top/bottom ratio early, a smaller one late
+    assert gap(shrinking, 45.0) > gap(flat, 45.0) and gap(shrinking, 90.0) < gap(flat, 90.0)
+    assert gap(flat, 70.0) > gap(flat, 70.0, "male")  # women's HR per SD is the larger one
+    # each population reaches its own risk at 60 at 60; the top decile decades earlier
+    at = ages.set_index(["location", "sex", "group"])["age_reached"]
+    assert at[("Southland", "female", "population")] == pytest.approx(60.0)
+    assert (
+        at[("Southland", "female", "top 10%")] < 55 < 65 < at[("Southland", "female", "bottom 10%")]
+    )
+    with pytest.raises(
+        InputFormatError, match=__import__("re").escape("no rows for location(s) Atlantis")
+    ):
+        recalibrate_evaluation(tmp_path, table, locations=["Atlantis"])

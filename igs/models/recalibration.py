@@ -244,3 +244,57 @@ def effects_from_evaluation(
                 float(hr.loc[g, "log_hr"]), float(hr.loc[g, "se"]), slope, slope_se
             )
     return out
+
+
+# The shipped synthetic table (igs/resources/recalibration/synthetic_gbd.tsv): per location and
+# sex, per-year rates rate * exp(shape * mid) at each 5-year band's middle age, 0-100.
+SYNTHETIC_TRUTH = {
+    ("Northland", "female"): {"incidence": (1.0e-5, 0.09), "mortality": (4.0e-5, 0.085)},
+    ("Northland", "male"): {"incidence": (3.0e-5, 0.085), "mortality": (7.0e-5, 0.085)},
+    ("Southland", "female"): {"incidence": (1.5e-5, 0.09), "mortality": (4.8e-5, 0.085)},
+    ("Southland", "male"): {"incidence": (4.5e-5, 0.085), "mortality": (8.4e-5, 0.085)},
+}
+
+
+def synthetic_population_table(truth: dict = SYNTHETIC_TRUTH, width: float = 5.0) -> pd.DataFrame:
+    """The population table of ``truth`` (see ``SYNTHETIC_TRUTH``) in the read_population layout."""
+    edges = np.arange(0.0, 100.0 + width, width)
+    rows = []
+    for (loc, sex), measures in truth.items():
+        for measure, (rate, shape) in measures.items():
+            for lo, hi in itertools.pairwise(edges):
+                rows.append({"location": loc, "sex": sex, "age_start": lo, "age_end": hi,
+                             "measure": measure, "rate": PER * rate * np.exp(shape * (lo + hi) / 2)})  # fmt: skip
+    return pd.DataFrame(rows, columns=list(POPULATION_COLUMNS))
+
+
+def recalibrate_evaluation(
+    evaluate_dir: str | os.PathLike[str],
+    population: str | os.PathLike[str],
+    *,
+    locations: list[str] | None = None,
+    threshold_age: float = 60.0,
+    n_draws: int = 500,
+    seed: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`recalibrate` with the score effects of one endpoint's evaluation folder
+    (``hr_per_sd.tsv``, ``prs_modifiers.tsv``) and the population table at ``population``,
+    for ``locations`` (default: every location in the table)."""
+    from pathlib import Path
+
+    ev = Path(evaluate_dir)
+    hr = pd.read_csv(ev / "hr_per_sd.tsv", sep="\t")
+    mods_file = ev / "prs_modifiers.tsv"
+    mods = pd.read_csv(mods_file, sep="\t") if mods_file.is_file() else pd.DataFrame()
+    pops = read_population(population)
+    if locations is not None:
+        unknown = sorted(set(locations) - {loc for loc, _ in pops})
+        if unknown:
+            known = sorted({loc for loc, _ in pops})
+            raise InputFormatError(
+                f"{population}: no rows for location(s) {', '.join(unknown)}; "
+                f"the table has {', '.join(known)}."
+            )
+        pops = {k: v for k, v in pops.items() if k[0] in locations}
+    return recalibrate(pops, effects_from_evaluation(hr, mods), threshold_age=threshold_age,
+                       n_draws=n_draws, seed=seed)  # fmt: skip
