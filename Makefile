@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 DEBIAN_PACKAGES := plink2 plink1.9 postgresql chromium
 
-.PHONY: demo test lint install system-deps clean
+.PHONY: demo test lint install system-deps clean test-slurm test-spark
 
 install: $(STAMP)
 
@@ -40,6 +40,14 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	pytest
+
+# A real one-node SLURM cluster and a real Spark standalone cluster on this machine (slow; not
+# part of `make test`). See README "Running on a cluster".
+test-slurm: $(STAMP)
+	scripts/test-slurm.sh
+
+test-spark: $(STAMP)
+	scripts/test-spark.sh
 
 clean:
 	rm -rf results logs .snakemake

@@ -1,10 +1,8 @@
-# igs workflow entry point: config, stage rules, and the final targets. Nothing else.
+# igs workflow entry point: stage rules and the final targets. Nothing else.
+# The config is the user's alone: snakemake --configfile FILE (the demo: --configfile config/config.yaml).
 from snakemake.utils import min_version
 
 min_version("9.0")
-
-
-configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

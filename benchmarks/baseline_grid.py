@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from igs.cli import _survival_data
+from igs import paths
 from igs.config import load_config
 from igs.models.cox import fit_cox, usable_columns
 from igs.models.evaluate import stratified_test_split
+from igs.models.load import SurvivalFiles, load_survival_data
+from igs.models.options import ModelsOptions
 
 
 def main() -> None:
@@ -32,9 +34,16 @@ def main() -> None:
     print(
         "biobank\tendpoint\tgrid\tmin_events\tknots\tevent_times\tmedian_abs\tp99_abs\tmax_abs\tmax_rel"
     )
-    for bb in sorted(p.name for p in args.results_dir.iterdir() if (p / "pheno").is_dir()):
+    opts = ModelsOptions.from_config(cfg)
+    r = args.results_dir
+    for bb in sorted(p.name for p in r.iterdir() if (p / "pheno").is_dir()):
         for ep in cfg["pheno"]["endpoints"]:
-            data = _survival_data(cfg, args.results_dir / bb, ep["name"])
+            files = SurvivalFiles(*map(Path, (
+                paths.endpoint_table(r, bb, ep["name"]), paths.features(r, bb, "covariates.parquet"),
+                paths.features(r, bb, "omics_landmark.parquet"), paths.scores(r, bb, "scores_adjusted.tsv.gz"),
+                paths.qc(r, bb, "pcs.tsv"),
+            )))  # fmt: skip
+            data = load_survival_data(files, ep["name"], opts)
             test = stratified_test_split(data.event, cfg["models"]["test_fraction"], cfg["seed"])
             train = data.subset(np.flatnonzero(~test))
             cols = usable_columns(

@@ -29,3 +29,12 @@ class MatchRateError(IGSError):
     """Too few scoring-file variants matched the target genotypes."""
 
     exit_code = 4
+
+
+class ModelError(IGSError):
+    """A model cannot be fitted: too few events, no convergence, separation, a constant score."""
+
+    exit_code = 5
+
+
+# Exit codes the CLI uses beyond these classes: 130 (interrupted), 143 (SIGTERM).

@@ -107,14 +107,14 @@ def test_local_engine_does_not_read_vcf(command, tmp_path):
 
 
 def test_hail_engine_does_not_read_pgen():
-    from igs.qc.hail_engine import read_matrix_table
+    from igs.io.hail import read_matrix_table
 
     with pytest.raises(ConfigError, match="the Hail engine reads bed, vcf or bgen, not 'pgen'"):
         read_matrix_table("x", "pgen", hl=None)
 
 
 def test_vcf_without_variants(tmp_path):
-    from igs.qc.hail_engine import read_matrix_table
+    from igs.io.hail import read_matrix_table
 
     vcf = tmp_path / "x.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
@@ -124,7 +124,7 @@ def test_vcf_without_variants(tmp_path):
 
 
 def test_hail_missing_is_named(monkeypatch):
-    from igs.qc.hail_engine import import_hail
+    from igs.io.hail import import_hail
 
     monkeypatch.setitem(sys.modules, "hail", None)  # as if `igs[hail]` were not installed
     with pytest.raises(
@@ -251,7 +251,7 @@ def test_two_scoring_files_with_one_pgs_id(small_cohort, tmp_path):
     proc = run_igs("scores", "match", "--genotypes", str(small_cohort / "genotypes"),
                    "--genome-build", "GRCh38", "--min-overlap", "0", "--report", str(tmp_path / "r.tsv.gz"),
                    "--summary", str(tmp_path / "s.tsv"), str(tmp_path / "a.txt"), str(tmp_path / "b.txt"))  # fmt: skip
-    assert proc.returncode == 1 and "two scoring files share a pgs_id: 'PGS_T'" in proc.stderr
+    assert proc.returncode == 3 and "two scoring files share a pgs_id: 'PGS_T'" in proc.stderr
 
 
 def planted_scores(n: int = 400, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -384,8 +384,12 @@ def endpoint_config(tmp_path: Path, endpoints: list[dict]) -> Path:
 )  # fmt: skip
 def test_evaluate_names_the_endpoint_problem(tmp_path, endpoints, endpoint, message):
     config = endpoint_config(tmp_path, endpoints)
-    proc = run_igs("models", "evaluate", "--config", str(config), "--endpoint", endpoint,
-                   "--results-dir", str(tmp_path), "--out-dir", str(tmp_path / "ev"))  # fmt: skip
+    files = []
+    for option in ("--endpoint-table", "--covariates", "--omics", "--scores", "--pcs"):
+        (tmp_path / option[2:]).write_text("")
+        files += [option, str(tmp_path / option[2:])]
+    proc = run_igs("models", "evaluate", "--config", str(config), "--endpoint", endpoint, *files,
+                   "--out-dir", str(tmp_path / "ev"))  # fmt: skip
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
@@ -408,8 +412,8 @@ def test_share_bundle_problems(tmp_path):
     with pytest.raises(InputFormatError, match=r"empty: not a share bundle \(no manifest.json\)"):
         read_bundle(tmp_path / "empty")
     path = bundle(tmp_path, "bb", 0.3, 0.05)
-    proc = run_igs("meta", str(path), str(path), "--out-dir", str(tmp_path / "meta"))
-    assert proc.returncode == 1 and "a second bundle from biobank 'bb'" in proc.stderr
+    proc = run_igs("share", "meta", str(path), str(path), "--out-dir", str(tmp_path / "meta"))
+    assert proc.returncode == 3 and "a second bundle from biobank 'bb'" in proc.stderr
     manifest = json.loads((path / "manifest.json").read_text())
     (path / "manifest.json").write_text(json.dumps(manifest | {"schema_version": "9.0"}))
     with pytest.raises(InputFormatError, match=r"bundle schema 9\.0 is not"):
@@ -422,7 +426,7 @@ def test_config_files_that_cannot_be_read(tmp_path):
     with pytest.raises(ConfigError, match=r"config file .*none\.yaml not found"):
         load_config(tmp_path / "none.yaml")
     proc = run_igs("config", "validate", str(tmp_path / "none.yaml"))
-    assert proc.returncode == 1 and "none.yaml not found or empty" in proc.stderr
+    assert proc.returncode == 2 and "none.yaml not found or empty" in proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -452,7 +456,7 @@ def test_phenotype_source_problems(tmp_path, phenotypes, message):
 def test_simulated_cohort_too_small(tmp_path):
     proc = run_igs("simulate", "cohort", "--out-dir", str(tmp_path / "c"), "--name", "c",
                    "--n-samples", "10", "--n-variants", "500", "--chromosomes", "1")  # fmt: skip
-    assert proc.returncode == 1 and "n_samples=10 is too small" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "n_samples=10 is too small" in proc.stderr, proc.stderr
 
 
 def test_lifelines_convergence_failure_is_named(monkeypatch):

@@ -1,6 +1,6 @@
 """One simulated biobank through every stage with the workflow (QC, scores, ancestry adjustment,
 phenotypes from OMOP, models): the planted score effect is recovered, the integrative model beats
-the clinical one, and the saved model applies through `igs apply-model`. A second run of the same
+the clinical one, and the saved model applies through `igs models apply`. A second run of the same
 config, killed twice in the middle of a stage and resumed, gives byte-identical results."""
 
 from __future__ import annotations
@@ -123,10 +123,13 @@ def test_simulated_biobank_end_to_end(first_run):
     for plot in ("cumulative_incidence.png", "calibration.png", "forest_CAD.png", "report.html"):
         assert any(n.endswith(plot) for n in names), plot
 
-    proc = run_igs("apply-model", "--model", str(ev / "model.json"),
-                   "--config", str(tmp_path / "results/.igs/config.yaml"),
-                   "--results-dir", str(tmp_path / "results/one"), "--out", str(tmp_path / "risk.tsv"),
-                   "--metrics", str(tmp_path / "ext.json"), cwd=tmp_path)  # fmt: skip
+    r = tmp_path / "results/one"
+    proc = run_igs("models", "apply", "--model", str(ev / "model.json"),
+                   "--options", str(r / "config/models.json"), "--endpoint-table", str(r / "pheno/CAD.parquet"),
+                   "--covariates", str(r / "features/covariates.parquet"),
+                   "--omics", str(r / "features/omics_landmark.parquet"),
+                   "--scores", str(r / "scores/scores_adjusted.tsv.gz"), "--pcs", str(r / "qc/pcs.tsv"),
+                   "--out", str(tmp_path / "risk.tsv"), "--metrics", str(tmp_path / "ext.json"), cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     ext = json.loads((tmp_path / "ext.json").read_text())
     assert ext["harrell_c"] > 0.6 and 0.7 < ext["observed_expected"] < 1.4

@@ -253,7 +253,7 @@ def test_meta_pools_age_bands_and_interactions_by_inverse_variance():
 def test_bundle_carries_the_modifiers_through_suppression(tmp_path):
     import json
 
-    from igs.share.bundle import build_bundle
+    from igs.share.bundle import BundleFiles, build_bundle
 
     (tmp_path / "pheno").mkdir()
     (tmp_path / "pheno/summary.json").write_text(json.dumps({"endpoints": {"CAD": {
@@ -279,7 +279,10 @@ def test_bundle_carries_the_modifiers_through_suppression(tmp_path):
     pd.DataFrame({"pgs_id": ["X"], "n_variants": [10], "matched": [9], "match_rate": [0.9]}).to_csv(
         tmp_path / "scores/match_summary.tsv", sep="\t", index=False
     )
-    eff = build_bundle(tmp_path, "bb", ["CAD"], min_cell=5)["prs_effects.tsv"].set_index("group")
+    files = BundleFiles(
+        tmp_path / "pheno/summary.json", tmp_path / "scores/match_summary.tsv", {"CAD": ev}
+    )
+    eff = build_bundle(files, min_cell=5)["prs_effects.tsv"].set_index("group")
     assert pd.isna(eff.loc["age_under50", "n_events"]) and pd.isna(eff.loc["age_under50", "hr"])
     assert eff.loc["age_50-60", "n_events"] == 97 and eff.loc["prs_x_male", "hr"] == 1.5
     assert eff.loc["prs_x_male", "effect"] == "prs_interaction"

@@ -83,7 +83,7 @@ SAMPLE_VCF = SHARED_ORACLE / "hail_testres" / "hail" / "hail" / "test" / "resour
 
 @pytest.mark.skipif(not SAMPLE_VCF.is_file(), reason="../shared/oracle/hail_testres is absent")
 def test_hail_reads_vcf_like_plink2():
-    from igs.qc.hail_engine import read_matrix_table
+    from igs.io.hail import read_matrix_table
 
     mt = hl.variant_qc(read_matrix_table(str(SAMPLE_VCF), "vcf", hl))
     mt = hl.sample_qc(mt)

@@ -97,7 +97,7 @@ def test_meta_cli_over_bundles(tmp_path):
     paths = [
         bundle(tmp_path, f"bb{i}", e, s) for i, (e, s) in enumerate(zip(EFFECTS, SES, strict=True))
     ]
-    proc = run_igs("meta", *map(str, paths), "--out-dir", str(tmp_path / "meta"))
+    proc = run_igs("share", "meta", *map(str, paths), "--out-dir", str(tmp_path / "meta"))
     assert proc.returncode == 0, proc.stderr
     pooled = pd.read_csv(tmp_path / "meta/pooled.tsv", sep="\t").set_index("quantity")
     assert pooled.loc["log_hr_per_sd:all", "random"] == pytest.approx(

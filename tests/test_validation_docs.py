@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import REPO
 
 DOC = REPO / "docs" / "input_validation.md"
-ERRORS = {"IGSError", "ConfigError", "InputFormatError", "MatchRateError"}
+ERRORS = {"IGSError", "ConfigError", "InputFormatError", "MatchRateError", "ModelError"}
 # Messages that jsonschema writes for the config schema's violations (igs adds the key path).
 JSONSCHEMA = (
     "is a required property",

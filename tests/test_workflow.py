@@ -1,4 +1,6 @@
-"""The Snakemake workflow: SLURM profile dry-run, a tiny end-to-end run, and config errors before any job."""
+"""The Snakemake workflow: SLURM profile dry-run, a tiny end-to-end run (in folders with spaces),
+config errors before any job, nothing written at parse time, a changed value reruns what uses it,
+and quoted paths."""
 
 from __future__ import annotations
 
@@ -48,39 +50,118 @@ def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 
 def test_slurm_profile_dry_run_of_demo():
-    proc = snakemake("-n", "--forceall", "--profile", str(REPO / "workflow/profiles/slurm"))
+    proc = snakemake("-n", "--forceall", "--profile", str(REPO / "workflow/profiles/slurm"),
+                     "--configfile", str(REPO / "config/config.yaml"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr + proc.stdout
     out = proc.stdout + proc.stderr
-    for rule in ("simulate_cohort", "simulate_scoring_files", "inputs_check_genotypes"):
+    for rule in ("simulate_cohort", "simulate_scores", "inputs_check", "qc_run", "share_meta"):
         assert rule in out
     assert "This was a dry-run" in out
 
 
-def test_tiny_config_runs_end_to_end(tmp_path):
+def test_no_config_is_a_clear_error(tmp_path):
+    """The demo's config is not merged under a user's: without --configfile there is none."""
+    proc = snakemake("-n", "--cores", "1", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "no configuration: run with --configfile FILE" in proc.stderr + proc.stdout
+
+
+def test_dry_run_and_unlock_write_nothing(tmp_path):
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    for flag in ("-n", "--unlock"):
+        proc = snakemake(flag, "--cores", "1", "--configfile", "tiny.yaml", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists(), flag
+
+
+def test_tiny_config_runs_end_to_end(tmp_path):
+    """The whole tiny workflow in results and logs folders whose names hold a space."""
+    results, logs = tmp_path / "my results", tmp_path / "my logs"
+    (tmp_path / "tiny.yaml").write_text(
+        yaml.safe_dump({**TINY, "results_dir": "my results", "logs_dir": "my logs"})
+    )
     proc = snakemake("--cores", "2", "--configfile", "tiny.yaml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "unknown biobank" not in proc.stderr  # the catch-all rule never claims a real biobank
+    assert not (tmp_path / "my").exists()  # `2> my logs/...` would have written "my"
     for name, n in (("tiny_a", 200), ("tiny_b", 150)):
-        summary = json.loads(
-            (tmp_path / "results" / name / "inputs" / "genotype_summary.json").read_text()
-        )
-        truth = json.loads((tmp_path / "results" / "simulated" / name / "truth.json").read_text())
+        summary = json.loads((results / name / "inputs" / "genotype_summary.json").read_text())
+        truth = json.loads((results / "simulated" / name / "truth.json").read_text())
         assert summary["n_samples"] == n
         assert summary["n_variants"] == truth["genotypes"]["n_variants"]
-        assert (tmp_path / "logs" / name / "simulate" / "cohort.log").is_file()
-        pheno = json.loads((tmp_path / "results" / name / "pheno" / "summary.json").read_text())
-        qc = json.loads((tmp_path / "results" / name / "qc" / "summary.json").read_text())
+        assert (logs / name / "simulate" / "cohort.log").is_file()
+        pheno = json.loads((results / name / "pheno" / "summary.json").read_text())
+        qc = json.loads((results / name / "qc" / "summary.json").read_text())
         assert pheno["genotype_overlap"]["n_both"] == qc["samples"]["final"]
         assert pheno["endpoints"]["CAD"]["n_events"] > 0
-        assert (tmp_path / "results" / name / "features" / "omics_landmark.parquet").is_file()
-    assert json.loads((tmp_path / "results/tiny_b/pheno/summary.json").read_text())[
-        "source"
-    ].startswith("omop:")
-    assert (tmp_path / "results" / "simulated" / "scoring_files" / "IGS_SIM_T2D.txt.gz").is_file()
+        assert (results / name / "features" / "omics_landmark.parquet").is_file()
+    assert json.loads((results / "tiny_b/pheno/summary.json").read_text())["source"].startswith(
+        "omop:"
+    )
+    assert (results / "simulated" / "scoring_files" / "IGS_SIM_T2D.txt.gz").is_file()
     # a second run has nothing to do
     again = snakemake("--cores", "2", "--configfile", "tiny.yaml", "-n", cwd=tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # a changed seed reruns QC (and what follows it), not the simulation
+    again = snakemake("--cores", "2", "--configfile", "tiny.yaml", "-n", "--config", "seed=8",
+                      cwd=tmp_path)  # fmt: skip
+    out = again.stdout + again.stderr
+    assert again.returncode == 0, out
+    assert "rule qc_run:" in out and "rule provenance:" in out and "rule pheno_build:" in out
+    assert "rule simulate_cohort:" not in out and "rule simulate_scores:" not in out
+
+
+SCORED = {
+    **TINY,
+    "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21"], "score": "IGS_SIM_CAD"}]},
+}
+OPTION_FILES = [f"results/tiny_a/config/{s}.json" for s in ("qc", "scores", "models", "provenance")]
+
+
+def test_changed_seed_reruns_qc_and_models_and_provenance_agrees(tmp_path):
+    """Each stage reads its options file; a changed seed changes the params of the QC, models and
+    provenance options (not the scores'), so those jobs and everything after them rerun, and
+    provenance records the seed QC and the models ran with."""
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(SCORED))
+    proc = snakemake(*OPTION_FILES, "--cores", "1", "--configfile", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    proc = snakemake(
+        *OPTION_FILES, "-n", "--configfile", "c.yaml", "--config", "seed=8", cwd=tmp_path
+    )
+    out = proc.stdout + proc.stderr
+    rerun = {line.strip()[8:] for line in out.splitlines() if line.strip().startswith("output: ")}
+    assert rerun == {OPTION_FILES[0], *OPTION_FILES[2:]}, out  # not scores.json
+    assert "Params have changed since last execution" in out
+    proc = snakemake(*OPTION_FILES, "--cores", "1", "--configfile", "c.yaml", "--config", "seed=8",
+                     cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    seeds = {
+        f: json.loads((tmp_path / f).read_text())["config"]["seed"]
+        for f in OPTION_FILES
+        if "scores" not in f
+    }
+    assert set(seeds.values()) == {8}, seeds
+    assert "seed" not in json.loads((tmp_path / OPTION_FILES[1]).read_text())["config"]
+
+
+def test_paths_are_quoted_in_every_rule(small_cohort, tmp_path):
+    """A genotype path holding shell syntax is passed as one word, never run."""
+    weird = tmp_path / "in $(touch PWNED) `touch PWNED2`"
+    weird.mkdir()
+    for suffix in (".bed", ".bim", ".fam"):
+        shutil.copy(small_cohort / f"genotypes{suffix}", weird / f"g{suffix}")
+    shutil.copy(small_cohort / "clinical.tsv", weird / "clinical.tsv")
+    cfg = {"biobanks": [{"name": "x", "genotypes": {"path": str(weird / "g"), "format": "bed"},
+                         "phenotypes": {"source": "table", "clinical": str(weird / "clinical.tsv")}}]}  # fmt: skip
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake("results/x/inputs/genotype_summary.json", "--cores", "1", "--configfile",
+                     "c.yaml", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        json.loads((tmp_path / "results/x/inputs/genotype_summary.json").read_text())["n_samples"]
+        == 600
+    )
+    assert not list(tmp_path.rglob("PWNED*")) and not list(REPO.glob("PWNED*"))
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from igs.errors import IGSError
+from igs.errors import IGSError, InputFormatError, ModelError
 from igs.models.dataset import Preprocessor, SurvivalData
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class CoxModel:
     def linear_predictor(self, x: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.features if c not in x.columns]
         if missing:
-            raise IGSError(
+            raise InputFormatError(
                 f"{self.endpoint}: the data lack the model's feature(s) {', '.join(missing)}."
             )
         return self.preprocessor.transform(x).to_numpy() @ np.asarray(self.coef)
@@ -133,7 +133,7 @@ class CoxModel:
     def from_json(cls, path: str | os.PathLike[str]) -> CoxModel:
         data = json.loads(Path(path).read_text())
         if data.get("artifact_version") not in READABLE_ARTIFACT_VERSIONS:
-            raise IGSError(
+            raise InputFormatError(
                 f"{path}: model artifact version {data.get('artifact_version')} is not {ARTIFACT_VERSION}."
             )
         data["preprocessor"] = Preprocessor(**data["preprocessor"])
@@ -179,7 +179,7 @@ def usable_columns(data: SurvivalData, columns: list[str]) -> list[str]:
 def check_events(data: SurvivalData, what: str, min_events: int = 10) -> None:
     n = int(data.event.sum())
     if n < min_events:
-        raise IGSError(
+        raise ModelError(
             f"{data.endpoint}: {n} event(s) in {what} ({len(data.event)} people); at least {min_events} "
             "are needed to fit a survival model."
         )
@@ -211,12 +211,12 @@ def fit_cox(
         try:
             beta = cox_fit(x.to_numpy(), data.start, data.stop, data.event, penalizer=penalizer)
         except IGSError as exc:
-            raise IGSError(
+            raise ModelError(
                 f"{data.endpoint} ({model_set}): {exc} Increase models.penalizers or remove the feature."
             ) from exc
     huge = [c for c, b in zip(columns, beta, strict=True) if abs(b) > MAX_LOG_HR_PER_SD]
     if huge:
-        raise IGSError(
+        raise ModelError(
             f"{data.endpoint} ({model_set}): the log hazard ratio of {', '.join(huge)} runs off to "
             f"{max(abs(b) for b in beta):.0f} per SD: the feature(s) separate events perfectly (leaked "
             "outcome?). Remove them or increase models.penalizers."
@@ -259,7 +259,7 @@ def _lifelines_coef(data: SurvivalData, x: pd.DataFrame, penalizer: float) -> np
                 fit_options={"precision": 1e-9, "max_steps": 500},
             )
     except ConvergenceError as exc:
-        raise IGSError(
+        raise ModelError(
             f"{data.endpoint}: the Cox model did not converge ({str(exc).splitlines()[0]}); a feature "
             "may separate events perfectly. Increase models.penalizers or remove the feature."
         ) from exc

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from igs.errors import IGSError
+from igs.errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def cox_fit(
             return beta
         if not np.all(np.isfinite(beta)):
             break
-    raise IGSError("the Cox model did not converge; a feature may separate events perfectly.")
+    raise ModelError("the Cox model did not converge; a feature may separate events perfectly.")
 
 
 def _infinite_coefficients(h: np.ndarray, beta: np.ndarray) -> np.ndarray:
@@ -163,7 +163,7 @@ def _check_risk_sets(start: np.ndarray, stop: np.ndarray, times: np.ndarray) -> 
         np.sort(stop), times, "left"
     )
     if np.any(at_risk <= 0):
-        raise IGSError("an event time has nobody at risk; check that start < stop for everyone.")
+        raise ModelError("an event time has nobody at risk; check that start < stop for everyone.")
 
 
 def _loglik(
@@ -182,7 +182,7 @@ def _loglik(
     t1 = np.column_stack([np.bincount(inv, weights=v, minlength=k) for v in rx[ev].T]).reshape(k, p)
     a0 = s0[inv] - f * t0[inv]
     if np.any(a0 <= 0):  # risk sets are not empty (checked), so the weights underflowed
-        raise IGSError("the Cox model did not converge; a feature may separate events perfectly.")
+        raise ModelError("the Cox model did not converge; a feature may separate events perfectly.")
     mean1 = (s1[inv] - f[:, None] * t1[inv]) / a0[:, None]
     ll = lp[ev].sum() - np.log(a0).sum() - len(ev) * shift
     g = xe.sum(axis=0) - mean1.sum(axis=0)

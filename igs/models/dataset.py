@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from igs.errors import IGSError
+from igs.errors import InputFormatError
 
 MODEL_SETS = {
     "clinical": ("clinical",),
@@ -71,7 +71,7 @@ def assemble(
     score = adjusted_scores[adjusted_scores["pgs_id"] == pgs_id]
     if score.empty:
         known = ", ".join(sorted(adjusted_scores["pgs_id"].unique()))
-        raise IGSError(f"{endpoint}: no scores for {pgs_id}; the scores table has {known}.")
+        raise InputFormatError(f"{endpoint}: no scores for {pgs_id}; the scores table has {known}.")
     pc_cols = [f"PC{i}" for i in range(1, n_pcs + 1)]
     cov = covariates.set_index("IID")
     table = (
@@ -106,7 +106,7 @@ def assemble(
         groups["omics"] = cols
     x = pd.concat(features, axis=1)
     if len(x) == 0:
-        raise IGSError(f"{endpoint}: no person has both follow-up and scores/PCs.")
+        raise InputFormatError(f"{endpoint}: no person has both follow-up and scores/PCs.")
     return SurvivalData(
         endpoint=endpoint,
         iid=x.index.to_numpy(),

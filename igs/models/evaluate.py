@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from igs.errors import IGSError
+from igs.errors import IGSError, ModelError
 from igs.io.atomic import atomic_paths
 from igs.models import metrics as M
 from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
@@ -112,7 +112,7 @@ def choose_penalizer(
         if best is None or c > best_c + 1e-9:
             best, best_c = pen, c
     if best is None:
-        raise IGSError(
+        raise ModelError(
             f"{data.endpoint} ({model_set}): no penalizer in models.penalizers gave a model that "
             f"converges in every cross-validation fold: {'; '.join(failures)}. Add a larger "
             "penalizer (e.g. 1.0) or remove the feature."
@@ -131,7 +131,7 @@ def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:
     check_events(data, "the data", min_events=20)
     per_fold = int(data.event.sum()) // s.n_folds
     if per_fold < s.min_events_per_fold:
-        raise IGSError(
+        raise ModelError(
             f"{data.endpoint}: too few events per fold ({int(data.event.sum())} events, {per_fold} per fold "
             f"< {s.min_events_per_fold}) for {s.n_folds}-fold cross-validation; lower models.n_folds."
         )

@@ -9,9 +9,16 @@ sample-by-sample matrix, so memory grows with ``n * (M + k)`` only.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from igs.errors import MatchRateError
+from igs.io.plink import GenotypeSet, read_genotype_codes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,3 +73,54 @@ def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> P
 def project_pca(g: np.ndarray, fit: PCAFit) -> np.ndarray:
     """Scores of new samples (int8 genotypes on the fit's variants, same order)."""
     return hwe_normalize(g, fit.a1_freq) @ fit.loadings
+
+
+def project_samples(
+    gset: GenotypeSet,
+    loadings: pd.DataFrame,
+    *,
+    min_overlap: float = 0.5,
+    chunk_variants: int = 4096,
+) -> pd.DataFrame:
+    """Project every sample of ``gset`` onto the PCs of a saved PCA (``pca_loadings.tsv.gz``).
+
+    Variants are matched on chromosome, position and alleles (either order; a swapped variant
+    is counted from the other allele). Missing calls contribute 0, as in the fit. Returns FID,
+    IID, PC1..PCk. Raises MatchRateError when fewer than ``min_overlap`` of the PCA variants
+    are found.
+    """
+    pc_cols = [c for c in loadings.columns if c.startswith("PC")]
+    target = gset.variants.reset_index(drop=True)
+    key = ["chrom", "pos"]
+    ld = loadings.assign(chrom=loadings["chrom"].astype(str), load_row=np.arange(len(loadings)))
+    tv = target.assign(chrom=target["chrom"].astype(str), target_index=np.arange(len(target)))
+    cand = ld.merge(tv[[*key, "a1", "a2", "target_index"]], on=key, suffixes=("", "_t"))
+    same = (cand["a1"] == cand["a1_t"]) & (cand["a2"] == cand["a2_t"])
+    swapped = (cand["a1"] == cand["a2_t"]) & (cand["a2"] == cand["a1_t"])
+    cand = cand[same | swapped].assign(swapped=swapped[same | swapped])
+    cand = cand.drop_duplicates("load_row").sort_values("target_index")
+    rate = len(cand) / max(len(loadings), 1)
+    if rate < min_overlap:
+        raise MatchRateError(
+            f"only {len(cand)} of {len(loadings)} PCA variants ({rate:.0%}) are in {gset.prefix}; "
+            f"need {min_overlap:.0%}. Are both on the same genome build?"
+        )
+    log.info(
+        "projecting onto %d PCs with %d of %d PCA variants", len(pc_cols), len(cand), len(loadings)
+    )
+    freq = cand["a1_freq"].to_numpy(float)
+    load = cand[pc_cols].to_numpy(np.float32)
+    flip = cand["swapped"].to_numpy()
+    idx = cand["target_index"].to_numpy()
+    scores = np.zeros((gset.n_samples, len(pc_cols)))
+    for start in range(0, len(idx), chunk_variants):
+        sl = slice(start, start + chunk_variants)
+        g = read_genotype_codes(gset, idx[sl])
+        swapped = g[:, flip[sl]]  # counted from the other allele: 2 - count, missing stays missing
+        g[:, flip[sl]] = np.where((swapped >= 0) & (swapped <= 2), 2 - swapped, -9)
+        # hwe_normalize divides by sqrt(2p(1-p) m) for the m columns it is given; the fit used
+        # all M variants of the loadings file, so rescale to M
+        scores += (hwe_normalize(g, freq) @ load[sl]) * np.sqrt(g.shape[1] / len(loadings))
+    out = gset.samples[["FID", "IID"]].reset_index(drop=True).copy()
+    out[pc_cols] = scores
+    return out

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from igs import paths
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}
 h1{border-bottom:2px solid #345}h2{margin-top:2.5rem;color:#345}h3{color:#567}
@@ -60,8 +62,8 @@ def _score_distributions(scores: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def _qc_section(r: Path) -> str:
-    s = json.loads((r / "qc" / "summary.json").read_text())
+def _qc_section(summary: Path) -> str:
+    s = json.loads(summary.read_text())
     rows = [
         {"what": "samples", "step": x["step"], "removed": x["removed"]}
         for x in s["samples"]["removed_in_order"]
@@ -75,22 +77,25 @@ def _qc_section(r: Path) -> str:
     return "<h3>QC</h3>" + head + _table(pd.DataFrame(rows))
 
 
-def biobank_section(results_dir: Path, name: str, endpoints: list[str]) -> str:
-    r = Path(results_dir)
-    parts = [f"<h2>Biobank {html.escape(name)}</h2>", _qc_section(r)]
-    match = pd.read_csv(r / "scores" / "match_summary.tsv", sep="\t")
+def biobank_section(results: Path, name: str, endpoints: list[str]) -> str:
+    """One biobank's part of the report, from its files in the results layout (``igs.paths``)."""
+    parts = [
+        f"<h2>Biobank {html.escape(name)}</h2>",
+        _qc_section(Path(paths.qc(results, name, "summary.json"))),
+    ]
+    match = pd.read_csv(paths.scores(results, name, "match_summary.tsv"), sep="\t")
     parts += [
         "<h3>Score matching</h3>",
         _table(
             match[["pgs_id", "n_variants", "matched", "excluded_ambiguous", "absent", "match_rate"]]
         ),
     ]
-    scores = pd.read_csv(r / "scores" / "scores_adjusted.tsv.gz", sep="\t")
+    scores = pd.read_csv(paths.scores(results, name, "scores_adjusted.tsv.gz"), sep="\t")
     parts += [
         "<h3>Score distributions by ancestry group</h3>",
         _img(_score_distributions(scores), f"{name} score distributions"),
     ]
-    pheno = r / "pheno" / "summary.json"
+    pheno = Path(paths.pheno(results, name, "summary.json"))
     if pheno.is_file():
         eps = json.loads(pheno.read_text())["endpoints"]
         table = pd.DataFrame(
@@ -102,7 +107,7 @@ def biobank_section(results_dir: Path, name: str, endpoints: list[str]) -> str:
         )
         parts += ["<h3>Endpoints</h3>", _table(table)]
     for ep in endpoints:
-        ev = r / "evaluate" / ep
+        ev = Path(paths.evaluation(results, name, ep))
         if not (ev / "comparison.tsv").is_file():
             continue
         comp = pd.read_csv(ev / "comparison.tsv", sep="\t")
@@ -147,8 +152,8 @@ def build_report(
     """The whole report as one HTML string."""
     body = [f"<h1>{html.escape(title)}</h1>",
             f"<p class='note'>Biobanks: {', '.join(map(html.escape, biobanks))}. Only aggregate results are shown.</p>"]  # fmt: skip
-    body += [biobank_section(Path(results) / b, b, endpoints) for b in biobanks]
-    body.append(meta_section(Path(results) / "meta"))
+    body += [biobank_section(results, b, endpoints) for b in biobanks]
+    body.append(meta_section(Path(paths.meta(results))))
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")  # fmt: skip

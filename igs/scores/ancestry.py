@@ -23,9 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from igs.errors import IGSError, MatchRateError
-from igs.io.plink import GenotypeSet, read_genotype_codes
-from igs.qc.pca import hwe_normalize
+from igs.errors import InputFormatError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +76,21 @@ def fit_gamma_log_glm(
         if np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(beta))):
             return new
         beta = new
-    raise IGSError("the gamma GLM for the score variance did not converge; try fewer PCs.")
+    raise ModelError("the gamma GLM for the score variance did not converge; try fewer PCs.")
 
 
 def fit_adjustment(pgs_id: str, score: np.ndarray, pcs: np.ndarray) -> AdjustmentFit:
     """Fit the mean and variance models of one score on the reference samples."""
     n, k = pcs.shape
     if n < 10 * (k + 1):
-        raise IGSError(
+        raise ModelError(
             f"{pgs_id}: {n} reference samples are too few to adjust for {k} PCs "
             f"(need at least {10 * (k + 1)}); lower scores.ancestry_adjustment.n_pcs."
         )
     if np.std(score) == 0:
-        raise IGSError(f"{pgs_id}: the score is constant in the reference; it cannot be adjusted.")
+        raise ModelError(
+            f"{pgs_id}: the score is constant in the reference; it cannot be adjusted."
+        )
     x = np.column_stack([np.ones(n), pcs])
     mean_coef = np.linalg.lstsq(x, score, rcond=None)[0]
     resid = score - x @ mean_coef
@@ -144,7 +144,9 @@ def adjust_scores(
     pc_cols = [f"PC{i}" for i in range(1, n_pcs + 1)]
     missing = [c for c in ["IID", *pc_cols] if c not in pcs.columns]
     if missing:
-        raise IGSError(f"the PC table has no column(s) {', '.join(missing)} (n_pcs = {n_pcs}).")
+        raise InputFormatError(
+            f"the PC table has no column(s) {', '.join(missing)} (n_pcs = {n_pcs})."
+        )
     ref_scores = scores if reference_scores is None else reference_scores
     ref_pcs = pcs if reference_pcs is None else reference_pcs
     target_pcs = pcs.set_index(pcs["IID"].astype(str))[pc_cols]
@@ -153,11 +155,11 @@ def adjust_scores(
     for pgs_id, target in scores.groupby("pgs_id", sort=False):
         ref = ref_scores[ref_scores["pgs_id"] == pgs_id]
         if ref.empty:
-            raise IGSError(f"{pgs_id}: the reference has no scores for it.")
+            raise InputFormatError(f"{pgs_id}: the reference has no scores for it.")
         ref_ids = ref["IID"].astype(str)
         no_pcs = ~ref_ids.isin(reference_pcs_.index)
         if no_pcs.any():
-            raise IGSError(
+            raise InputFormatError(
                 f"{pgs_id}: {int(no_pcs.sum())} reference sample(s) have no PCs, "
                 f"e.g. {ref_ids[no_pcs].iloc[0]}."
             )
@@ -167,7 +169,7 @@ def adjust_scores(
         ids = target["IID"].astype(str)
         lacking = ~ids.isin(target_pcs.index)
         if lacking.any():
-            raise IGSError(
+            raise InputFormatError(
                 f"{pgs_id}: {int(lacking.sum())} scored sample(s) have no PCs, e.g. {ids[lacking].iloc[0]}; "
                 "project them with `igs qc project`."
             )
@@ -201,54 +203,3 @@ def _percentile_in_group(frame: pd.DataFrame) -> np.ndarray:
         values = frame["SUM"].to_numpy()[idx]
         result[idx] = empirical_percentile(values, values)
     return result
-
-
-def project_samples(
-    gset: GenotypeSet,
-    loadings: pd.DataFrame,
-    *,
-    min_overlap: float = 0.5,
-    chunk_variants: int = 4096,
-) -> pd.DataFrame:
-    """Project every sample of ``gset`` onto the PCs of a saved PCA (``pca_loadings.tsv.gz``).
-
-    Variants are matched on chromosome, position and alleles (either order; a swapped variant
-    is counted from the other allele). Missing calls contribute 0, as in the fit. Returns FID,
-    IID, PC1..PCk. Raises MatchRateError when fewer than ``min_overlap`` of the PCA variants
-    are found.
-    """
-    pc_cols = [c for c in loadings.columns if c.startswith("PC")]
-    target = gset.variants.reset_index(drop=True)
-    key = ["chrom", "pos"]
-    ld = loadings.assign(chrom=loadings["chrom"].astype(str), load_row=np.arange(len(loadings)))
-    tv = target.assign(chrom=target["chrom"].astype(str), target_index=np.arange(len(target)))
-    cand = ld.merge(tv[[*key, "a1", "a2", "target_index"]], on=key, suffixes=("", "_t"))
-    same = (cand["a1"] == cand["a1_t"]) & (cand["a2"] == cand["a2_t"])
-    swapped = (cand["a1"] == cand["a2_t"]) & (cand["a2"] == cand["a1_t"])
-    cand = cand[same | swapped].assign(swapped=swapped[same | swapped])
-    cand = cand.drop_duplicates("load_row").sort_values("target_index")
-    rate = len(cand) / max(len(loadings), 1)
-    if rate < min_overlap:
-        raise MatchRateError(
-            f"only {len(cand)} of {len(loadings)} PCA variants ({rate:.0%}) are in {gset.prefix}; "
-            f"need {min_overlap:.0%}. Are both on the same genome build?"
-        )
-    log.info(
-        "projecting onto %d PCs with %d of %d PCA variants", len(pc_cols), len(cand), len(loadings)
-    )
-    freq = cand["a1_freq"].to_numpy(float)
-    load = cand[pc_cols].to_numpy(np.float32)
-    flip = cand["swapped"].to_numpy()
-    idx = cand["target_index"].to_numpy()
-    scores = np.zeros((gset.n_samples, len(pc_cols)))
-    for start in range(0, len(idx), chunk_variants):
-        sl = slice(start, start + chunk_variants)
-        g = read_genotype_codes(gset, idx[sl])
-        swapped = g[:, flip[sl]]  # counted from the other allele: 2 - count, missing stays missing
-        g[:, flip[sl]] = np.where((swapped >= 0) & (swapped <= 2), 2 - swapped, -9)
-        # hwe_normalize divides by sqrt(2p(1-p) m) for the m columns it is given; the fit used
-        # all M variants of the loadings file, so rescale to M
-        scores += (hwe_normalize(g, freq) @ load[sl]) * np.sqrt(g.shape[1] / len(loadings))
-    out = gset.samples[["FID", "IID"]].reset_index(drop=True).copy()
-    out[pc_cols] = scores
-    return out

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from igs.io.hail import init_hail, read_matrix_table
 from igs.io.plink import X_CHROMS
-from igs.qc.hail_engine import init_hail, read_matrix_table
 from igs.scores.engine import ScoreWeights, Totals, score_table
 
 log = logging.getLogger(__name__)

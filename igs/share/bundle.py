@@ -27,11 +27,13 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from igs import paths
 from igs.io.atomic import atomic_paths
 from igs.share.disclosure import bundle_constraints, count_columns, protect, value_columns
 
@@ -139,12 +141,31 @@ def _virtual_values(constraints: list, values: dict) -> dict:
     return out
 
 
-def build_bundle(
-    results_dir: str | os.PathLike[str], biobank: str, endpoints: list[str], min_cell: int = 5
-) -> dict[str, pd.DataFrame]:
+@dataclass(frozen=True)
+class BundleFiles:
+    """The stage outputs a bundle is built from (the share_bundle rule's inputs)."""
+
+    pheno_summary: Path  # pheno/summary.json
+    match_summary: Path  # scores/match_summary.tsv
+    evaluations: dict[str, Path]  # endpoint -> its evaluate/{endpoint} folder
+    provenance: Path | None = None  # provenance.json
+
+    @classmethod
+    def in_results(
+        cls, results: str | os.PathLike[str], biobank: str, endpoints: list[str]
+    ) -> BundleFiles:
+        """The files at their places in the results layout (``igs.paths``)."""
+        return cls(
+            Path(paths.pheno(results, biobank, "summary.json")),
+            Path(paths.scores(results, biobank, "match_summary.tsv")),
+            {ep: Path(paths.evaluation(results, biobank, ep)) for ep in endpoints},
+            Path(paths.provenance(results, biobank)),
+        )
+
+
+def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFrame]:
     """The bundle's tables for one biobank's results (see the module docstring)."""
-    r = Path(results_dir)
-    summary = json.loads((r / "pheno" / "summary.json").read_text())
+    summary = json.loads(files.pheno_summary.read_text())
     counts = []
     for name, ep in summary["endpoints"].items():
         counts.append({"endpoint": name, "n_included": ep["n_included"], "n_events": ep["n_events"],
@@ -153,8 +174,7 @@ def build_bundle(
     counts = pd.DataFrame(counts)
 
     models, effects, calib = [], [], []
-    for ep in endpoints:
-        ev = r / "evaluate" / ep
+    for ep, ev in files.evaluations.items():
         if not ev.is_dir():
             continue
         comp = pd.read_csv(ev / "comparison.tsv", sep="\t")
@@ -184,11 +204,11 @@ def build_bundle(
     cal[["predicted", "observed"]] = cal[["predicted", "observed"]].astype(object)
     cal.loc[cal_gone, ["predicted", "observed"]] = None
     calibration_rows = int(cal_gone.sum()) + len(calib_raw) - len(calib_df)
-    match = pd.read_csv(r / "scores" / "match_summary.tsv", sep="\t")
+    match = pd.read_csv(files.match_summary, sep="\t")
     match = match[["pgs_id", "n_variants", "matched", "match_rate"]]
     tables = {**protected, "match.tsv": match}
-    if (r / "provenance.json").is_file():
-        tables["provenance.json"] = (r / "provenance.json").read_text()
+    if files.provenance is not None and files.provenance.is_file():
+        tables["provenance.json"] = files.provenance.read_text()
     tables["__suppressed__"] = pd.DataFrame(
         {
             "table": ["counts.tsv", "prs_effects.tsv", "calibration.tsv", "models.tsv"],

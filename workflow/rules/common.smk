@@ -1,13 +1,18 @@
-# Config validation, wildcard constraints and the list of final targets.
-# Each stage keeps its own input functions in its own .smk file.
+# Config validation, the stage options files, wildcard constraints and the list of final targets.
+# Each stage keeps its own input functions in its own .smk file. Paths come from igs.paths.
 from pathlib import Path
 
-import yaml
-
 import igs.config
+import igs.options
+import igs.paths as P
 from igs.errors import IGSError
 
 
+if not config:
+    raise WorkflowError(
+        "no configuration: run with --configfile FILE (the demo: --configfile config/config.yaml, "
+        "as `make demo` does)."
+    )
 try:
     RESOLVED = igs.config.resolve_config(config, source="config")
 except IGSError as exc:
@@ -18,18 +23,41 @@ LOGS = RESOLVED["logs_dir"]
 BIOBANKS = {bb["name"]: bb for bb in RESOLVED["biobanks"]}
 SIMULATED = [name for name, bb in BIOBANKS.items() if "simulate" in bb]
 SIMULATED_DIR = f"{RESULTS}/{igs.config.SIMULATED_DIR}"
-
-# The merged config (config file plus any --config overrides) as the igs CLI reads it.
-# Rewritten only when it changes, so that its timestamp does not trigger reruns.
-CONFIG_FILE = f"{RESULTS}/.igs/config.yaml"
-_config_text = yaml.safe_dump(dict(config), sort_keys=True)
-if not Path(CONFIG_FILE).is_file() or Path(CONFIG_FILE).read_text() != _config_text:
-    Path(CONFIG_FILE).parent.mkdir(parents=True, exist_ok=True)
-    Path(CONFIG_FILE).write_text(_config_text)
+MODELLED = [e["name"] for e in RESOLVED["pheno"]["endpoints"] if "score" in e]
 
 
 wildcard_constraints:
     biobank="|".join(BIOBANKS),
+
+
+def options(stage):
+    """The options file of a stage for the job's biobank (input of every rule that reads config)."""
+    return P.stage_options(RESULTS, "{biobank}", stage)
+
+
+# Nothing is written while the workflow is parsed: a stage's resolved config reaches its jobs
+# through this rule's output, written only when a job runs. Its params are that config, so a
+# changed value reruns it and, by file time, the stage and everything downstream.
+rule config_stage:
+    output:
+        P.stage_options(RESULTS, "{biobank}", "{stage}"),
+    wildcard_constraints:
+        stage="|".join(s for s in igs.options.STAGE_BLOCKS if s != "report"),
+    params:
+        record=lambda wc: igs.options.stage_config(RESOLVED, wc.stage, wc.biobank),
+    localrule: True
+    run:
+        igs.options.write_stage_config(params.record, output[0])
+
+
+rule config_report:
+    output:
+        P.run_options(RESULTS, "report"),
+    params:
+        record=igs.options.stage_config(RESOLVED, "report"),
+    localrule: True
+    run:
+        igs.options.write_stage_config(params.record, output[0])
 
 
 def genotype_prefix(biobank):
@@ -42,22 +70,19 @@ def genotype_files(biobank):
 
 
 def all_targets():
-    targets = expand(f"{RESULTS}/{{biobank}}/inputs/genotype_summary.json", biobank=BIOBANKS)
-    targets += expand(f"{RESULTS}/{{biobank}}/qc/summary.json", biobank=BIOBANKS)
-    targets += expand(f"{RESULTS}/{{biobank}}/provenance.json", biobank=BIOBANKS)
+    targets = expand(P.inputs(RESULTS, "{biobank}"), biobank=BIOBANKS)
+    targets += expand(P.qc(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS)
+    targets += expand(P.provenance(RESULTS, "{biobank}"), biobank=BIOBANKS)
     if RESOLVED["scores"]["scoring_files"]:
-        targets += expand(f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz", biobank=BIOBANKS)
+        targets += expand(P.scores(RESULTS, "{biobank}", "scores_adjusted.tsv.gz"), biobank=BIOBANKS)
     if RESOLVED["pheno"]["endpoints"]:
-        targets += expand(f"{RESULTS}/{{biobank}}/pheno/summary.json", biobank=BIOBANKS)
-    modelled = [e["name"] for e in RESOLVED["pheno"]["endpoints"] if "score" in e]
-    targets += expand(
-        f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/metrics.json", biobank=BIOBANKS, endpoint=modelled
-    )
-    if modelled:
-        targets += expand(f"{RESULTS}/{{biobank}}/share/manifest.json", biobank=BIOBANKS)
-        targets.append(f"{RESULTS}/meta/pooled.tsv")
-        targets += expand(f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv", biobank=BIOBANKS, endpoint=modelled)
-        targets.append(f"{RESULTS}/report.html")
+        targets += expand(P.pheno(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS)
+    targets += expand(P.evaluation(RESULTS, "{biobank}", "{endpoint}", "metrics.json"), biobank=BIOBANKS, endpoint=MODELLED)
+    if MODELLED:
+        targets += expand(P.share(RESULTS, "{biobank}", "manifest.json"), biobank=BIOBANKS)
+        targets.append(P.meta(RESULTS, "pooled.tsv"))
+        targets += expand(P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"), biobank=BIOBANKS, endpoint=MODELLED)
+        targets.append(P.report(RESULTS))
     return targets
 
 
@@ -71,7 +96,7 @@ rule unknown_biobank:
     output:
         f"{RESULTS}/{{other}}/{{anything}}",
     wildcard_constraints:
-        other="(?!(?:" + "|".join([*BIOBANKS, igs.config.SIMULATED_DIR, "meta", r"\.igs"]) + ")/)[^/]+",
+        other="(?!(?:" + "|".join([*BIOBANKS, igs.config.SIMULATED_DIR, "meta", "config"]) + ")/)[^/]+",
         anything=".+",
     input:
         _unknown_biobank,

@@ -1,11 +1,11 @@
 # Validate each biobank's genotype fileset before any analysis uses it.
 
 
-rule inputs_check_genotypes:
+rule inputs_check:
     input:
         lambda wc: genotype_files(wc.biobank),
     output:
-        f"{RESULTS}/{{biobank}}/inputs/genotype_summary.json",
+        P.inputs(RESULTS, "{biobank}"),
     log:
         f"{LOGS}/{{biobank}}/inputs/check_genotypes.log",
     params:
@@ -15,4 +15,4 @@ rule inputs_check_genotypes:
         mem_mb=1000,
         runtime=30,
     shell:
-        "igs inputs check --genotypes {params.prefix} --format {params.fmt} --out {output} 2> {log}"
+        "igs inputs check --genotypes {params.prefix:q} --format {params.fmt:q} --out {output:q} 2> {log:q}"

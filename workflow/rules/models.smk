@@ -1,6 +1,5 @@
 # Integrative survival models per biobank and endpoint (endpoints that name a `score`).
 
-MODELLED = [e["name"] for e in RESOLVED["pheno"]["endpoints"] if "score" in e]
 EVALUATION_FILES = (
     "comparison.tsv", "calibration.tsv", "net_benefit.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "percentile_hr.tsv",
     "cumulative_incidence.tsv", "metrics.json", "model.json", "cumulative_incidence.png",
@@ -8,18 +7,32 @@ EVALUATION_FILES = (
 )  # fmt: skip
 
 
+def survival_inputs():
+    """The stage outputs an endpoint's analysis table is joined from (igs.models.load.SurvivalFiles)."""
+    return dict(
+        endpoint_table=P.endpoint_table(RESULTS, "{biobank}", "{endpoint}"),
+        covariates=P.features(RESULTS, "{biobank}", "covariates.parquet"),
+        omics=P.features(RESULTS, "{biobank}", "omics_landmark.parquet"),
+        scores=P.scores(RESULTS, "{biobank}", "scores_adjusted.tsv.gz"),
+        pcs=P.qc(RESULTS, "{biobank}", "pcs.tsv"),
+    )
+
+
+SURVIVAL_ARGS = (
+    "--endpoint-table {input.endpoint_table:q} --covariates {input.covariates:q} --omics {input.omics:q} "
+    "--scores {input.scores:q} --pcs {input.pcs:q}"
+)
+
+
 rule models_evaluate:
     input:
-        endpoint=f"{RESULTS}/{{biobank}}/pheno/{{endpoint}}.parquet",
-        covariates=f"{RESULTS}/{{biobank}}/features/covariates.parquet",
-        omics=f"{RESULTS}/{{biobank}}/features/omics_landmark.parquet",
-        scores=f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz",
-        pcs=f"{RESULTS}/{{biobank}}/qc/pcs.tsv",
+        **survival_inputs(),
+        options=options("models"),
     output:
         [
-            report(f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/{name}", category="{biobank}", subcategory="{endpoint}")
+            report(P.evaluation(RESULTS, "{biobank}", "{endpoint}", name), category="{biobank}", subcategory="{endpoint}")
             if name.endswith(".png")
-            else f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/{name}"
+            else P.evaluation(RESULTS, "{biobank}", "{endpoint}", name)
             for name in EVALUATION_FILES
         ],
     log:
@@ -27,14 +40,12 @@ rule models_evaluate:
     wildcard_constraints:
         endpoint="|".join(MODELLED) or "^$",
     params:
-        config_file=CONFIG_FILE,
-        results_dir=lambda wc: f"{RESULTS}/{wc.biobank}",
-        out_dir=lambda wc: f"{RESULTS}/{wc.biobank}/evaluate/{wc.endpoint}",
-        settings=RESOLVED["models"],
+        out_dir=lambda wc: P.evaluation(RESULTS, wc.biobank, wc.endpoint),
     threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
     shell:
-        "igs models evaluate --config {params.config_file} --endpoint {wildcards.endpoint} "
-        "--results-dir {params.results_dir} --out-dir {params.out_dir} 2> {log}"
+        "igs models evaluate --options {input.options:q} --endpoint {wildcards.endpoint:q} "
+        + SURVIVAL_ARGS
+        + " --out-dir {params.out_dir:q} 2> {log:q}"

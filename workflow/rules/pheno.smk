@@ -14,21 +14,20 @@ def phenotype_files(biobank):
 rule pheno_build:
     input:
         records=lambda wc: phenotype_files(wc.biobank),
-        fam=f"{RESULTS}/{{biobank}}/qc/genotypes.fam",
+        fam=P.qc(RESULTS, "{biobank}", "genotypes.fam"),
+        options=options("pheno"),
     output:
-        endpoints=expand(f"{RESULTS}/{{{{biobank}}}}/pheno/{{endpoint}}.parquet", endpoint=ENDPOINTS),
-        covariates=f"{RESULTS}/{{biobank}}/features/covariates.parquet",
-        omics=f"{RESULTS}/{{biobank}}/features/omics_landmark.parquet",
-        summary=f"{RESULTS}/{{biobank}}/pheno/summary.json",
+        endpoints=expand(P.endpoint_table(RESULTS, "{{biobank}}", "{endpoint}"), endpoint=ENDPOINTS),
+        covariates=P.features(RESULTS, "{biobank}", "covariates.parquet"),
+        omics=P.features(RESULTS, "{biobank}", "omics_landmark.parquet"),
+        summary=P.pheno(RESULTS, "{biobank}", "summary.json"),
     log:
         f"{LOGS}/{{biobank}}/pheno/build.log",
     params:
-        config_file=CONFIG_FILE,
-        out_dir=lambda wc: f"{RESULTS}/{wc.biobank}",
-        settings=RESOLVED["pheno"],  # a changed endpoint definition re-runs this rule
+        out_dir=lambda wc: P.biobank(RESULTS, wc.biobank),
     resources:
         mem_mb=4000,
         runtime=30,
     shell:
-        "igs pheno build --config {params.config_file} --biobank {wildcards.biobank} "
-        "--genotype-samples {input.fam} --out-dir {params.out_dir} 2> {log}"
+        "igs pheno build --options {input.options:q} --genotype-samples {input.fam:q} "
+        "--out-dir {params.out_dir:q} 2> {log:q}"

@@ -3,64 +3,61 @@
 
 rule scores_match:
     input:
-        genotypes=multiext(f"{RESULTS}/{{biobank}}/qc/genotypes", ".bed", ".bim", ".fam"),
+        genotypes=multiext(P.qc_genotypes(RESULTS, "{biobank}"), ".bed", ".bim", ".fam"),
         scoring_files=RESOLVED["scores"]["scoring_files"],
+        options=options("scores"),
     output:
-        report=f"{RESULTS}/{{biobank}}/scores/match_report.tsv.gz",
-        summary=f"{RESULTS}/{{biobank}}/scores/match_summary.tsv",
+        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
+        summary=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
     log:
         f"{LOGS}/{{biobank}}/scores/match.log",
     params:
-        prefix=lambda wc: f"{RESULTS}/{wc.biobank}/qc/genotypes",
-        fmt="bed",
+        prefix=lambda wc: P.qc_genotypes(RESULTS, wc.biobank),
         build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
-        min_overlap=RESOLVED["scores"]["min_overlap"],
     resources:
         mem_mb=2000,
         runtime=30,
     shell:
-        "igs scores match --genotypes {params.prefix} --format {params.fmt} --genome-build {params.build} "
-        "--min-overlap {params.min_overlap} --report {output.report} --summary {output.summary} "
-        "{input.scoring_files} 2> {log}"
+        "igs scores match --genotypes {params.prefix:q} --format bed --genome-build {params.build:q} "
+        "--options {input.options:q} --report {output.report:q} --summary {output.summary:q} "
+        "{input.scoring_files:q} 2> {log:q}"
 
 
 rule scores_compute:
     input:
-        genotypes=multiext(f"{RESULTS}/{{biobank}}/qc/genotypes", ".bed", ".bim", ".fam"),
-        report=f"{RESULTS}/{{biobank}}/scores/match_report.tsv.gz",
+        genotypes=multiext(P.qc_genotypes(RESULTS, "{biobank}"), ".bed", ".bim", ".fam"),
+        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
+        options=options("scores"),
     output:
-        f"{RESULTS}/{{biobank}}/scores/scores.tsv.gz",
+        P.scores(RESULTS, "{biobank}", "scores.tsv.gz"),
     log:
         f"{LOGS}/{{biobank}}/scores/compute.log",
     params:
-        prefix=lambda wc: f"{RESULTS}/{wc.biobank}/qc/genotypes",
-        fmt="bed",
+        prefix=lambda wc: P.qc_genotypes(RESULTS, wc.biobank),
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
-        config_file=CONFIG_FILE,
     threads: 2
     resources:
         mem_mb=2000,
         runtime=60,
     shell:
-        "igs scores compute --genotypes {params.prefix} --format {params.fmt} --engine {params.engine} "
-        "--config {params.config_file} --report {input.report} --out {output} 2> {log}"
+        "igs scores compute --genotypes {params.prefix:q} --format bed --engine {params.engine:q} "
+        "--options {input.options:q} --report {input.report:q} --out {output:q} 2> {log:q}"
 
 
 rule scores_adjust:
     input:
-        scores=f"{RESULTS}/{{biobank}}/scores/scores.tsv.gz",
-        pcs=f"{RESULTS}/{{biobank}}/qc/pcs.tsv",
-        sample_qc=f"{RESULTS}/{{biobank}}/qc/sample_qc.tsv.gz",
+        scores=P.scores(RESULTS, "{biobank}", "scores.tsv.gz"),
+        pcs=P.qc(RESULTS, "{biobank}", "pcs.tsv"),
+        sample_qc=P.qc(RESULTS, "{biobank}", "sample_qc.tsv.gz"),
+        options=options("scores"),
     output:
-        adjusted=f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz",
-        models=f"{RESULTS}/{{biobank}}/scores/ancestry_models.json",
+        adjusted=P.scores(RESULTS, "{biobank}", "scores_adjusted.tsv.gz"),
+        models=P.scores(RESULTS, "{biobank}", "ancestry_models.json"),
     log:
         f"{LOGS}/{{biobank}}/scores/adjust.log",
-    params:
-        n_pcs=RESOLVED["scores"]["ancestry_adjustment"]["n_pcs"],
     resources:
         mem_mb=2000,
         runtime=15,
     shell:
-        "igs scores adjust --scores {input.scores} --pcs {input.pcs} --sample-qc {input.sample_qc} "
-        "--n-pcs {params.n_pcs} --out {output.adjusted} --models {output.models} 2> {log}"
+        "igs scores adjust --scores {input.scores:q} --pcs {input.pcs:q} --sample-qc {input.sample_qc:q} "
+        "--options {input.options:q} --out {output.adjusted:q} --models {output.models:q} 2> {log:q}"

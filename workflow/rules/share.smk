@@ -1,82 +1,86 @@
-# Aggregate-only share bundles per biobank, and the meta-analysis across them.
+# Aggregate-only share bundles per biobank, the meta-analysis across them, clinician exports,
+# the run report and each biobank's provenance record.
+import igs.share.bundle
+
+BUNDLE_EVALUATION_FILES = ("comparison.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "percentile_hr.tsv", "calibration.tsv")
 
 
 rule share_bundle:
     input:
-        summary=f"{RESULTS}/{{biobank}}/pheno/summary.json",
-        match=f"{RESULTS}/{{biobank}}/scores/match_summary.tsv",
-        evaluations=expand(f"{RESULTS}/{{{{biobank}}}}/evaluate/{{endpoint}}/metrics.json", endpoint=MODELLED),
-        provenance=f"{RESULTS}/{{biobank}}/provenance.json",
+        summary=P.pheno(RESULTS, "{biobank}", "summary.json"),
+        match=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
+        evaluations=expand(P.evaluation(RESULTS, "{{biobank}}", "{endpoint}", "{name}"), endpoint=MODELLED, name=BUNDLE_EVALUATION_FILES),
+        provenance=P.provenance(RESULTS, "{biobank}"),
+        options=options("share"),
     output:
-        [f"{RESULTS}/{{biobank}}/share/{name}" for name in ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv", "match.tsv", "manifest.json")],
+        [P.share(RESULTS, "{biobank}", name) for name in (*igs.share.bundle.BUNDLE_FILES, "manifest.json")],
     log:
         f"{LOGS}/{{biobank}}/share/bundle.log",
     params:
-        config_file=CONFIG_FILE,
-        results_dir=lambda wc: f"{RESULTS}/{wc.biobank}",
-        out_dir=lambda wc: f"{RESULTS}/{wc.biobank}/share",
-        min_cell=RESOLVED["share"]["min_cell"],
+        evaluations=lambda wc: [P.evaluation(RESULTS, wc.biobank, ep) for ep in MODELLED],
+        out_dir=lambda wc: P.share(RESULTS, wc.biobank),
     shell:
-        "igs share bundle --config {params.config_file} --biobank {wildcards.biobank} "
-        "--results-dir {params.results_dir} --out-dir {params.out_dir} 2> {log}"
+        "igs share bundle --options {input.options:q} --biobank {wildcards.biobank:q} "
+        "--pheno-summary {input.summary:q} --match-summary {input.match:q} --provenance {input.provenance:q} "
+        "--out-dir {params.out_dir:q} {params.evaluations:q} 2> {log:q}"
 
 
-rule meta_analysis:
+rule share_meta:
     input:
-        bundles=expand(f"{RESULTS}/{{biobank}}/share/manifest.json", biobank=BIOBANKS),
+        bundles=expand(P.share(RESULTS, "{biobank}", "manifest.json"), biobank=BIOBANKS),
         extra=RESOLVED["share"]["extra_bundles"],
     output:
-        pooled=f"{RESULTS}/meta/pooled.tsv",
-        estimates=f"{RESULTS}/meta/estimates.tsv",
-        loo=f"{RESULTS}/meta/leave_one_out.tsv",
-        forest=report(
-            expand(f"{RESULTS}/meta/forest_{{endpoint}}.png", endpoint=MODELLED), category="meta-analysis"
-        ),
+        pooled=P.meta(RESULTS, "pooled.tsv"),
+        estimates=P.meta(RESULTS, "estimates.tsv"),
+        loo=P.meta(RESULTS, "leave_one_out.tsv"),
+        forest=report(expand(P.meta(RESULTS, "forest_{endpoint}.png"), endpoint=MODELLED), category="meta-analysis"),
     log:
         f"{LOGS}/meta/meta.log",
     params:
-        bundles=lambda wc, input: " ".join(str(Path(b).parent) for b in input.bundles) + " " + " ".join(input.extra),
-        out_dir=f"{RESULTS}/meta",
+        bundles=lambda wc, input: [str(Path(b).parent) for b in input.bundles] + list(input.extra),
+        out_dir=P.meta(RESULTS),
     shell:
-        "igs meta {params.bundles} --out-dir {params.out_dir} 2> {log}"
+        "igs share meta {params.bundles:q} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule export_clinician:
     input:
-        model=f"{RESULTS}/{{biobank}}/evaluate/{{endpoint}}/model.json",
-        scores=f"{RESULTS}/{{biobank}}/scores/scores_adjusted.tsv.gz",
-        endpoint=f"{RESULTS}/{{biobank}}/pheno/{{endpoint}}.parquet",
-        provenance=f"{RESULTS}/{{biobank}}/provenance.json",
+        **survival_inputs(),
+        model=P.evaluation(RESULTS, "{biobank}", "{endpoint}", "model.json"),
+        match=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
+        provenance=P.provenance(RESULTS, "{biobank}"),
+        options=options("export"),
     output:
-        csv=f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv",
-        provenance=f"{RESULTS}/{{biobank}}/export/{{endpoint}}_provenance.json",
-        fhir=directory(f"{RESULTS}/{{biobank}}/export/fhir/{{endpoint}}"),
+        csv=P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"),
+        provenance=P.export(RESULTS, "{biobank}", "{endpoint}_provenance.json"),
+        fhir=directory(P.fhir(RESULTS, "{biobank}", "{endpoint}")),
     log:
         f"{LOGS}/{{biobank}}/export/{{endpoint}}.log",
     wildcard_constraints:
         endpoint="|".join(MODELLED) or "^$",
     params:
-        config_file=CONFIG_FILE,
-        results_dir=lambda wc: f"{RESULTS}/{wc.biobank}",
-        out_dir=lambda wc: f"{RESULTS}/{wc.biobank}/export",
-        settings=RESOLVED["export"],
+        out_dir=lambda wc, output: Path(output.csv).parent,  # the folder of every output
     shell:
-        "igs export clinician --config {params.config_file} --endpoint {wildcards.endpoint} "
-        "--results-dir {params.results_dir} --out-dir {params.out_dir} 2> {log}"
+        "igs export clinician --options {input.options:q} --endpoint {wildcards.endpoint:q} --model {input.model:q} "
+        + SURVIVAL_ARGS
+        + " --match-summary {input.match:q} --provenance {input.provenance:q} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 rule report:
     input:
-        meta=f"{RESULTS}/meta/pooled.tsv",
-        exports=expand(f"{RESULTS}/{{biobank}}/export/{{endpoint}}_risk.csv", biobank=BIOBANKS, endpoint=MODELLED),
+        options=P.run_options(RESULTS, "report"),
+        meta=P.meta(RESULTS, "pooled.tsv"),
+        exports=expand(P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"), biobank=BIOBANKS, endpoint=MODELLED),
+        evaluations=expand(P.evaluation(RESULTS, "{biobank}", "{endpoint}", "{name}"), biobank=BIOBANKS, endpoint=MODELLED, name=EVALUATION_FILES),
+        qc=expand(P.qc(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS),
+        scores=expand(P.scores(RESULTS, "{biobank}", "{name}"), biobank=BIOBANKS, name=("match_summary.tsv", "scores_adjusted.tsv.gz")),
+        pheno=expand(P.pheno(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS),
     output:
-        report(f"{RESULTS}/report.html", category="run report"),
+        report(P.report(RESULTS), category="run report"),
     log:
         f"{LOGS}/report.log",
-    params:
-        config_file=CONFIG_FILE,
     shell:
-        "igs report --config {params.config_file} --out {output} 2> {log}"
+        "igs report --options {input.options:q} --out {output:q} 2> {log:q}"
 
 
 rule provenance:
@@ -84,12 +88,10 @@ rule provenance:
         genotypes=lambda wc: genotype_files(wc.biobank),
         scoring_files=RESOLVED["scores"]["scoring_files"],
         records=lambda wc: phenotype_files(wc.biobank),
+        options=options("provenance"),
     output:
-        f"{RESULTS}/{{biobank}}/provenance.json",
+        P.provenance(RESULTS, "{biobank}"),
     log:
         f"{LOGS}/{{biobank}}/provenance.log",
-    params:
-        config_file=CONFIG_FILE,
-        settings=RESOLVED,  # any config change rewrites the record
     shell:
-        "igs provenance --config {params.config_file} --biobank {wildcards.biobank} --out {output} 2> {log}"
+        "igs provenance --options {input.options:q} --out {output:q} 2> {log:q}"

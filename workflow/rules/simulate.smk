@@ -1,15 +1,15 @@
 from igs.simulate.universe import DEFAULT_SCORES
 
 # Demo inputs: the shared variant universe's scoring files, and one cohort per simulated biobank.
-SIM = RESOLVED.get("simulation", {})
+SIM = RESOLVED.get("simulation", {})  # defaults filled in from the schema
 SIMULATED_SCORES = [s.pgs_id for s in DEFAULT_SCORES] if SIM else []
-UNIVERSE_ARGS = (
-    f"--seed {SIM.get('seed', 42)} --n-variants {SIM.get('n_variants', 20000)} "
-    f"--chromosomes {','.join(SIM.get('chromosomes', ['1']))}"
+UNIVERSE_ARGS = "--seed {params.seed:q} --n-variants {params.n_variants:q} --chromosomes {params.chromosomes:q}"
+UNIVERSE_PARAMS = (
+    dict(seed=SIM["seed"], n_variants=SIM["n_variants"], chromosomes=",".join(SIM["chromosomes"])) if SIM else {}
 )
 
 
-rule simulate_scoring_files:
+rule simulate_scores:
     output:
         scores=expand(f"{SIMULATED_DIR}/scoring_files/{{pgs}}.txt.gz", pgs=SIMULATED_SCORES),
         truth=expand(f"{SIMULATED_DIR}/scoring_files/{{pgs}}.truth.tsv.gz", pgs=SIMULATED_SCORES),
@@ -17,12 +17,12 @@ rule simulate_scoring_files:
         f"{LOGS}/simulate/scoring_files.log",
     params:
         out_dir=f"{SIMULATED_DIR}/scoring_files",
-        universe=UNIVERSE_ARGS,
+        **UNIVERSE_PARAMS,
     resources:
         mem_mb=2000,
         runtime=10,
     shell:
-        "igs simulate scores --out-dir {params.out_dir} {params.universe} 2> {log}"
+        "igs simulate scores --out-dir {params.out_dir:q} " + UNIVERSE_ARGS + " 2> {log:q}"
 
 
 rule simulate_cohort:
@@ -48,14 +48,14 @@ rule simulate_cohort:
         n_samples=lambda wc: BIOBANKS[wc.biobank]["simulate"]["n_samples"],
         cohort_seed=lambda wc: BIOBANKS[wc.biobank]["simulate"]["seed"],
         proportions=lambda wc: ",".join(map(str, BIOBANKS[wc.biobank]["simulate"]["ancestry_proportions"])),
-        universe=UNIVERSE_ARGS,
+        **UNIVERSE_PARAMS,
     resources:
         mem_mb=lambda wc: 1000 + BIOBANKS[wc.biobank]["simulate"]["n_samples"] // 2,
         runtime=30,
     shell:
-        "igs simulate cohort --out-dir {params.out_dir} --name {wildcards.biobank} "
-        "--n-samples {params.n_samples} --cohort-seed {params.cohort_seed} "
-        "--ancestry-proportions {params.proportions} {params.universe} 2> {log}"
+        "igs simulate cohort --out-dir {params.out_dir:q} --name {wildcards.biobank:q} "
+        "--n-samples {params.n_samples:q} --cohort-seed {params.cohort_seed:q} "
+        "--ancestry-proportions {params.proportions:q} " + UNIVERSE_ARGS + " 2> {log:q}"
 
 
 rule simulate_omop:
@@ -76,4 +76,4 @@ rule simulate_omop:
         mem_mb=2000,
         runtime=15,
     shell:
-        "igs simulate omop --cohort-dir {params.cohort_dir} --out {output} 2> {log}"
+        "igs simulate omop --cohort-dir {params.cohort_dir:q} --out {output:q} 2> {log:q}"

@@ -1,0 +1,40 @@
+"""The clinician export of one endpoint: its table built from the stage outputs (written by
+``igs.export.clinician.write_clinician_export``)."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from igs.export.clinician import clinician_table
+from igs.export.options import ExportOptions
+from igs.io.tables import read_tsv
+from igs.models.cox import CoxModel
+from igs.models.load import SurvivalFiles, load_survival_data
+
+PathLike = str | os.PathLike[str]
+
+
+def export_table(
+    endpoint: str,
+    model_file: PathLike,
+    files: SurvivalFiles,
+    match_summary: PathLike,
+    opts: ExportOptions,
+) -> tuple[pd.DataFrame, CoxModel, str]:
+    """One row per person of ``endpoint`` (everyone scored, flagged), its model and pgs_id."""
+    model = CoxModel.from_json(model_file)
+    data = load_survival_data(files, endpoint, opts.models, only_included=False)
+    pgs_id = opts.models.score_of(endpoint)
+    ep_table = pd.read_parquet(files.endpoint_table).set_index("IID")
+    match = read_tsv(match_summary).set_index("pgs_id")
+    table = clinician_table(
+        data, ep_table.loc[data.iid, "excluded"].to_numpy(),
+        read_tsv(files.scores, dtypes={"IID": "string"}),
+        model, model_file, pgs_id=pgs_id, match_rate=float(match.loc[pgs_id, "match_rate"]),
+        horizon=opts.horizon, thresholds=opts.thresholds, labels=opts.labels,
+        min_match_rate=opts.min_match_rate,
+        normalisation=f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, fitted in this biobank's QC'd samples",
+    )  # fmt: skip
+    return table, model, pgs_id

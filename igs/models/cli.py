@@ -1,0 +1,95 @@
+"""``igs models``: evaluate the integrative survival models, apply a saved one elsewhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from igs.cli_options import IN_FILE, options_options, out_option
+
+_BLOCKS = "`pheno`, `models`, `scores` blocks and `seed`"
+
+
+def survival_inputs(f):  # type: ignore[no-untyped-def]
+    """The five stage outputs an endpoint's analysis table is joined from."""
+    for name, help in reversed([
+        ("--endpoint-table", "pheno/{endpoint}.parquet"), ("--covariates", "features/covariates.parquet"),
+        ("--omics", "features/omics_landmark.parquet"), ("--scores", "scores/scores_adjusted.tsv.gz"),
+        ("--pcs", "qc/pcs.tsv"),
+    ]):  # fmt: skip
+        f = click.option(name, type=IN_FILE, required=True, help=f"The biobank's {help}.")(f)
+    return f
+
+
+def survival_files(**kw: Path):  # type: ignore[no-untyped-def]
+    from igs.models.load import SurvivalFiles
+
+    return SurvivalFiles(
+        kw["endpoint_table"], kw["covariates"], kw["omics"], kw["scores"], kw["pcs"]
+    )
+
+
+def models_options(options_file: Path | None, config_file: Path | None, stage: str = "models"):  # type: ignore[no-untyped-def]
+    from igs.errors import ConfigError
+    from igs.models.options import ModelsOptions
+    from igs.options import stage_record
+
+    if options_file is None and config_file is None:
+        raise ConfigError(f"igs {stage}: give --options (the workflow's {stage}.json) or --config.")
+    return ModelsOptions.from_config(stage_record(options_file, config_file, stage)["config"])
+
+
+@click.group()
+def models() -> None:
+    """Integrative survival models: fit, evaluate, apply elsewhere."""
+
+
+@models.command("evaluate")
+@options_options("models", _BLOCKS)
+@click.option("--endpoint", required=True)
+@survival_inputs
+@out_option("--out-dir", "evaluate/{endpoint} folder.")
+def models_evaluate(
+    options_file: Path | None, config_file: Path | None, endpoint: str, out_dir: Path, **files: Path
+) -> None:
+    """Fit the model sets, compare them on held-out data and cross-validation, write tables and plots."""
+    from igs.models import evaluate_endpoint, write_evaluation
+    from igs.models.load import load_survival_data
+
+    opts = models_options(options_file, config_file)
+    result = evaluate_endpoint(
+        load_survival_data(survival_files(**files), endpoint, opts), opts.settings
+    )
+    # model.json leaves the biobank: no exact event ages in its baseline
+    result["model"] = result["model"].coarsened(opts.min_cell, opts.baseline_grid_years)
+    write_evaluation(result, out_dir)
+
+
+@models.command("apply")
+@click.option(
+    "--model",
+    "model_file",
+    type=IN_FILE,
+    required=True,
+    help="model.json written by `igs models evaluate` (possibly at another biobank).",
+)
+@options_options("models", _BLOCKS)
+@survival_inputs
+@click.option("--horizon", type=float, default=10.0, show_default=True)
+@out_option("--out", "Per-person risks (TSV).")
+@out_option("--metrics", "External-validation metrics (JSON).")
+def models_apply(model_file: Path, options_file: Path | None, config_file: Path | None, horizon: float,
+                 out: Path, metrics: Path, **files: Path) -> None:  # fmt: skip
+    """Apply a saved model to this biobank's data: absolute risks and external-validation metrics."""
+    from igs.io.atomic import atomic_path
+    from igs.models.load import apply_model
+
+    risks, summary = apply_model(
+        model_file, survival_files(**files), models_options(options_file, config_file), horizon
+    )
+    with atomic_path(out) as tmp:
+        risks.to_csv(tmp, sep="\t", index=False)
+    with atomic_path(metrics) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")

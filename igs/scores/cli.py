@@ -1,0 +1,134 @@
+"""``igs scores``: match scoring files, compute the scores, adjust them for genetic ancestry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from igs.cli_options import IN_FILE, csv_strings, genotype_options, options_options, out_option
+
+_BLOCKS = "`scores` and `hail` blocks; default: the schema's defaults"
+
+
+def _options(options_file: Path | None, config_file: Path | None, **match: object):  # type: ignore[no-untyped-def]
+    from igs.options import stage_record
+    from igs.scores.options import ScoresOptions
+
+    return ScoresOptions.from_config(
+        stage_record(options_file, config_file, "scores")["config"], **match
+    )
+
+
+@click.group()
+def scores() -> None:
+    """Match scoring files to the target variants and compute polygenic scores."""
+
+
+@scores.command("match")
+@genotype_options(("bed", "pgen", "vcf", "bgen"))
+@click.option(
+    "--genome-build",
+    type=click.Choice(["GRCh37", "GRCh38"]),
+    required=True,
+    help="Build of the target.",
+)
+@options_options("scores", _BLOCKS)
+@click.option("--min-overlap", type=click.FloatRange(0, 1), help="Override scores.min_overlap.")
+@click.option(
+    "--keep-ambiguous", is_flag=True, help="Keep A/T and C/G SNPs, assuming the same strand."
+)
+@click.option("--no-flips", is_flag=True, help="Do not match alleles on the other strand.")
+@click.option(
+    "--exclude-chromosomes", default="", help="Comma-separated chromosomes not to score (e.g. X)."
+)
+@out_option("--report", "match_report.tsv.gz to write.")
+@out_option("--summary", "Per-score summary TSV to write.")
+@click.argument("scoring_files", nargs=-1, required=True)
+def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | None, config_file: Path | None,
+                 min_overlap: float | None, keep_ambiguous: bool, no_flips: bool, exclude_chromosomes: str,
+                 report: Path, summary: Path, scoring_files: tuple[str, ...]) -> None:  # fmt: skip
+    """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file row."""
+    from igs.scores.run import match_files, target_variants
+
+    opts = _options(options_file, config_file, min_overlap=min_overlap, keep_ambiguous=keep_ambiguous,
+                    allow_flips=not no_flips, exclude_chromosomes=csv_strings(exclude_chromosomes))  # fmt: skip
+    variants = target_variants(prefix, fmt, opts.hail)
+    match_files(variants, list(scoring_files), genome_build, opts.match, report, summary)
+
+
+@scores.command("compute")
+@genotype_options(("bed", "pgen", "vcf", "bgen"))
+@click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True)
+@options_options("scores", _BLOCKS)
+@click.option("--report", type=IN_FILE, required=True, help="From `igs scores match`.")
+@click.option(
+    "--no-mean-imputation",
+    is_flag=True,
+    help="Missing calls add nothing (plink2 no-mean-imputation).",
+)
+@click.option(
+    "--dosage-sums",
+    is_flag=True,
+    help="Add NAMED_ALLELE_DOSAGE_SUM (each score's effect-allele dosage sum).",
+)
+@click.option(
+    "--chunk-variants",
+    type=int,
+    default=8192,
+    show_default=True,
+    help="Variants read per chunk (memory, not results).",
+)
+@out_option("--out", "scores.tsv.gz to write.")
+def scores_compute(prefix: str, fmt: str, engine: str, options_file: Path | None, config_file: Path | None,
+                   report: Path, no_mean_imputation: bool, dosage_sums: bool, chunk_variants: int, out: Path) -> None:  # fmt: skip
+    """Compute every matched score for every sample in one pass (plink2 --score semantics)."""
+    from igs.scores.run import compute_files
+
+    hail = _options(options_file, config_file).hail if engine == "hail" else None
+    compute_files(prefix, fmt, report, out, engine=engine, mean_impute=not no_mean_imputation,
+                  dosage_sums=dosage_sums, chunk_variants=chunk_variants, hail_config=hail)  # fmt: skip
+
+
+@scores.command("adjust")
+@click.option(
+    "--scores",
+    "scores_path",
+    type=IN_FILE,
+    required=True,
+    help="scores.tsv.gz from `igs scores compute`.",
+)
+@click.option(
+    "--pcs",
+    type=IN_FILE,
+    required=True,
+    help="PCs of the scored samples (qc/pcs.tsv, or `igs qc project` output).",
+)
+@click.option(
+    "--sample-qc",
+    type=IN_FILE,
+    help="qc/sample_qc.tsv.gz: its ancestry_group gives within-group percentiles.",
+)
+@click.option(
+    "--reference-scores",
+    type=IN_FILE,
+    help="Scores of a reference panel to fit on (default: the scored samples).",
+)
+@click.option(
+    "--reference-pcs", type=IN_FILE, help="PCs of the reference panel (with --reference-scores)."
+)
+@options_options("scores", _BLOCKS)
+@click.option(
+    "--n-pcs", type=click.IntRange(1, 20), help="Override scores.ancestry_adjustment.n_pcs."
+)
+@out_option("--out", "scores_adjusted.tsv.gz to write.")
+@out_option("--models", "JSON file for the fitted adjustment models.")
+def scores_adjust(scores_path: Path, pcs: Path, sample_qc: Path | None, reference_scores: Path | None,
+                  reference_pcs: Path | None, options_file: Path | None, config_file: Path | None,
+                  n_pcs: int | None, out: Path, models: Path) -> None:  # fmt: skip
+    """Adjust scores for genetic ancestry: Z-scores, mean and mean+variance PC regressions, percentiles."""
+    from igs.scores.run import adjust_files
+
+    n_pcs = n_pcs if n_pcs is not None else _options(options_file, config_file).n_pcs
+    adjust_files(scores_path, pcs, out, models, n_pcs=n_pcs, sample_qc=sample_qc,
+                 reference_scores=reference_scores, reference_pcs=reference_pcs)  # fmt: skip

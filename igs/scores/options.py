@@ -1,0 +1,29 @@
+"""Options of the scores stage, from the config's ``scores`` and ``hail`` blocks."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from igs.scores.match import MatchOptions
+
+
+@dataclass(frozen=True)
+class ScoresOptions:
+    """How to match (``MatchOptions``), how many PCs adjust for ancestry, the Hail settings."""
+
+    match: MatchOptions
+    n_pcs: int
+    hail: dict[str, Any]
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], **match: Any) -> ScoresOptions:
+        """From a resolved config; ``match`` overrides MatchOptions fields (those given as flags)."""
+        s = cfg["scores"]
+        opts = MatchOptions(min_overlap=s["min_overlap"])
+        return cls(
+            match=dataclasses.replace(opts, **{k: v for k, v in match.items() if v is not None}),
+            n_pcs=s["ancestry_adjustment"]["n_pcs"],
+            hail=cfg.get("hail", {}),
+        )
