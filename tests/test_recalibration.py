@@ -227,3 +227,36 @@ def test_recalibrate_an_evaluation_folder(tmp_path):
         InputFormatError, match=__import__("re").escape("no rows for location(s) Atlantis")
     ):
         recalibrate_evaluation(tmp_path, table, locations=["Atlantis"])
+
+
+def test_config_block_to_written_tables(tmp_path):
+    """models.recalibration in a config reaches ModelsOptions, and write_recalibration writes
+    both tables (header only without tables); a missing table is named."""
+    from pathlib import Path
+
+    import igs
+    from igs.config import resolve_config
+    from igs.models.options import ModelsOptions
+    from igs.models.recalibration import write_recalibration
+
+    table = str(Path(igs.__file__).parent / "resources/recalibration/synthetic_gbd.tsv")
+    cfg = {"biobanks": [{"name": "x", "genotypes": {"path": "g", "format": "bed"},
+                         "phenotypes": {"source": "table", "clinical": "c.tsv"}}],
+           "models": {"recalibration": {"tables": {"Southland": table}, "threshold_age": 55}}}  # fmt: skip
+    opts = ModelsOptions.from_config(resolve_config(cfg, check_files=False))
+    assert opts.recalibration_tables == (("Southland", table),) and opts.threshold_age == 55.0
+    assert opts.n_draws == 500
+    pd.DataFrame({"group": ["all"], "log_hr": [0.4], "se": [0.03]}).to_csv(
+        tmp_path / "hr_per_sd.tsv", sep="\t", index=False
+    )
+    write_recalibration(tmp_path, dict(opts.recalibration_tables), threshold_age=55, n_draws=50)
+    curves = pd.read_csv(tmp_path / "recalibrated_incidence.tsv", sep="\t")
+    ages = pd.read_csv(tmp_path / "threshold_ages.tsv", sep="\t")
+    assert set(curves["location"]) == {"Southland"} and set(curves["sex"]) == {"female", "male"}
+    assert len(curves) == 2 * 5 * 21 and len(ages) == 2 * 5
+    pop = ages[ages["group"] == "population"]
+    np.testing.assert_allclose(pop["age_reached"], 55.0)
+    write_recalibration(tmp_path, {})
+    assert pd.read_csv(tmp_path / "threshold_ages.tsv", sep="\t").empty
+    with pytest.raises(InputFormatError, match="population table not found"):
+        write_recalibration(tmp_path, {"Southland": str(tmp_path / "nope.tsv")})

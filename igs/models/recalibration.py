@@ -56,6 +56,8 @@ class Population:
 def read_population(path: str | os.PathLike[str]) -> dict[tuple[str, str], Population]:
     """The population table (TSV, columns ``POPULATION_COLUMNS``; ``measure`` incidence or
     mortality, ``rate`` per 100,000 person-years) keyed by (location, sex)."""
+    if not os.path.isfile(path):
+        raise InputFormatError(f"{path}: population table not found.")
     df = pd.read_csv(path, sep="\t")
     missing = [c for c in POPULATION_COLUMNS if c not in df]
     if missing:
@@ -298,3 +300,41 @@ def recalibrate_evaluation(
         pops = {k: v for k, v in pops.items() if k[0] in locations}
     return recalibrate(pops, effects_from_evaluation(hr, mods), threshold_age=threshold_age,
                        n_draws=n_draws, seed=seed)  # fmt: skip
+
+
+CURVE_COLUMNS = ("location", "sex", "group", "age", "cumulative_incidence", "ci_low", "ci_high")
+AGE_COLUMNS = ("location", "sex", "group", "threshold", "age_reached", "age_low", "age_high")
+
+
+def write_recalibration(
+    evaluate_dir: str | os.PathLike[str],
+    tables: dict[str, str],
+    *,
+    threshold_age: float = 60.0,
+    n_draws: int = 500,
+    seed: int = 1,
+) -> list[str]:
+    """``recalibrated_incidence.tsv`` and ``threshold_ages.tsv`` in ``evaluate_dir`` for every
+    location of ``tables`` (location -> population table; config ``models.recalibration``),
+    written together; with no tables both hold only their header."""
+    from pathlib import Path
+
+    from igs.io.atomic import atomic_paths
+
+    curves, ages = [pd.DataFrame(columns=CURVE_COLUMNS)], [pd.DataFrame(columns=AGE_COLUMNS)]
+    for location, table in tables.items():
+        c, a = recalibrate_evaluation(evaluate_dir, table, locations=[location],
+                                      threshold_age=threshold_age, n_draws=n_draws, seed=seed)  # fmt: skip
+        curves.append(c)
+        ages.append(a)
+    out = [
+        Path(evaluate_dir) / "recalibrated_incidence.tsv",
+        Path(evaluate_dir) / "threshold_ages.tsv",
+    ]
+    frames = [
+        pd.concat([f for f in fs if len(f)] or fs[:1], ignore_index=True) for fs in (curves, ages)
+    ]
+    with atomic_paths(out) as tmps:
+        for tmp, frame in zip(tmps, frames, strict=True):
+            frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    return [str(p) for p in out]
