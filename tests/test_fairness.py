@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from igs.models import SurvivalData
 from igs.models.fairness import fairness_table
@@ -75,3 +76,49 @@ def test_small_groups_keep_counts_without_metrics():
                          data.competing, data.features, data.groups, anc)  # fmt: skip
     row = fairness_table(small, risk).set_index(["dimension", "group"]).loc[("ancestry", "D")]
     assert row["n"] == 12 and row[["harrell_c", "observed_expected", "hr"]].isna().all()
+
+
+def test_bundle_suppresses_small_groups_and_their_complements():
+    """A fairness group with 3 events is blanked with its metrics; the groups of a dimension sum
+    to the model's test counts, so one more group is blanked too, and the checker finds nothing
+    recoverable; without that complement it would."""
+    from igs.share.bundle import protect_tables
+    from igs.share.disclosure import check_bundle
+
+    models = pd.DataFrame({"endpoint": ["CAD"], "model": ["clinical/cox"], "n_train": [700],
+                           "n_test": [300], "events_test": [40], "harrell_c": [0.7]})  # fmt: skip
+    rows = [("ancestry", "A", 200, 30), ("ancestry", "B", 70, 7), ("ancestry", "C", 30, 3),
+            ("sex", "female", 150, 15), ("sex", "male", 150, 25)]  # fmt: skip
+    fair = pd.DataFrame([{"endpoint": "CAD", "dimension": d, "group": g, "n": n, "n_events": k,
+                          "harrell_c": 0.7, "observed_expected": 1.0, "calibration_slope": 1.0,
+                          "hr": 1.5, "hr_low": 1.2, "hr_high": 1.9, "log_hr": 0.4, "se": 0.1}
+                         for d, g, n, k in rows])  # fmt: skip
+    naive = fair.astype(object).copy()
+    naive.loc[2, ["n_events", "harrell_c", "hr", "log_hr", "se"]] = None
+    found = check_bundle({"models.tsv": models, "fairness.tsv": naive}, 5)
+    assert any(f.kind == "recoverable_count" and "fairness.tsv row 3 n_events = 3" in f.detail
+               for f in found), found  # fmt: skip
+    tables, touched = protect_tables({"models.tsv": models, "fairness.tsv": fair}, 5)
+    out = tables["fairness.tsv"]
+    assert pd.isna(out.loc[2, "n_events"]) and pd.isna(out.loc[2, "harrell_c"])
+    assert out.loc[[0, 1], "n_events"].isna().sum() == 1  # the complement within ancestry
+    assert out.loc[[3, 4], "n_events"].notna().all()  # sexes are not small
+    assert check_bundle(tables, 5) == [] and touched["fairness.tsv"] == 2
+
+
+def test_meta_pools_fairness_hrs():
+    from igs.share.meta import gather_estimates, meta_analyse
+
+    def bundle(log_hr: float, se: float) -> dict:
+        fair = pd.DataFrame({"endpoint": ["CAD", "CAD"], "dimension": ["ancestry", "sex"],
+                             "group": ["A", "female"], "log_hr": [log_hr, None], "se": [se, None]})  # fmt: skip
+        models = pd.DataFrame(
+            columns=["endpoint", "model", "harrell_c", "harrell_c_low", "harrell_c_high"]
+        )
+        eff = pd.DataFrame(columns=["endpoint", "effect", "group", "log_hr", "se"])
+        return {"prs_effects.tsv": eff, "models.tsv": models, "fairness.tsv": fair}
+
+    pooled, _ = meta_analyse(gather_estimates({"a": bundle(0.2, 0.1), "b": bundle(0.7, 0.2)}))
+    row = pooled.set_index("quantity").loc["fairness_log_hr_per_sd:ancestry:A"]
+    assert row["fixed"] == pytest.approx((100 * 0.2 + 25 * 0.7) / 125) and row["k"] == 2
+    assert len(pooled) == 1  # the blanked female row is not pooled

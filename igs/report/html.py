@@ -117,6 +117,11 @@ def biobank_section(results: Path, name: str, endpoints: list[str]) -> str:
         hr = pd.read_csv(ev / "hr_per_sd.tsv", sep="\t")
         parts += [f"<h3>{html.escape(ep)}: model comparison (held-out data)</h3>", _table(comp[cols]),
                   "<p>PRS hazard ratio per SD (adjusted for PCs):</p>", _table(hr[["group", "n", "n_events", "hr", "hr_low", "hr_high"]])]  # fmt: skip
+        if (ev / "fairness.tsv").is_file():
+            fair = pd.read_csv(ev / "fairness.tsv", sep="\t")
+            parts += ["<p>Fairness of the full model on the held-out data, by genetic ancestry group, "
+                      "sex and age at entry (C, observed/expected risk, calibration slope, HR per SD "
+                      "of the score):</p>", _table(fair)]  # fmt: skip
         if (ev / "prs_modifiers.tsv").is_file():
             mods = pd.read_csv(ev / "prs_modifiers.tsv", sep="\t")
             parts += ["<p>PRS effect by age band, and its interactions with sex (male/female HR "

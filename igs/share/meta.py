@@ -79,6 +79,11 @@ def gather_estimates(bundles: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFram
         for _, r in hr.iterrows():
             rows.append({"quantity": f"{kinds[r['effect']]}:{r['group']}", "endpoint": r["endpoint"], "biobank": bb,
                          "estimate": r["log_hr"], "se": r["se"]})  # fmt: skip
+        fair = tables.get("fairness.tsv")
+        if isinstance(fair, pd.DataFrame) and len(fair):
+            for _, r in fair.dropna(subset=["log_hr", "se"]).iterrows():
+                rows.append({"quantity": f"fairness_log_hr_per_sd:{r['dimension']}:{r['group']}",
+                             "endpoint": r["endpoint"], "biobank": bb, "estimate": r["log_hr"], "se": r["se"]})  # fmt: skip
         models = tables["models.tsv"].dropna(
             subset=["harrell_c", "harrell_c_low", "harrell_c_high"]
         )

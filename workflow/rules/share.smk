@@ -2,7 +2,7 @@
 # the run report and each biobank's provenance record.
 import igs.share.bundle
 
-BUNDLE_EVALUATION_FILES = ("comparison.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "percentile_hr.tsv", "calibration.tsv")
+BUNDLE_EVALUATION_FILES = ("comparison.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "fairness.tsv", "percentile_hr.tsv", "calibration.tsv")
 
 
 rule share_bundle:
