@@ -50,8 +50,10 @@ rule export_clinician:
         match=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
         provenance=P.provenance(RESULTS, "{biobank}"),
         options=options("export"),
+        scoring_files=RESOLVED["scores"]["scoring_files"],
     output:
         csv=P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"),
+        card=P.export(RESULTS, "{biobank}", "{endpoint}_model_card.json"),
         provenance=P.export(RESULTS, "{biobank}", "{endpoint}_provenance.json"),
         fhir=directory(P.fhir(RESULTS, "{biobank}", "{endpoint}")),
     log:
@@ -60,10 +62,12 @@ rule export_clinician:
         endpoint="|".join(MODELLED) or "^$",
     params:
         out_dir=lambda wc, output: Path(output.csv).parent,  # the folder of every output
+        scoring_args=lambda wc, input: [a for f in input.scoring_files for a in ("--scoring-file", f)],
     shell:
         "igs export clinician --options {input.options:q} --endpoint {wildcards.endpoint:q} --model {input.model:q} "
         + SURVIVAL_ARGS
-        + " --match-summary {input.match:q} --provenance {input.provenance:q} --out-dir {params.out_dir:q} 2> {log:q}"
+        + " --match-summary {input.match:q} --provenance {input.provenance:q} --out-dir {params.out_dir:q}"
+        + " {params.scoring_args:q} 2> {log:q}"
 
 
 rule report:
