@@ -52,6 +52,8 @@ def fairness_table(
     pcs = [c for c in frame.columns if c.startswith("PC")]
     rows = []
     for dim, group, m in subgroups(test, age_scale=age_scale):
+        if not m.any():  # e.g. no one entered after 70
+            continue
         row = {"dimension": dim, "group": group, "n": int(m.sum()), "n_events": int(e[m].sum())}
         if row["n_events"] >= MIN_EVENTS and row["n"] - row["n_events"] >= MIN_EVENTS:
             row["harrell_c"] = M.harrell_c(t[m], e[m], M.cloglog(risk[tau][m]))
