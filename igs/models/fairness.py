@@ -5,7 +5,8 @@ Per subgroup: ``n`` and ``n_events`` (test set), Harrell's C of the risk at the 
 the observed (Kaplan-Meier) over the mean predicted risk at the first horizon, the calibration
 slope (Cox coefficient of the complementary log-log of that risk, follow-up capped at the
 horizon), and the HR per SD of the score adjusted for the PCs (and for sex outside the sex
-rows). A subgroup with fewer than ``MIN_EVENTS`` events keeps its counts and no metrics.
+rows). A subgroup with fewer than ``MIN_EVENTS`` events (or people without one) keeps its
+counts and no metrics; an empty subgroup has no row.
 """
 
 from __future__ import annotations
