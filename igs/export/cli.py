@@ -27,12 +27,15 @@ def export() -> None:
 @survival_inputs
 @click.option("--match-summary", type=IN_FILE, required=True, help="scores/match_summary.tsv.")
 @click.option("--provenance", type=IN_FILE, help="provenance.json, copied beside the export.")
+@click.option("--scoring-file", "scoring_files", type=IN_FILE, multiple=True,
+              help="Scoring file(s); the endpoint's score's header fills the model card.")  # fmt: skip
 @out_option(
     "--out-dir",
     "The export/ folder: {endpoint}_risk.csv, {endpoint}_provenance.json, fhir/{endpoint}/.",
 )
 def export_clinician(options_file: Path | None, config_file: Path | None, endpoint: str, model_file: Path,
-                     match_summary: Path, provenance: Path | None, out_dir: Path, **files: Path) -> None:  # fmt: skip
+                     match_summary: Path, provenance: Path | None, scoring_files: tuple[Path, ...],
+                     out_dir: Path, **files: Path) -> None:  # fmt: skip
     """Write {endpoint}_risk.csv and one FHIR R4 RiskAssessment per person (fhir/{endpoint}/)."""
     from igs.export.clinician import write_clinician_export
     from igs.export.options import ExportOptions
@@ -44,6 +47,10 @@ def export_clinician(options_file: Path | None, config_file: Path | None, endpoi
         endpoint, model_file, survival_files(**files), match_summary, opts
     )
     write_clinician_export(table, model, [pgs_id], out_dir, endpoint, provenance)
+    from igs.export.write import export_model_card
+
+    export_model_card(endpoint, pgs_id, model, model_file, match_summary, scoring_files, opts,
+                      out_dir / f"{endpoint}_model_card.json")  # fmt: skip
     log.info(
         "%s: %d people exported (%d flagged prevalent)",
         endpoint,

@@ -9,6 +9,8 @@ applicability flags:
 * ``flag_low_variant_match``: the score matched fewer than ``min_match_rate`` of its variants;
 * ``flag_ancestry_outlier``: the person's PCs are far from the reference samples (squared
   Mahalanobis distance beyond the chi-square 99.9% quantile), so the normalisation may not apply;
+* ``flag_age_outside_model``: on the age time scale, the landmark age or the end of the horizon
+  lies outside the ages at which the model saw events (its baseline hazard is extrapolated);
 * ``flag_missing_omics``: an omics feature was missing and imputed with the training median;
 * ``flag_prevalent``: the endpoint was already recorded at the landmark (the risk is not an
   incidence).
@@ -45,7 +47,8 @@ from igs.models.dataset import SurvivalData
 EXPORT_COLUMNS = (
     "IID", "endpoint", "pgs_id", "prs_raw", "prs_z", "prs_percentile", "integrative_lp",
     "risk", "risk_low", "risk_high", "horizon_years", "risk_category",
-    "flag_low_variant_match", "flag_ancestry_outlier", "flag_missing_omics", "flag_prevalent",
+    "flag_low_variant_match", "flag_ancestry_outlier", "flag_age_outside_model", "flag_missing_omics",
+    "flag_prevalent",
     "model_version", "normalisation",
 )  # fmt: skip
 
@@ -70,6 +73,15 @@ def ancestry_outlier(pcs: np.ndarray, reference: np.ndarray, quantile: float = 0
     d = pcs - mu
     d2 = np.einsum("ij,jk,ik->i", d, inv, d)
     return d2 > stats.chi2.ppf(quantile, pcs.shape[1])
+
+
+def age_outside_model(model: CoxModel, start: np.ndarray, horizon: float) -> np.ndarray:
+    """True where, on the age scale, [start, start + horizon] leaves the model's event ages."""
+    start = np.asarray(start, float)
+    if model.time_scale != "age" or not model.baseline_times:
+        return np.zeros(len(start), bool)
+    lo, hi = min(model.baseline_times), max(model.baseline_times)
+    return (start < lo) | (start + horizon > hi)
 
 
 def clinician_table(
@@ -114,6 +126,7 @@ def clinician_table(
             "risk_category": risk_category(risk, thresholds, labels),
             "flag_low_variant_match": match_rate < min_match_rate,
             "flag_ancestry_outlier": ancestry_outlier(pcs, pcs),
+            "flag_age_outside_model": age_outside_model(model, data.start, horizon),
             "flag_missing_omics": data.features[omics].isna().any(axis=1).to_numpy()
             if omics
             else False,

@@ -38,3 +38,37 @@ def export_table(
         normalisation=f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, fitted in this biobank's QC'd samples",
     )  # fmt: skip
     return table, model, pgs_id
+
+
+def export_model_card(
+    endpoint: str,
+    pgs_id: str,
+    model: CoxModel,
+    model_file: PathLike,
+    match_summary: PathLike,
+    scoring_files: tuple[PathLike, ...],
+    opts: ExportOptions,
+    out: PathLike,
+) -> None:
+    """Write the PRS-RS model card (``igs.export.model_card``) of one endpoint's export; the
+    header of the scoring file whose pgs_id is ``pgs_id`` (if given) fills its development part."""
+    from pathlib import Path
+
+    from igs.export.model_card import model_card, write_model_card
+    from igs.scores.scorefile import read_scoring_file
+
+    header: dict[str, str] = {}
+    for f in scoring_files:
+        sf = read_scoring_file(f)
+        if sf.pgs_id == pgs_id:
+            header = dict(sf.header)
+            break
+    match = read_tsv(match_summary).set_index("pgs_id").loc[pgs_id].to_dict()
+    times = model.baseline_times or [float("nan")]
+    card = model_card(
+        endpoint, pgs_id, header, match, Path(model_file).parent, model_set=model.model_set,
+        time_scale=model.time_scale, modelled_ages=(min(times), max(times)), horizon=opts.horizon,
+        ancestry_adjustment=f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, "
+        "fitted in this biobank's QC'd samples",
+    )  # fmt: skip
+    write_model_card(card, out)

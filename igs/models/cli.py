@@ -65,6 +65,10 @@ def models_evaluate(
     # model.json leaves the biobank: no exact event ages in its baseline
     result["model"] = result["model"].coarsened(opts.min_cell, opts.baseline_grid_years)
     write_evaluation(result, out_dir)
+    from igs.models.recalibration import write_recalibration
+
+    write_recalibration(out_dir, dict(opts.recalibration_tables), threshold_age=opts.threshold_age,
+                        n_draws=opts.n_draws, seed=opts.settings.seed)  # fmt: skip
 
 
 @models.command("apply")

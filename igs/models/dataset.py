@@ -37,6 +37,7 @@ class SurvivalData:
     competing: np.ndarray  # bool: died without the event
     features: pd.DataFrame
     groups: dict[str, list[str]] = field(default_factory=dict)
+    ancestry: np.ndarray | None = None  # genetic ancestry group (scores' ancestry_group), if known
 
     def columns(self, model_set: str) -> list[str]:
         return [c for g in MODEL_SETS[model_set] for c in self.groups[g]]
@@ -45,6 +46,7 @@ class SurvivalData:
         return SurvivalData(
             self.endpoint, self.iid[index], self.start[index], self.stop[index], self.event[index],
             self.competing[index], self.features.iloc[index].reset_index(drop=True), self.groups,
+            None if self.ancestry is None else self.ancestry[index],
         )  # fmt: skip
 
     @property
@@ -76,7 +78,12 @@ def assemble(
     cov = covariates.set_index("IID")
     table = (
         ep.set_index("IID")
-        .join(score.set_index("IID")[["Z_norm2"]].rename(columns={"Z_norm2": "prs"}), how="inner")
+        .join(
+            score.set_index("IID")[
+                ["Z_norm2", *(["ancestry_group"] if "ancestry_group" in score else [])]
+            ].rename(columns={"Z_norm2": "prs", "ancestry_group": "_ancestry"}),
+            how="inner",
+        )
         .join(pcs.set_index("IID")[pc_cols], how="inner")
         .join(cov[["sex", "bmi", "sbp", "smoking"]].rename(columns={"sex": "cov_sex"}), how="left")
     )
@@ -116,6 +123,7 @@ def assemble(
         competing=table["competing_death"].to_numpy().astype(bool),
         features=x.reset_index(drop=True),
         groups=groups,
+        ancestry=table["_ancestry"].astype(object).to_numpy() if "_ancestry" in table else None,
     )
 
 

@@ -8,8 +8,11 @@
    decision-curve net benefit.
 2. k-fold cross-validation of each Cox model set on all data (again all fitting inside the folds)
    gives the mean and SD of Harrell's C.
-3. The score's own effect: HR per SD (overall, by sex), percentile-group HRs, cumulative
-   incidence by score group.
+3. The score's own effect: HR per SD (overall, by sex), its modifiers (HR per SD by age band,
+   score x sex and score x age interactions; age bands only on the age time scale),
+   percentile-group HRs, cumulative incidence by score group.
+4. Fairness: C, calibration and HR per SD of the full model within ancestry groups, sexes and
+   age bands at entry, on the test set (:mod:`igs.models.fairness`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ from igs.models import metrics as M
 from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
 from igs.models.dataset import MODEL_SETS, SurvivalData
 from igs.models.engines import fit_coxnet, fit_xgboost
-from igs.models.prs_effects import cumulative_incidence_by_group, hr_per_sd, percentile_hrs
+from igs.models.fairness import fairness_table
+from igs.models.prs_effects import (
+    cumulative_incidence_by_group,
+    hr_per_sd,
+    percentile_hrs,
+    prs_effect_modifiers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +190,15 @@ def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSett
     cv = cross_validated_c(data, s)
     comparison = comparison.merge(cv, on="model", how="left")
     ages = np.arange(40, 81, 5, dtype=float)
+    # on the time-on-study scale everyone starts at 0: no ages, so no age bands or age terms
+    age_scale = bool(np.all(data.start > 0))
     return {
         "comparison": comparison,
         "calibration": pd.DataFrame(calib),
         "net_benefit": pd.DataFrame(nb),
         "hr_per_sd": hr_per_sd(data),
+        "fairness": fairness_table(test, predictions[f"{full}/cox"]["risk"], age_scale=age_scale),
+        "prs_modifiers": prs_effect_modifiers(data, age_scale=age_scale),
         "percentile_hr": percentile_hrs(data),
         "cumulative_incidence": cumulative_incidence_by_group(data, ages),
         "model": fitted[full],
@@ -298,6 +311,8 @@ def write_evaluation(result: dict, out_dir: str | os.PathLike[str]) -> list[Path
             "calibration",
             "net_benefit",
             "hr_per_sd",
+            "prs_modifiers",
+            "fairness",
             "percentile_hr",
             "cumulative_incidence",
         )

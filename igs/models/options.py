@@ -21,6 +21,10 @@ class ModelsOptions:
         int  # model.json leaves the biobank: its baseline steps hold at least this many events
     )
     baseline_grid_years: float
+    # models.recalibration: (location, population table) pairs, threshold age, draws
+    recalibration_tables: tuple[tuple[str, str], ...] = ()
+    threshold_age: float = 60.0
+    n_draws: int = 500
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ModelsOptions:
@@ -37,6 +41,9 @@ class ModelsOptions:
             n_pcs=cfg["scores"]["ancestry_adjustment"]["n_pcs"],
             min_cell=cfg["share"]["min_cell"],
             baseline_grid_years=cfg["share"]["baseline_grid_years"],
+            recalibration_tables=tuple(m.get("recalibration", {}).get("tables", {}).items()),
+            threshold_age=float(m.get("recalibration", {}).get("threshold_age", 60.0)),
+            n_draws=int(m.get("recalibration", {}).get("n_draws", 500)),
         )
 
     def score_of(self, endpoint: str) -> str:

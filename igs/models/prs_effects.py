@@ -190,3 +190,96 @@ def cumulative_incidence_by_group(data: SurvivalData, ages: np.ndarray) -> pd.Da
             for a, v in zip(ages, cif, strict=True)
         ]
     return pd.DataFrame(rows)
+
+
+# Age bands of the score's effect on the age time scale: (label, lower, upper], in years.
+AGE_BANDS = (
+    ("age_under50", -np.inf, 50.0),
+    ("age_50-60", 50.0, 60.0),
+    ("age_60-70", 60.0, 70.0),
+    ("age_70plus", 70.0, np.inf),
+)
+AGE_CENTRE = 60.0  # the score x age term is prs_sd * (age - AGE_CENTRE) / 10
+MIN_EVENTS = 10  # fewer events in a sex or age band: no HR for it
+
+
+def within_ages(df: pd.DataFrame, lo: float, hi: float) -> pd.DataFrame:
+    """The follow-up of ``df`` (start, stop, event on the age scale) inside ages (lo, hi]:
+    intervals clipped to the band, an event kept when it happens inside it."""
+    sub = df[(df["start"] < hi) & (df["stop"] > lo)].copy()
+    inside = sub["stop"] <= hi
+    sub["event"] = (sub["event"].astype(bool) & inside).astype(int)
+    sub["start"] = sub["start"].clip(lower=lo)
+    sub["stop"] = sub["stop"].clip(upper=hi)
+    return sub
+
+
+def split_by_year(df: pd.DataFrame, width: float = 1.0) -> pd.DataFrame:
+    """``df``'s follow-up cut at every multiple of ``width`` years of age (counting-process
+    rows: the event stays on the last piece), with ``age_mid``, each piece's middle age."""
+    start, stop = df["start"].to_numpy(float), df["stop"].to_numpy(float)
+    first = np.floor(start / width).astype(int)
+    last = np.ceil(stop / width).astype(int) - 1
+    pieces = last - first + 1
+    row = np.repeat(np.arange(len(df)), pieces)
+    k = np.arange(len(row)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    cut = (first[row] + k) * width
+    out = df.iloc[row].reset_index(drop=True)
+    out["start"] = np.maximum(start[row], cut)
+    out["stop"] = np.minimum(stop[row], cut + width)
+    out["event"] = np.where(k == pieces[row] - 1, out["event"], 0)
+    out["age_mid"] = (out["start"] + out["stop"]) / 2
+    return out
+
+
+def prs_effect_modifiers(data: SurvivalData, *, age_scale: bool = True) -> pd.DataFrame:
+    """How the score's HR per SD changes with sex and age (age time scale), adjusted for the PCs:
+
+    * ``hr_per_sd_by_age`` rows: the HR per SD within each of ``AGE_BANDS`` (follow-up clipped
+      to the band; ``n`` people with follow-up in it, ``n_events`` its events);
+    * ``prs_interaction`` rows: ``prs_x_male``, the ratio of the male to the female HR per SD
+      (Cox with score, sex and score x sex), and ``prs_x_age_decade``, the ratio of HRs per SD
+      ten years of age apart (score x (age - 60) / 10 as a time-varying covariate on yearly
+      pieces of follow-up); their ``p`` is the Wald test of no interaction.
+
+    Without ``age_scale`` (follow-up on the time-on-study scale) only ``prs_x_male`` is fitted.
+    """
+    df = _frame(data)
+    pcs = [c for c in df.columns if c.startswith("PC")]
+    two_sexes = df["sex_male"].nunique() > 1
+    sex = ["sex_male"] if two_sexes else []
+    rows = []
+    for label, lo, hi in AGE_BANDS if age_scale else ():
+        band = within_ages(df, lo, hi)
+        if band["event"].sum() >= MIN_EVENTS:
+            res = _cox_summary(
+                band[["start", "stop", "event", "prs_sd", *sex, *pcs]],
+                ["prs_sd"],
+                f"{data.endpoint}: HR per SD ({label})",
+            )
+            rows.append(res.assign(effect="hr_per_sd_by_age", group=label, n=len(band),
+                                   n_events=int(band["event"].sum())))  # fmt: skip
+    n, n_events = len(df), int(df["event"].sum())
+    events_by_sex = df.groupby("sex_male")["event"].sum()
+    if two_sexes and events_by_sex.min() >= MIN_EVENTS:
+        fit = df.assign(prs_x_male=df["prs_sd"] * df["sex_male"])
+        res = _cox_summary(
+            fit[["start", "stop", "event", "prs_sd", "sex_male", "prs_x_male", *pcs]],
+            ["prs_x_male"],
+            f"{data.endpoint}: score x sex interaction",
+        )
+        rows.append(
+            res.assign(effect="prs_interaction", group="prs_x_male", n=n, n_events=n_events)
+        )
+    if age_scale and n_events >= MIN_EVENTS:
+        pieces = split_by_year(df)
+        pieces["prs_x_age_decade"] = pieces["prs_sd"] * (pieces["age_mid"] - AGE_CENTRE) / 10
+        res = _cox_summary(
+            pieces[["start", "stop", "event", "prs_sd", "prs_x_age_decade", *sex, *pcs]],
+            ["prs_x_age_decade"],
+            f"{data.endpoint}: score x age interaction",
+        )
+        rows.append(res.assign(effect="prs_interaction", group="prs_x_age_decade", n=n,
+                               n_events=n_events))  # fmt: skip
+    cols = ["effect", "group", "n", "n_events", "hr", "hr_low", "hr_high", "log_hr", "se", "p"]
+    return pd.concat(rows, ignore_index=True)[cols] if rows else pd.DataFrame(columns=cols)

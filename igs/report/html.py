@@ -117,6 +117,16 @@ def biobank_section(results: Path, name: str, endpoints: list[str]) -> str:
         hr = pd.read_csv(ev / "hr_per_sd.tsv", sep="\t")
         parts += [f"<h3>{html.escape(ep)}: model comparison (held-out data)</h3>", _table(comp[cols]),
                   "<p>PRS hazard ratio per SD (adjusted for PCs):</p>", _table(hr[["group", "n", "n_events", "hr", "hr_low", "hr_high"]])]  # fmt: skip
+        if (ev / "fairness.tsv").is_file():
+            fair = pd.read_csv(ev / "fairness.tsv", sep="\t")
+            parts += ["<p>Fairness of the full model on the held-out data, by genetic ancestry group, "
+                      "sex and age at entry (C, observed/expected risk, calibration slope, HR per SD "
+                      "of the score):</p>", _table(fair)]  # fmt: skip
+        if (ev / "prs_modifiers.tsv").is_file():
+            mods = pd.read_csv(ev / "prs_modifiers.tsv", sep="\t")
+            parts += ["<p>PRS effect by age band, and its interactions with sex (male/female HR "
+                      "ratio) and age (HR ratio per decade):</p>",
+                      _table(mods[["effect", "group", "n", "n_events", "hr", "hr_low", "hr_high", "p"]])]  # fmt: skip
         parts += [
             _img((ev / f"{p}.png").read_bytes(), f"{ep} {p}")
             for p in ("cumulative_incidence", "calibration", "td_auc", "percentile_hr")
@@ -130,10 +140,10 @@ def meta_section(meta_dir: Path) -> str:
     if not pooled_file.is_file():
         return ""
     pooled = pd.read_csv(pooled_file, sep="\t")
-    hr = pooled[pooled["quantity"].str.startswith("log_hr_per_sd")].copy()
+    hr = pooled[pooled["quantity"].str.startswith(("log_hr_per_sd", "log_hr_ratio"))].copy()
     for col in ("fixed", "random", "random_low", "random_high"):
         hr[f"hr_{col}"] = np.exp(hr[col])
-    parts = ["<h2>Meta-analysis</h2>", "<h3>PRS hazard ratio per SD</h3>",
+    parts = ["<h2>Meta-analysis</h2>", "<h3>PRS hazard ratio per SD (by age band) and its interactions (HR ratios)</h3>",
              _table(hr[["endpoint", "quantity", "k", "hr_fixed", "hr_random", "hr_random_low", "hr_random_high", "q_p", "i2", "tau2"]]),
              "<h3>Harrell's C</h3>",
              _table(pooled[pooled["quantity"].str.startswith("harrell_c")][["endpoint", "quantity", "k", "fixed", "random", "i2"]])]  # fmt: skip

@@ -38,7 +38,8 @@ from igs.io.atomic import atomic_paths
 from igs.share.disclosure import bundle_constraints, count_columns, protect, value_columns
 
 SCHEMA_VERSION = "1.0"
-BUNDLE_FILES = ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv", "match.tsv")
+BUNDLE_FILES = ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv", "fairness.tsv",
+                "match.tsv")  # fmt: skip
 
 
 def suppress(
@@ -173,7 +174,7 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
                        **{f"excluded_{k}": v for k, v in ep["excluded"].items()}})  # fmt: skip
     counts = pd.DataFrame(counts)
 
-    models, effects, calib = [], [], []
+    models, effects, calib, fair = [], [], [], []
     for ep, ev in files.evaluations.items():
         if not ev.is_dir():
             continue
@@ -184,14 +185,22 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
             endpoint=ep, effect="percentile_group"
         )
         effects += [hr, pct]
+        if (ev / "prs_modifiers.tsv").is_file():  # by age band and interactions (has ``effect``)
+            mods = pd.read_csv(ev / "prs_modifiers.tsv", sep="\t").assign(endpoint=ep)
+            effects.append(mods)
         calib.append(pd.read_csv(ev / "calibration.tsv", sep="\t").assign(endpoint=ep))
+        if (ev / "fairness.tsv").is_file():
+            fair.append(pd.read_csv(ev / "fairness.tsv", sep="\t").assign(endpoint=ep))
     effect_values = ["hr", "hr_low", "hr_high", "log_hr", "se", "p"]
     effects_df = _stack(effects, ["endpoint", "effect", "group", "n", "n_events", *effect_values])
     calib_raw = _stack(calib, ["endpoint", "model", "bin", "n", "predicted", "observed"])
     calib_df = merge_calibration_bins(calib_raw, min_cell)
     models_df = _stack(models, ["endpoint", "model"], keep_others=True)
+    from igs.models.fairness import COLUMNS as FAIRNESS_COLUMNS
+
+    fairness_df = _stack(fair, ["endpoint", *FAIRNESS_COLUMNS])
     raw = {"counts.tsv": counts, "models.tsv": models_df, "prs_effects.tsv": effects_df,
-           "calibration.tsv": calib_df}  # fmt: skip
+           "calibration.tsv": calib_df, "fairness.tsv": fairness_df}  # fmt: skip
     protected, touched = protect_tables(raw, min_cell)
     # a model whose test events are blanked loses its calibration too (computed from them)
     m, cal = protected["models.tsv"], protected["calibration.tsv"]
@@ -208,9 +217,9 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
         tables["provenance.json"] = files.provenance.read_text()
     tables["__suppressed__"] = pd.DataFrame(
         {
-            "table": ["counts.tsv", "prs_effects.tsv", "calibration.tsv", "models.tsv"],
+            "table": ["counts.tsv", "prs_effects.tsv", "calibration.tsv", "models.tsv", "fairness.tsv"],
             "rows_suppressed": [touched["counts.tsv"], touched["prs_effects.tsv"],
-                                calibration_rows, touched["models.tsv"]],
+                                calibration_rows, touched["models.tsv"], touched["fairness.tsv"]],
         }
     )  # fmt: skip
     return tables
@@ -222,7 +231,9 @@ def write_bundle(
     """Write the tables and a manifest with their checksums, all or nothing."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    names = list(BUNDLE_FILES) + (["provenance.json"] if "provenance.json" in tables else [])
+    # (tables built before fairness.tsv existed have none: the manifest lists what is written)
+    names = [n for n in BUNDLE_FILES if n in tables]
+    names += ["provenance.json"] if "provenance.json" in tables else []
     paths = [out / n for n in names] + [out / "manifest.json"]
     with atomic_paths(paths) as tmps:
         digests = {}

@@ -35,6 +35,7 @@ COUNT_COLUMNS = {
     "prs_effects.tsv": lambda c: c in ("n", "n_events"),
     "models.tsv": lambda c: c in COUNT_COLUMNS_OF_MODELS,
     "calibration.tsv": lambda c: c == "n",
+    "fairness.tsv": lambda c: c in ("n", "n_events"),
 }
 DATE = re.compile(r"(?<!\d)(1[89]|20)\d\d[-/.](0[1-9]|1[0-2])[-/.](0[1-9]|[12]\d|3[01])(?!\d)")
 NUMBER = re.compile(r"(?<![\w.])-?\d+\.(\d+)(?:[eE][-+]?\d+)?")
@@ -64,7 +65,9 @@ def value_columns(name: str, table: pd.DataFrame) -> list[str]:
     cols = {
         "prs_effects.tsv": ["hr", "hr_low", "hr_high", "log_hr", "se", "p"],
         "calibration.tsv": ["predicted", "observed"],
-    }.get(name, [])
+        "fairness.tsv": ["harrell_c", "observed_expected", "calibration_slope", "hr", "hr_low",
+                         "hr_high", "log_hr", "se"],
+    }.get(name, [])  # fmt: skip
     return [c for c in cols if c in table]
 
 
@@ -96,12 +99,29 @@ def bundle_constraints(tables: dict[str, pd.DataFrame]) -> list[Constraint]:
                 )
             if pct:
                 out.append(_sum(total, [("prs_effects.tsv", i, col) for i in pct]))
+            # an interaction is fitted on everyone: its counts repeat the overall ones
+            for i in rows:
+                if effects.at[i, "effect"] == "prs_interaction":
+                    out.append(_sum(("prs_effects.tsv", i, col), [total]))
             if "all" in hr and ep in count_row:  # the score's analysis set is everyone included
                 target = "n_included" if col == "n" else "n_events"
                 out.append(_sum(("counts.tsv", count_row[ep], target), [total]))
         for i in rows:
             out.append(_sum(("prs_effects.tsv", i, "n"),
                             [("prs_effects.tsv", i, "n_events"), ("~", "prs", i, "no_event")]))  # fmt: skip
+    fairness = tables.get("fairness.tsv", pd.DataFrame())
+    model_rows = dict(_rows_by(models, "endpoint"))
+    for ep, rows in _rows_by(fairness, "endpoint"):
+        # each dimension's groups partition the endpoint's test set
+        for dim in dict.fromkeys(fairness.loc[rows, "dimension"]):
+            parts = [i for i in rows if fairness.at[i, "dimension"] == dim]
+            for col, total in (("n", "n_test"), ("n_events", "events_test")):
+                whole = (("models.tsv", model_rows[ep][0], total)
+                         if ep in model_rows and total in models else ("~", "fairness", ep, col))  # fmt: skip
+                out.append(_sum(whole, [("fairness.tsv", i, col) for i in parts]))
+        for i in rows:
+            out.append(_sum(("fairness.tsv", i, "n"),
+                            [("fairness.tsv", i, "n_events"), ("~", "fairness", i, "no_event")]))  # fmt: skip
     for ep, rows in _rows_by(models, "endpoint"):
         first = rows[0]
         for col in ("n_train", "n_test", "events_test"):

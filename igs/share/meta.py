@@ -1,7 +1,9 @@
 """Meta-analysis of share bundles: fixed-effect and DerSimonian-Laird random-effects pooling.
 
 For each endpoint the pooled quantities are the log HR per SD of the score (overall, female,
-male) and each model's Harrell C (SE from its bootstrap 95% CI: (high - low) / (2 x 1.96)).
+male and per age band: ``log_hr_per_sd:<group>``), the log ratios of HRs per SD of its
+interactions with sex and age (``log_hr_ratio:prs_x_male``, ``log_hr_ratio:prs_x_age_decade``)
+and each model's Harrell C (SE from its bootstrap 95% CI: (high - low) / (2 x 1.96)).
 Per quantity: the inverse-variance fixed-effect estimate, the DerSimonian-Laird random-effects
 estimate, Cochran's Q with its p-value, I-squared, tau-squared, and leave-one-biobank-out
 random-effects estimates.
@@ -71,10 +73,17 @@ def gather_estimates(bundles: dict[str, dict[str, pd.DataFrame]]) -> pd.DataFram
     rows = []
     for bb, tables in bundles.items():
         eff = tables["prs_effects.tsv"]
-        hr = eff[(eff["effect"] == "hr_per_sd")].dropna(subset=["log_hr", "se"])
+        kinds = {"hr_per_sd": "log_hr_per_sd", "hr_per_sd_by_age": "log_hr_per_sd",
+                 "prs_interaction": "log_hr_ratio"}  # fmt: skip
+        hr = eff[eff["effect"].isin(list(kinds))].dropna(subset=["log_hr", "se"])
         for _, r in hr.iterrows():
-            rows.append({"quantity": f"log_hr_per_sd:{r['group']}", "endpoint": r["endpoint"], "biobank": bb,
+            rows.append({"quantity": f"{kinds[r['effect']]}:{r['group']}", "endpoint": r["endpoint"], "biobank": bb,
                          "estimate": r["log_hr"], "se": r["se"]})  # fmt: skip
+        fair = tables.get("fairness.tsv")
+        if isinstance(fair, pd.DataFrame) and len(fair):
+            for _, r in fair.dropna(subset=["log_hr", "se"]).iterrows():
+                rows.append({"quantity": f"fairness_log_hr_per_sd:{r['dimension']}:{r['group']}",
+                             "endpoint": r["endpoint"], "biobank": bb, "estimate": r["log_hr"], "se": r["se"]})  # fmt: skip
         models = tables["models.tsv"].dropna(
             subset=["harrell_c", "harrell_c_low", "harrell_c_high"]
         )

@@ -44,6 +44,10 @@ class DiseaseModel:
     omics_markers: tuple[str, ...] = ()  # analytes that load on this disease's latent factor
     post_onset_marker: str = ""  # analyte that rises after onset (reverse causation)
     post_onset_shift: float = 2.5
+    # effect modification of the score: its log HR per SD is
+    # prs_sd + prs_x_male * male + prs_x_age_decade * (age - PRS_AGE_CENTRE) / 10
+    prs_x_male: float = 0.0
+    prs_x_age_decade: float = 0.0
 
 
 DISEASES = (
@@ -92,6 +96,7 @@ SEX_SPECIFIC = DiseaseModel(
     {"prs_sd": 0.50, "current_smoker": 0.10},
 )
 SEX_SPECIFIC_SEX = "male"
+PRS_AGE_CENTRE = 60.0  # age at which prs_x_age_decade leaves the score's log HR at prs_sd
 METFORMIN = "A10BA02"
 DEATH = {
     "baseline_rate": 2.5e-5,
@@ -111,6 +116,52 @@ def gompertz_age(
     return np.log1p(shape * (h0 + unit_exp) / rate) / shape
 
 
+def modified(diseases: tuple[DiseaseModel, ...], prs_modifiers: dict) -> tuple[DiseaseModel, ...]:
+    """``diseases`` with the score's effect modifiers of ``prs_modifiers`` (disease name ->
+    {"prs_x_male": ..., "prs_x_age_decade": ...}) set; unknown names fail."""
+    from dataclasses import replace
+
+    from igs.errors import IGSError
+
+    names = {d.name for d in diseases}
+    unknown = sorted(set(prs_modifiers) - names)
+    if unknown:
+        raise IGSError(
+            f"prs_modifiers: unknown disease(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}."
+        )
+    out = []
+    for d in diseases:
+        mods = prs_modifiers.get(d.name, {})
+        bad = sorted(set(mods) - {"prs_x_male", "prs_x_age_decade"})
+        if bad:
+            raise IGSError(
+                f"prs_modifiers[{d.name}]: unknown key(s) {', '.join(bad)}; "
+                "use prs_x_male and prs_x_age_decade."
+            )
+        out.append(replace(d, **{k: float(v) for k, v in mods.items()}))
+    return tuple(out)
+
+
+def onset_ages(d: DiseaseModel, x: dict[str, np.ndarray], unit_exp: np.ndarray) -> np.ndarray:
+    """Onset ages under ``d``'s hazard ``rate * exp(shape * a + eta(a))``, where the score's age
+    term makes ``eta`` linear in age: a Gompertz law with a person-specific rate and shape. A
+    shape <= 0 (a strongly age-decreasing effect at a high score) bounds the cumulative hazard
+    by ``-rate / shape``: draws beyond it never fall ill (infinite onset age)."""
+    eta = sum(d.log_hr[k] * x[k] for k in d.log_hr)
+    prs = x["prs_sd"]
+    eta = eta + d.prs_x_male * prs * x["male"] - d.prs_x_age_decade * prs * PRS_AGE_CENTRE / 10
+    shape = d.baseline_shape + d.prs_x_age_decade * prs / 10
+    rate = d.baseline_rate * np.exp(eta)
+    if np.all(shape > 0):  # the default models: exactly the original draws
+        return gompertz_age(rate, shape, unit_exp)
+    flat = np.abs(shape) < 1e-12
+    safe = np.where(flat, 1.0, shape)
+    arg = safe * unit_exp / rate
+    with np.errstate(invalid="ignore", divide="ignore"):
+        age = np.where(arg > -1, np.log1p(np.maximum(arg, -1)) / safe, np.inf)
+    return np.where(flat, unit_exp / rate, age)
+
+
 def simulate_health_records(
     people: pd.DataFrame,
     rng: np.random.Generator,
@@ -119,13 +170,16 @@ def simulate_health_records(
     entry_age: tuple[float, float] = (40.0, 70.0),
     admin_end: str = "2023-12-31",
     loss_to_followup: float = 0.05,
+    prs_modifiers: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """Draw clinical, diagnoses and omics tables for ``people``.
 
     ``people`` has IID, male (genetic sex, bool), reported_male (bool) and
-    ``prs_z_<pgs_id>`` columns. Returns (clinical, diagnoses, omics, per-person truth, model
-    truth, medications).
+    ``prs_z_<pgs_id>`` columns. ``prs_modifiers`` plants a sex- and age-specific score effect
+    (see :func:`modified`; none by default, which leaves every draw as it was). Returns
+    (clinical, diagnoses, omics, per-person truth, model truth, medications).
     """
+    diseases = modified(DISEASES, prs_modifiers or {})
     n = len(people)
     iid = people[C.IID].to_numpy()
     male = people["male"].to_numpy(bool)
@@ -148,7 +202,7 @@ def simulate_health_records(
 
     truth = pd.DataFrame({C.IID: iid})
     onset_age = {}
-    for d in DISEASES:
+    for d in diseases:
         x = {
             "prs_sd": people[f"prs_z_{d.score}"].to_numpy(),
             "male": male.astype(float),
@@ -157,10 +211,7 @@ def simulate_health_records(
             "sbp_sd": sbp_sd,
             "omics_sd": omics_u[d.name],
         }
-        eta = sum(d.log_hr[k] * x[k] for k in d.log_hr)
-        onset_age[d.name] = gompertz_age(
-            d.baseline_rate * np.exp(eta), d.baseline_shape, rng.exponential(size=n)
-        )
+        onset_age[d.name] = onset_ages(d, x, rng.exponential(size=n))
         truth[f"omics_u_{d.name}"] = omics_u[d.name]
         truth[f"onset_age_{d.name}"] = onset_age[d.name]
 
@@ -237,7 +288,8 @@ def simulate_health_records(
 
     model_truth = {
         "time_scale": "age",
-        "diseases": {d.name: asdict(d) for d in DISEASES},
+        "diseases": {d.name: asdict(d) for d in diseases},
+        "prs_age_centre": PRS_AGE_CENTRE,
         "death": DEATH,
         "covariate_scaling": {
             k: {"centre": c, "scale": s} for k, (c, s) in COVARIATE_SCALING.items()

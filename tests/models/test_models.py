@@ -272,8 +272,13 @@ def test_evaluation_on_planted_data(tmp_path):
         index="age", columns="group", values="cumulative_incidence"
     )
     assert ci.loc[80, "top 10%"] > ci.loc[80, "40-60%"] > ci.loc[80, "bottom 10%"]
+    # the planted effect is the same for both sexes and at every age: no interaction found
+    mods = result["prs_modifiers"].set_index("group")
+    for term in ("prs_x_male", "prs_x_age_decade"):
+        assert mods.loc[term, "hr_low"] < 1 < mods.loc[term, "hr_high"], mods.loc[term]
 
     paths = write_evaluation(result, tmp_path)
+    assert (tmp_path / "prs_modifiers.tsv").is_file()
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
     model = CoxModel.from_json(tmp_path / "model.json")
     np.testing.assert_allclose(

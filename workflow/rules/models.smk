@@ -1,7 +1,8 @@
 # Integrative survival models per biobank and endpoint (endpoints that name a `score`).
 
 EVALUATION_FILES = (
-    "comparison.tsv", "calibration.tsv", "net_benefit.tsv", "hr_per_sd.tsv", "percentile_hr.tsv",
+    "comparison.tsv", "calibration.tsv", "net_benefit.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "fairness.tsv", "percentile_hr.tsv",
+    "recalibrated_incidence.tsv", "threshold_ages.tsv",
     "cumulative_incidence.tsv", "metrics.json", "model.json", "cumulative_incidence.png",
     "calibration.png", "td_auc.png", "percentile_hr.png",
 )  # fmt: skip

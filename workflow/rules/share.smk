@@ -2,7 +2,7 @@
 # the run report and each biobank's provenance record.
 import igs.share.bundle
 
-BUNDLE_EVALUATION_FILES = ("comparison.tsv", "hr_per_sd.tsv", "percentile_hr.tsv", "calibration.tsv")
+BUNDLE_EVALUATION_FILES = ("comparison.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "fairness.tsv", "percentile_hr.tsv", "calibration.tsv")
 
 
 rule share_bundle:
@@ -58,8 +58,10 @@ rule export_clinician:
         match=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
         provenance=P.provenance(RESULTS, "{biobank}"),
         options=options("export"),
+        scoring_files=RESOLVED["scores"]["scoring_files"],
     output:
         csv=P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"),
+        card=P.export(RESULTS, "{biobank}", "{endpoint}_model_card.json"),
         provenance=P.export(RESULTS, "{biobank}", "{endpoint}_provenance.json"),
         fhir=directory(P.fhir(RESULTS, "{biobank}", "{endpoint}")),
     log:
@@ -68,6 +70,7 @@ rule export_clinician:
         endpoint="|".join(MODELLED) or "^$",
     params:
         out_dir=lambda wc, output: Path(output.csv).parent,  # the folder of every output
+        scoring_args=lambda wc, input: [a for f in input.scoring_files for a in ("--scoring-file", f)],
     threads: rule_threads("export_clinician")
     resources:
         mem_mb=rule_mem_mb("export_clinician"),
@@ -75,7 +78,8 @@ rule export_clinician:
     shell:
         "igs export clinician --options {input.options:q} --endpoint {wildcards.endpoint:q} --model {input.model:q} "
         + SURVIVAL_ARGS
-        + " --match-summary {input.match:q} --provenance {input.provenance:q} --out-dir {params.out_dir:q} 2> {log:q}"
+        + " --match-summary {input.match:q} --provenance {input.provenance:q} --out-dir {params.out_dir:q}"
+        + " {params.scoring_args:q} 2> {log:q}"
 
 
 rule report:
