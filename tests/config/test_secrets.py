@@ -175,3 +175,44 @@ def test_a_run_with_a_password_leaves_no_trace_of_it(
                    "--out-dir", str(tmp_path / "again"))  # fmt: skip
     assert proc.returncode == 3 and "password authentication failed" in proc.stderr
     assert "wrong" not in proc.stderr.replace("password authentication failed", "")
+
+
+@pytest.mark.workflow
+def test_a_workflow_run_with_a_password_leaves_no_trace_of_it(
+    password_server, small_cohort, small_scoring_files, tmp_path
+):
+    """The workflow reads a password-protected OMOP server (PGPASSWORD in its environment): no
+    file under results/, logs/ or .snakemake/ and nothing Snakemake prints holds the password."""
+    from igs.pheno import read_table_records, write_omop
+    from tests.conftest import snakemake
+
+    url = f"postgresql://igs@127.0.0.1:{password_server}/omop"
+    os.environ["PGPASSWORD"] = PASSWORD
+    try:
+        write_omop(
+            read_table_records(small_cohort / "clinical.tsv", small_cohort / "diagnoses.tsv"), url
+        )
+        cfg = {
+            "biobanks": [{"name": "pg", "genotypes": {"path": str(small_cohort / "genotypes"),
+                                                      "format": "bed"},
+                          "phenotypes": {"source": "omop", "omop_url": url}}],
+            "scores": {"scoring_files": [str(small_scoring_files / "IGS_SIM_CAD.txt.gz")]},
+            "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21", "I25.1"]}]},
+        }  # fmt: skip
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+        targets = ["results/pg/pheno/summary.json", "results/pg/provenance.json"]
+        proc = snakemake(*targets, "--cores", "2", "--configfile", "c.yaml", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        # a changed value makes Snakemake print "Params have changed" with the stage's config
+        again = snakemake(*targets, "--cores", "2", "--config", "seed=9", "--configfile",
+                          "c.yaml", cwd=tmp_path)  # fmt: skip
+        assert again.returncode == 0, again.stderr
+    finally:
+        del os.environ["PGPASSWORD"]
+    files = [p for d in ("results", "logs", ".snakemake") for p in (tmp_path / d).rglob("*")
+             if p.is_file()]  # fmt: skip
+    assert len(files) > 5 and (tmp_path / "results/pg/pheno/CAD.parquet").is_file()
+    for text in [proc.stdout + proc.stderr + again.stdout + again.stderr] + [
+        p.read_bytes().decode("latin-1") for p in files
+    ]:
+        assert PASSWORD not in text
