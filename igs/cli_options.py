@@ -62,3 +62,16 @@ def options_options(stage: str, blocks: str):  # type: ignore[no-untyped-def]
 
 def out_option(name: str, help: str, *, required: bool = True) -> Any:
     return click.option(name, type=OUT_PATH, required=required, help=help)
+
+
+def stage_options_config(
+    options_file: Path | None, config_file: Path | None, stage: str
+) -> dict[str, Any]:
+    """The config blocks a stage reads, from its options file (the workflow) or a config file
+    (by hand); one of the two is required."""
+    from igs.errors import ConfigError
+    from igs.options import stage_record
+
+    if options_file is None and config_file is None:
+        raise ConfigError(f"igs {stage}: give --options (the workflow's {stage}.json) or --config.")
+    return stage_record(options_file, config_file, stage)["config"]

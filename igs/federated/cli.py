@@ -8,21 +8,10 @@ from pathlib import Path
 
 import click
 
-from igs.cli_options import options_options
+from igs.cli_options import options_options, stage_options_config
 from igs.models.cli import survival_files, survival_inputs
 
 _BLOCKS = "`federated`, `pheno`, `models`, `scores` blocks and `seed`"
-
-
-def _federated_config(options_file: Path | None, config_file: Path | None) -> dict:
-    from igs.errors import ConfigError
-    from igs.options import stage_record
-
-    if options_file is None and config_file is None:
-        raise ConfigError(
-            "igs federated: give --options (the workflow's federated.json) or --config."
-        )
-    return stage_record(options_file, config_file, "federated")["config"]
 
 
 @click.group()
@@ -48,7 +37,7 @@ def federated_node(
     from igs.models.load import load_survival_data
     from igs.models.options import ModelsOptions
 
-    cfg = _federated_config(options_file, config_file)
+    cfg = stage_options_config(options_file, config_file, "federated")
     fed = cfg["federated"]
     data = load_survival_data(survival_files(**files), endpoint, ModelsOptions.from_config(cfg))
     columns = data.columns(fed["model_set"])
@@ -93,7 +82,7 @@ def federated_central(
     from igs.federated import central as C
     from igs.federated.algorithm import vantage6_ask
 
-    cfg = _federated_config(options_file, config_file)
+    cfg = stage_options_config(options_file, config_file, "federated")
     fed = cfg["federated"]
     sites: dict[str, pd.DataFrame] = {}
     for spec in tables:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from igs.cli_options import IN_FILE, options_options, out_option
+from igs.cli_options import IN_FILE, options_options, out_option, stage_options_config
 
 _BLOCKS = "`pheno`, `models`, `scores` blocks and `seed`"
 
@@ -32,13 +32,9 @@ def survival_files(**kw: Path):  # type: ignore[no-untyped-def]
 
 
 def models_options(options_file: Path | None, config_file: Path | None, stage: str = "models"):  # type: ignore[no-untyped-def]
-    from igs.errors import ConfigError
     from igs.models.options import ModelsOptions
-    from igs.options import stage_record
 
-    if options_file is None and config_file is None:
-        raise ConfigError(f"igs {stage}: give --options (the workflow's {stage}.json) or --config.")
-    return ModelsOptions.from_config(stage_record(options_file, config_file, stage)["config"])
+    return ModelsOptions.from_config(stage_options_config(options_file, config_file, stage))
 
 
 @click.group()

@@ -133,27 +133,32 @@ def test_password_comes_from_pgpassfile_or_pgpassword(password_server, tmp_path,
     connect(url).close()
 
 
+def omop_biobank_config(url, cohort: Path, scoring_files: Path, folder: Path) -> Path:
+    """Write the cohort's records to the OMOP server at ``url`` (PGPASSWORD must be set) and a
+    config whose one biobank reads them; returns the config file."""
+    from igs.pheno import read_table_records, write_omop
+
+    write_omop(read_table_records(cohort / "clinical.tsv", cohort / "diagnoses.tsv"), url)
+    cfg = {
+        "results_dir": str(folder / "results"),
+        "biobanks": [{"name": "pg", "genotypes": {"path": str(cohort / "genotypes"),
+                                                  "format": "bed"},
+                      "phenotypes": {"source": "omop", "omop_url": url}}],
+        "scores": {"scoring_files": [str(scoring_files / "IGS_SIM_CAD.txt.gz")]},
+        "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21", "I25.1"]}]},
+    }  # fmt: skip
+    (folder / "c.yaml").write_text(yaml.safe_dump(cfg))
+    return folder / "c.yaml"
+
+
 def test_a_run_with_a_password_leaves_no_trace_of_it(
     password_server, small_cohort, small_scoring_files, tmp_path, monkeypatch
 ):
     """pheno build and provenance read a password-protected OMOP server (password from
     PGPASSWORD); no file they write and nothing they print contains the password or the user."""
-    from igs.pheno import read_table_records, write_omop
-
     url = f"postgresql://igs@127.0.0.1:{password_server}/omop?sslmode=disable"
     monkeypatch.setenv("PGPASSWORD", PASSWORD)
-    write_omop(
-        read_table_records(small_cohort / "clinical.tsv", small_cohort / "diagnoses.tsv"), url
-    )
-    cfg = {
-        "results_dir": str(tmp_path / "results"),
-        "biobanks": [{"name": "pg", "genotypes": {"path": str(small_cohort / "genotypes"),
-                                                  "format": "bed"},
-                      "phenotypes": {"source": "omop", "omop_url": url}}],
-        "scores": {"scoring_files": [str(small_scoring_files / "IGS_SIM_CAD.txt.gz")]},
-        "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21", "I25.1"]}]},
-    }  # fmt: skip
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    omop_biobank_config(url, small_cohort, small_scoring_files, tmp_path)
     out = tmp_path / "results" / "pg"
     env_run = [
         run_igs("pheno", "build", "--config", str(tmp_path / "c.yaml"), "--biobank", "pg",
@@ -183,24 +188,15 @@ def test_a_workflow_run_with_a_password_leaves_no_trace_of_it(
 ):
     """The workflow reads a password-protected OMOP server (PGPASSWORD in its environment): no
     file under results/, logs/ or .snakemake/ and nothing Snakemake prints holds the password."""
-    from igs.pheno import read_table_records, write_omop
     from tests.conftest import snakemake
 
     url = f"postgresql://igs@127.0.0.1:{password_server}/omop"
     os.environ["PGPASSWORD"] = PASSWORD
     try:
-        write_omop(
-            read_table_records(small_cohort / "clinical.tsv", small_cohort / "diagnoses.tsv"), url
-        )
-        cfg = {
-            "biobanks": [{"name": "pg", "genotypes": {"path": str(small_cohort / "genotypes"),
-                                                      "format": "bed"},
-                          "phenotypes": {"source": "omop", "omop_url": url}}],
-            "scores": {"scoring_files": [str(small_scoring_files / "IGS_SIM_CAD.txt.gz")]},
-            "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21", "I25.1"]}]},
-        }  # fmt: skip
-        (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
-        targets = ["results/pg/pheno/summary.json", "results/pg/provenance.json"]
+        omop_biobank_config(url, small_cohort, small_scoring_files, tmp_path)
+        targets = [
+            str(tmp_path / "results/pg" / f) for f in ("pheno/summary.json", "provenance.json")
+        ]
         proc = snakemake(*targets, "--cores", "2", "--configfile", "c.yaml", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         # a changed value makes Snakemake print "Params have changed" with the stage's config
