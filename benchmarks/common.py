@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,9 +73,14 @@ def simulated_cohort(out: Path, n_samples: int, n_variants: int, seed: int = 7) 
     return prefix
 
 
-def benchmark_arguments(description: str) -> argparse.Namespace:
-    """The options every benchmark takes: cohort size, work folder, optional JSON output."""
+def benchmark_arguments(
+    description: str, extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    """The options every benchmark takes: cohort size, work folder, optional JSON output
+    (``extra`` adds a script's own)."""
     parser = argparse.ArgumentParser(description=description)
+    if extra is not None:
+        extra(parser)
     parser.add_argument("--n-samples", type=int, default=5000)
     parser.add_argument("--n-variants", type=int, default=200_000)
     parser.add_argument("--work-dir", type=Path, default=Path("tmp/bench"))

@@ -6,6 +6,13 @@ scores) are written once as PGS Catalog files for igs and as one multi-column fi
 calls and use 2 threads. The script also checks that the SUMs agree.
 
     python -m benchmarks.score_vs_plink2 --n-samples 5000 --n-variants 200000
+
+``--dosages`` scores imputed dosages instead (:mod:`benchmarks.dosage_scores` makes them): igs
+on the pgen against ``plink2 --pfile --score`` on the same pgen, and igs reading the VCF
+(``FORMAT/DS``) against plink2's VCF import + score, as pgsc_calc runs it. ``--per-chrom`` adds
+the same on one file per chromosome (igs matches per file and sums; plink2 imports per file).
+
+    python -m benchmarks.score_vs_plink2 --dosages --per-chrom --n-samples 2000 --n-variants 100000
 """
 
 from __future__ import annotations
@@ -13,12 +20,21 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import benchmark_arguments, measure, report, simulated_cohort
+from benchmarks.common import (
+    Measured,
+    benchmark_arguments,
+    measure,
+    measure_all,
+    report,
+    simulated_cohort,
+)
+from igs.io.chroms import chrom_sort_key
 from igs.io.plink import read_bim
 
 N_SCORES = 10
@@ -65,7 +81,7 @@ def write_scores(prefix: Path, out: Path, seed: int = 11) -> tuple[list[Path], P
 def compare_sums(igs_scores: Path, plink_sscore: Path) -> float:
     """Largest absolute difference between igs's and plink2's SUM over all samples and scores."""
     ours = pd.read_csv(igs_scores, sep="\t").pivot(index="IID", columns="pgs_id", values="SUM")
-    theirs = pd.read_csv(plink_sscore, sep="\t").set_index("IID")
+    theirs = pd.read_csv(plink_sscore, sep="\t").rename(columns={"#IID": "IID"}).set_index("IID")
     diffs = [
         np.abs(ours[c].to_numpy() - theirs.loc[ours.index, f"{c}_SUM"].to_numpy()).max()
         for c in ours.columns
@@ -73,9 +89,103 @@ def compare_sums(igs_scores: Path, plink_sscore: Path) -> float:
     return float(max(diffs))
 
 
+def dosage_options(parser) -> None:
+    parser.add_argument(
+        "--dosages", action="store_true", help="Score imputed dosages (pgen, VCF DS)."
+    )
+    parser.add_argument(
+        "--per-chrom", action="store_true", help="With --dosages: also per-chromosome files."
+    )
+
+
+def plink2_score_args(plink_file: Path, out: Path) -> list[str]:
+    return ["--threads", "2", "--score", str(plink_file), "1", "2", "header-read",
+            "cols=+scoresums", "--score-col-nums", f"3-{2 + N_SCORES}", "--out", str(out)]  # fmt: skip
+
+
+def dosage_benchmark(args, prefix: Path, out: Path) -> None:
+    """igs against plink2 on the same dosage files (pgen, VCF; merged and per chromosome)."""
+    from benchmarks.dosage_scores import make_dosage_files
+
+    files = make_dosage_files(prefix, out / "dosages")
+    pgs_files, plink_file = write_scores(prefix, out / "scoring_files")
+    plink2 = shutil.which("plink2")
+    chroms = sorted(
+        {p.name.split(".")[0][3:] for p in (out / "dosages").glob("chr*.pgen")},
+        key=chrom_sort_key,
+    )
+
+    def igs(fmt: str, path: Path, tag: str) -> list[str]:
+        return [sys.executable, "-m", "benchmarks.dosage_scores", "--format", fmt, "--genotypes",
+                str(path), "--out", str(out / f"igs_{tag}.tsv.gz"), *map(str, pgs_files)]  # fmt: skip
+
+    def vcf_import_and_score(vcf: Path, tag: str) -> list[list[str]]:
+        tmp = out / f"import_{tag}"
+        return [
+            [
+                plink2,
+                "--threads",
+                "2",
+                "--vcf",
+                str(vcf),
+                "dosage=DS",
+                "--make-pgen",
+                "--out",
+                str(tmp),
+            ],
+            [plink2, "--pfile", str(tmp), *plink2_score_args(plink_file, out / f"plink_{tag}")],
+        ]
+
+    rows: dict[str, Measured] = {}
+    pairs = []
+    rows["plink2 pgen"] = measure([plink2, "--pfile", str(files["pgen"]),
+                                   *plink2_score_args(plink_file, out / "plink_pgen")])  # fmt: skip
+    rows["igs pgen"] = measure(igs("pgen", files["pgen"], "pgen"))
+    pairs.append(("plink2 pgen", "igs pgen"))
+    rows["plink2 VCF import+score"] = measure_all(vcf_import_and_score(files["vcf"], "vcf"))
+    rows["igs VCF"] = measure(igs("vcf", files["vcf"], "vcf"))
+    pairs.append(("plink2 VCF import+score", "igs VCF"))
+    if args.per_chrom:
+        rows["plink2 pgen x22"] = measure_all(
+            [[plink2, "--pfile", str(out / "dosages" / f"chr{c}"),
+              *plink2_score_args(plink_file, out / f"plink_pgen_chr{c}")] for c in chroms]
+        )  # fmt: skip
+        rows["igs pgen x22"] = measure(igs("pgen", files["pgen_per_chrom"], "pgen_chroms"))
+        pairs.append(("plink2 pgen x22", "igs pgen x22"))
+        rows["plink2 VCF x22"] = measure_all(
+            [cmd for c in chroms
+             for cmd in vcf_import_and_score(out / "dosages" / f"chr{c}.vcf.gz", f"vcf_chr{c}")]
+        )  # fmt: skip
+        rows["igs VCF x22"] = measure(igs("vcf", files["vcf_per_chrom"], "vcf_chroms"))
+        pairs.append(("plink2 VCF x22", "igs VCF x22"))
+    title = f"{N_SCORES} dosage scores on {args.n_samples} samples x {args.n_variants} variants"
+    ratios = {}
+    print(f"\n{title}\n{'run':<26}{'wall s':>10}{'peak MB':>10}")
+    for name, m in rows.items():
+        print(f"{name:<26}{m.wall_s:>10.2f}{m.peak_mb:>10.0f}")
+    for peer, ours in pairs:
+        r = rows[ours].wall_s / rows[peer].wall_s
+        ratios[f"{ours} / {peer}"] = r
+        print(f"{ours} / {peer}: wall {r:.2f}x, peak memory {rows[ours].peak_mb:.0f} MB")
+    # each against plink2 on the same input: the VCF holds plink2's 4-decimal DS export
+    peers = {"pgen": "pgen", "vcf": "vcf", "pgen_chroms": "pgen", "vcf_chroms": "vcf"}
+    tags = ("pgen", "vcf", *(("pgen_chroms", "vcf_chroms") if args.per_chrom else ()))
+    diffs = {
+        t: compare_sums(out / f"igs_{t}.tsv.gz", out / f"plink_{peers[t]}.sscore") for t in tags
+    }
+    for t, d in diffs.items():
+        print(f"largest |igs {t} SUM - plink2 {peers[t]} SUM|: {d:.2e}")
+    if args.json:
+        numbers = {k: vars(v) for k, v in rows.items()} | ratios | {"max_abs_sum_diff": diffs}
+        args.json.write_text(json.dumps(numbers, indent=2))
+
+
 def main() -> None:
-    args = benchmark_arguments(__doc__.splitlines()[0])
+    args = benchmark_arguments(__doc__.splitlines()[0], dosage_options)
     prefix = simulated_cohort(args.work_dir, args.n_samples, args.n_variants)
+    if args.dosages:
+        dosage_benchmark(args, prefix, args.work_dir / "score_dosages")
+        return
     out = args.work_dir / "score"
     pgs_files, plink_file = write_scores(prefix, out / "scoring_files")
     geno = ["--genotypes", str(prefix)]

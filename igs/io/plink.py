@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
 MISSING_INT8 = -9
-GenotypeFormat = Literal["bed", "pgen"]
+GenotypeFormat = Literal["bed", "pgen", "vcf", "bgen"]
 
 # PLINK 1 2-bit codes, indexed by the A1 count (0, 1, 2) and 3 for missing.
 # 00 = hom A1, 01 = missing, 10 = het, 11 = hom A2 (first sample in the low bits).
@@ -48,12 +48,17 @@ class GenotypeSet:
 
     ``variants`` has columns chrom, id, cm, pos, a1 (counted allele), a2.
     ``samples`` has columns FID, IID, sex (1 male, 2 female, 0 unknown).
+    For ``vcf``/``bgen`` (:mod:`igs.io.dosage`) ``prefix`` is the file itself, ``variants`` has
+    an ``info`` column (imputation R2/INFO, NaN if absent) and ``dosage_field`` says what the
+    dosages are read from; a pgen's ``variants`` has ``info`` when its INFO column holds R2.
     """
 
     prefix: Path
     format: GenotypeFormat
     samples: pd.DataFrame
     variants: pd.DataFrame
+    dosage_field: str | None = None
+    sample_file: Path | None = None
 
     @property
     def n_samples(self) -> int:
@@ -126,12 +131,26 @@ def read_pvar(path: str | os.PathLike[str]) -> pd.DataFrame:
             "a2": df["REF"],
         }
     )
+    if "INFO" in df.columns:
+        info = info_from_column(df["INFO"])
+        if info.notna().any():
+            out["info"] = info.to_numpy()
     if out["a1"].str.contains(",", regex=False).any():
         raise InputFormatError(
             f"{path}: multi-allelic ALT alleles found; split them first "
             "(plink2 --pfile ... --make-pgen --max-alleles 2, or bcftools norm -m-)."
         )
     return out
+
+
+def info_from_column(info: pd.Series) -> pd.Series:
+    """Imputation quality from a VCF/pvar INFO column: ``R2=``, else ``DR2=``, else ``INFO=``."""
+    text = info.fillna("").astype(str)
+    for key in ("R2", "DR2", "INFO"):
+        value = text.str.extract(rf"(?:^|;){key}=([^;]+)", expand=False)
+        if value.notna().any():
+            return pd.to_numeric(value, errors="coerce")
+    return pd.Series(np.nan, index=info.index)
 
 
 def read_psam(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -154,13 +173,24 @@ def read_psam(path: str | os.PathLike[str]) -> pd.DataFrame:
     )
 
 
-def open_genotypes(prefix: str | os.PathLike[str], fmt: GenotypeFormat = "bed") -> GenotypeSet:
-    """Validate a PLINK fileset and return its metadata.
+def open_genotypes(
+    prefix: str | os.PathLike[str],
+    fmt: GenotypeFormat = "bed",
+    *,
+    sample: str | os.PathLike[str] | None = None,
+) -> GenotypeSet:
+    """Validate a PLINK fileset (or a VCF/BGEN file, see :mod:`igs.io.dosage`) and return its metadata.
+
+    For ``vcf`` and ``bgen`` ``prefix`` is the file itself; ``sample`` is a BGEN's ``.sample``.
 
     Checks: all three files exist; the ``.bed`` magic number and its size match the
     ``.bim``/``.fam`` row counts (a truncated file or a bim/fam mismatch is caught
     here); no duplicate sample IDs; no duplicate variant IDs.
     """
+    if fmt in ("vcf", "bgen"):
+        from igs.io import dosage
+
+        return dosage.open_vcf(prefix) if fmt == "vcf" else dosage.open_bgen(prefix, sample)
     paths = fileset_paths(prefix, fmt)
     for p in paths.values():
         _require_file(p)
@@ -210,6 +240,13 @@ def iter_dosage_chunks(
         variant_index[start : start + chunk_variants]
         for start in range(0, len(variant_index), chunk_variants)
     )
+    if gset.format in ("vcf", "bgen"):
+        from igs.io import dosage
+
+        read = dosage.iter_vcf_dosages if gset.format == "vcf" else dosage.iter_bgen_dosages
+        for idx, g in read(gset, variant_index, chunk_variants):
+            yield idx, np.asarray(g, dtype=dtype, order=order)
+        return
     if gset.format == "bed":
         from bed_reader import open_bed
 
@@ -245,6 +282,11 @@ def read_genotype_codes(
     Missing calls are negative (bed-reader writes -127, pgenlib -9). ``variant_index``
     is a slice or sorted indices; ``sample_index`` sorted indices or None for all.
     """
+    if gset.format in ("vcf", "bgen"):
+        raise ValueError(
+            f"{gset.prefix}: hard calls (QC) are read from bed or pgen filesets, not {gset.format}; "
+            "dosages are read with iter_dosage_chunks"
+        )
     if isinstance(variant_index, slice):
         variant_index = np.arange(gset.n_variants)[variant_index]
     variant_index = np.asarray(variant_index, dtype=np.int64)
@@ -383,7 +425,10 @@ def pack_bed_codes(genotypes: np.ndarray) -> np.ndarray:
 
 
 def write_bim(path: str | os.PathLike[str], variants: pd.DataFrame) -> None:
-    variants.loc[:, list(VARIANT_COLUMNS)].to_csv(path, sep="\t", header=False, index=False)
+    """Write a ``.bim``; the cM column as plink writes it (``0``, not ``0.0``)."""
+    bim = variants.loc[:, list(VARIANT_COLUMNS)].copy()
+    bim["cm"] = [f"{float(x):.15g}" for x in bim["cm"]]
+    bim.to_csv(path, sep="\t", header=False, index=False)
 
 
 def write_fam(path: str | os.PathLike[str], samples: pd.DataFrame) -> None:

@@ -11,12 +11,14 @@ other allele (a2):
 * multi-allelic sites (several target variants at one position) are resolved by the alleles
 * when several rows of one score hit the same target variant, the first row is kept
 
-Every row gets a ``match_status``: matched, excluded_ambiguous, duplicate, allele_mismatch, absent.
+Every row gets a ``match_status``: matched, excluded_ambiguous, duplicate, allele_mismatch, absent
+(and filtered_info / filtered_maf from :mod:`igs.scores.filters`). :func:`match_scores` matches
+many scores, dropping those below ``min_overlap`` with the reason (``strict`` raises instead).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,15 @@ from igs.scores.scorefile import ScoringFile, normalise_chroms
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 MATCH_PRIORITY = {"exact": 0, "swapped": 0, "flipped": 1, "flipped_swapped": 1}
-STATUSES = ("matched", "excluded_ambiguous", "duplicate", "allele_mismatch", "absent")
+STATUSES = (
+    "matched",
+    "excluded_ambiguous",
+    "duplicate",
+    "allele_mismatch",
+    "absent",
+    "filtered_info",
+    "filtered_maf",
+)
 
 
 @dataclass(frozen=True)
@@ -108,19 +118,58 @@ def match_variants(
     report = report.rename(columns={"t_id": "target_id"})
     report.loc[report["match_status"] != "matched", "match_type"] = None
 
-    rate = float((report["match_status"] == "matched").mean()) if len(report) else 0.0
-    if rate < options.min_overlap:
-        counts = report["match_status"].value_counts().to_dict()
-        raise MatchRateError(
-            f"{score.pgs_id} ({score.path}): only {rate:.1%} of {len(report)} variants matched the target "
-            f"(min_overlap {options.min_overlap:.0%}); statuses {counts}. Check the genome build "
-            f"(score: {score.genome_build or 'not stated'}) and use a harmonised scoring file."
-        )
+    check_overlap(report, score, options.min_overlap)
     return report
 
 
-def summarise_matches(report: pd.DataFrame) -> pd.DataFrame:
-    """Per score: counts of each match status and match type, and the match rate."""
+def check_overlap(report: pd.DataFrame, score: ScoringFile, min_overlap: float) -> None:
+    """Raise MatchRateError when the matched share of ``report`` is below ``min_overlap``."""
+    rate = float((report["match_status"] == "matched").mean()) if len(report) else 0.0
+    if rate < min_overlap:
+        counts = report["match_status"].value_counts().to_dict()
+        raise MatchRateError(
+            f"{score.pgs_id} ({score.path}): only {rate:.1%} of {len(report)} variants matched the target "
+            f"(min_overlap {min_overlap:.0%}); statuses {counts}. Check the genome build "
+            f"(score: {score.genome_build or 'not stated'}) and use a harmonised scoring file."
+        )
+
+
+def match_scores(
+    scores: list[ScoringFile],
+    target: pd.DataFrame,
+    options: MatchOptions = MatchOptions(),
+    *,
+    strict: bool = False,
+) -> tuple[list[pd.DataFrame], pd.DataFrame]:
+    """Match many scores; those below ``min_overlap`` are dropped, not fatal (pgsc_calc's way).
+
+    Returns the reports of the scores kept (for scoring) and the summary of all of them
+    (:func:`summarise_matches` with ``scored`` and ``reason`` columns). ``strict`` raises the
+    first MatchRateError instead of dropping.
+    """
+    prepared = prepare_target(target, options)
+    lenient = replace(options, min_overlap=0.0)
+    kept, reports, dropped = [], [], {}
+    for score in scores:
+        report = match_variants(score, target, lenient, prepared)
+        reports.append(report)
+        try:
+            check_overlap(report, score, options.min_overlap)
+        except MatchRateError as exc:
+            if strict:
+                raise
+            dropped[score.pgs_id] = str(exc)
+            continue
+        kept.append(report)
+    summary = summarise_matches(pd.concat(reports, ignore_index=True), dropped=dropped)
+    return kept, summary
+
+
+def summarise_matches(report: pd.DataFrame, dropped: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per score: counts of each match status and match type, and the match rate.
+
+    With ``dropped`` (pgs_id -> reason), ``scored`` and ``reason`` columns say which scores
+    were left out and why."""
     ids = pd.Index(pd.unique(report["pgs_id"]), name="pgs_id")
     status = pd.crosstab(report["pgs_id"], report["match_status"]).reindex(
         index=ids, columns=list(STATUSES), fill_value=0
@@ -136,6 +185,9 @@ def summarise_matches(report: pd.DataFrame) -> pd.DataFrame:
     for col in MATCH_PRIORITY:
         out[f"type_{col}"] = types[col].to_numpy(dtype=np.int64)
     out["match_rate"] = out["matched"] / out["n_variants"].clip(lower=1)
+    if dropped is not None:
+        out["scored"] = ~out["pgs_id"].isin(list(dropped))
+        out["reason"] = out["pgs_id"].map(dropped).fillna("")
     return out
 
 

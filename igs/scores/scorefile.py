@@ -14,6 +14,8 @@ from igs import columns as C
 from igs.errors import InputFormatError
 
 PER_GENOTYPE_COLUMNS = ("dosage_0_weight", "dosage_1_weight", "dosage_2_weight")
+# rows that are not single-variant additive effects; igs refuses them by name
+UNSUPPORTED_FLAGS = ("is_haplotype", "is_diplotype", "is_interaction")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,14 @@ def read_scoring_file(path: str | os.PathLike[str]) -> ScoringFile:
             f"{path}: per-genotype weights ({', '.join(PER_GENOTYPE_COLUMNS)}) are not supported; "
             "igs computes additive, dominant and recessive scores only."
         )
+    for flag in UNSUPPORTED_FLAGS:
+        flagged = _flag(df, flag)
+        if flagged.any():
+            raise InputFormatError(
+                f"{path}: {int(flagged.sum())} row(s) have {flag}=True (first on data row "
+                f"{int(np.flatnonzero(flagged.to_numpy())[0]) + 1}); haplotype, diplotype and "
+                "interaction effects are not supported. Remove those rows or choose another score."
+            )
     harmonised = "hm_pos" in df.columns and "hm_chr" in df.columns
     chrom_col, pos_col = ("hm_chr", "hm_pos") if harmonised else (C.CHR_NAME, C.CHR_POSITION)
     required = [C.EFFECT_ALLELE, C.EFFECT_WEIGHT]

@@ -1,0 +1,274 @@
+"""Imputed dosages from VCF (cyvcf2) and BGEN v1.2/1.3 (cbgen), streamed in chunks.
+
+Both readers give the same :class:`igs.io.plink.GenotypeSet` as a PLINK fileset, so matching
+and :func:`igs.io.plink.iter_dosage_chunks` work unchanged:
+
+* the counted allele ``a1`` is the VCF ``ALT`` / the BGEN's second allele, ``a2`` the other;
+* ``variants`` gains an ``info`` column (VCF ``INFO/R2``, ``DR2`` or ``INFO``; NaN if absent);
+* dosages are read variant by variant into one chunk of floats, so memory is bounded by
+  ``n_samples * chunk_variants`` whatever the file size.
+
+VCF dosages come from ``FORMAT/DS``, else ``GP`` (P(het) + 2 P(hom alt)), else ``GT`` (hard
+calls; a haploid call counts as homozygous, as plink2 stores it); the field used is
+``GenotypeSet.dosage_field``. BGEN probabilities give the expected count of the second allele
+(a haploid call counts twice, as above).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import InputFormatError
+from igs.io.plink import GenotypeSet, _check_unique, _require_file
+
+log = logging.getLogger(__name__)
+
+VCF_DOSAGE_FIELDS = ("DS", "GP", "GT")
+INFO_KEYS = ("R2", "DR2", "INFO")  # minimac, Beagle, IMPUTE-style INFO scores
+
+
+# --------------------------------------------------------------------------- VCF
+
+
+def open_vcf(path: str | os.PathLike[str]) -> GenotypeSet:
+    """Validate a VCF/VCF.gz and read its samples and variants (one pass, genotypes skipped)."""
+    import cyvcf2
+
+    path = Path(path)
+    _require_file(path)
+    try:
+        vcf = cyvcf2.VCF(str(path))
+    except Exception as exc:  # cyvcf2 raises bare Exceptions on unparseable headers
+        raise InputFormatError(f"{path}: cannot be read as a VCF ({exc}).") from exc
+    fmt_ids = {h.info().get("ID") for h in vcf.header_iter() if h.type == "FORMAT"}
+    info_ids = {h.info().get("ID") for h in vcf.header_iter() if h.type == "INFO"}
+    field = next((f for f in VCF_DOSAGE_FIELDS if f in fmt_ids), None)
+    if field is None:
+        raise InputFormatError(
+            f"{path}: no FORMAT/DS, FORMAT/GP or FORMAT/GT declared in the header "
+            f"(FORMAT fields: {sorted(fmt_ids) or 'none'}); cannot read dosages."
+        )
+    info_key = next((k for k in INFO_KEYS if k in info_ids), None)
+    samples = list(vcf.samples)
+    vcf.close()
+    rows: dict[str, list] = {k: [] for k in ("chrom", "id", "pos", "a1", "a2", "info")}
+    # no samples: genotypes are not parsed
+    for rec in _records(cyvcf2.VCF(str(path), samples=[]), path):
+        if len(rec.ALT) != 1:
+            raise InputFormatError(
+                f"{path}: variant {rec.CHROM}:{rec.POS} has {len(rec.ALT)} ALT alleles; split "
+                "multi-allelic sites first (bcftools norm -m-)."
+            )
+        rows["chrom"].append(rec.CHROM)
+        rows["id"].append(rec.ID or f"{rec.CHROM}:{rec.POS}:{rec.REF}:{rec.ALT[0]}")
+        rows["pos"].append(rec.POS)
+        rows["a1"].append(rec.ALT[0])
+        rows["a2"].append(rec.REF)
+        value = rec.INFO.get(info_key) if info_key else None
+        rows["info"].append(np.nan if value is None else float(value))
+    variants = _variant_table(rows)
+    sample_table = pd.DataFrame({"FID": samples, "IID": samples, "sex": np.int8(0)})
+    _check_unique(sample_table["IID"], path, "sample ID (IID)")
+    log.info(
+        "%s: %d samples x %d variants, dosages from %s", path, len(samples), len(variants), field
+    )
+    return GenotypeSet(
+        prefix=path, format="vcf", samples=sample_table, variants=variants, dosage_field=field
+    )
+
+
+def iter_vcf_dosages(
+    gset: GenotypeSet, variant_index: np.ndarray, chunk_variants: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(variant_index, G)`` chunks, G float64 (n_samples, k) ALT dosages, NaN missing."""
+    import cyvcf2
+
+    n, field = gset.n_samples, gset.dosage_field
+    wanted = np.zeros(gset.n_variants, dtype=bool)
+    wanted[variant_index] = True
+    buf, idx = np.empty((n, chunk_variants)), []
+    vcf = cyvcf2.VCF(str(gset.prefix), gts012=True, lazy=True, threads=1)
+    try:
+        for i, rec in enumerate(_records(vcf, gset.prefix)):
+            if not wanted[i]:
+                continue
+            buf[:, len(idx)] = _vcf_dosage(rec, field, gset.prefix)
+            idx.append(i)
+            if len(idx) == chunk_variants:
+                yield np.array(idx), buf.copy()
+                idx = []
+    finally:
+        vcf.close()
+    if idx:
+        yield np.array(idx), buf[:, : len(idx)].copy()
+
+
+def _records(vcf, path: Path) -> Iterator:
+    """The VCF's records; htslib's parse errors become InputFormatError naming the file."""
+    it = iter(vcf)
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:  # cyvcf2 raises bare Exceptions for htslib errors
+            raise InputFormatError(f"{path}: a record cannot be parsed as VCF ({exc}).") from exc
+        yield rec
+
+
+def _vcf_dosage(rec, field: str, path: Path) -> np.ndarray:
+    if field == "GT":
+        gt = rec.gt_types.astype(np.float64)  # 0 hom ref, 1 het, 2 hom alt, 3 unknown
+        gt[gt == 3] = np.nan
+        return gt
+    values = rec.format(field)
+    if values is None:
+        raise InputFormatError(f"{path}: variant {rec.CHROM}:{rec.POS} has no FORMAT/{field}.")
+    values = values.astype(np.float64)
+    if field == "DS":
+        return values[:, 0]
+    if values.shape[1] != 3:
+        raise InputFormatError(
+            f"{path}: variant {rec.CHROM}:{rec.POS} FORMAT/GP has {values.shape[1]} values per "
+            "sample, expected 3 (diploid, biallelic)."
+        )
+    return values[:, 1] + 2.0 * values[:, 2]
+
+
+# --------------------------------------------------------------------------- BGEN
+
+
+def open_bgen(
+    path: str | os.PathLike[str], sample: str | os.PathLike[str] | None = None
+) -> GenotypeSet:
+    """Validate a BGEN v1.2/1.3 file with its ``.sample`` file and read its variants.
+
+    ``sample`` defaults to the file next to it (``x.bgen`` -> ``x.sample``); when that is
+    absent, the BGEN must hold sample IDs itself.
+    """
+    import cbgen
+
+    path = Path(path)
+    _require_file(path)
+    try:
+        bgen = cbgen.bgen_file(path)
+    except RuntimeError as exc:
+        raise InputFormatError(f"{path}: cannot be read as a BGEN file ({exc}).") from exc
+    with bgen:
+        sample_path = Path(sample) if sample is not None else path.with_suffix(".sample")
+        if sample_path.is_file():
+            iids = read_bgen_sample(sample_path)
+            if len(iids) != bgen.nsamples:
+                raise InputFormatError(
+                    f"{sample_path}: lists {len(iids)} samples but {path} holds {bgen.nsamples}."
+                )
+        elif sample is not None or not bgen.contain_samples:
+            raise InputFormatError(
+                f"{sample_path}: BGEN sample file not found, and {path.name} holds no sample IDs; "
+                "set genotypes.sample to the .sample file."
+            )
+        else:
+            iids = [s.decode() if isinstance(s, bytes) else str(s) for s in bgen.read_samples()]
+        rows: dict[str, list] = {k: [] for k in ("chrom", "id", "pos", "a1", "a2", "info")}
+        offsets = []
+        with tempfile.TemporaryDirectory() as tmp:
+            meta = Path(tmp) / "variants.metafile"
+            bgen.create_metafile(meta)
+            with cbgen.bgen_metafile(meta) as mf:
+                for p in range(mf.npartitions):
+                    v = mf.read_partition(p).variants
+                    for j in range(len(v.offset)):
+                        alleles = v.allele_ids[j].decode().split(",")
+                        if len(alleles) != 2:
+                            raise InputFormatError(
+                                f"{path}: variant {v.rsid[j].decode()} has {len(alleles)} alleles; "
+                                "only biallelic variants are supported."
+                            )
+                        chrom, vid = v.chromosome[j].decode(), v.rsid[j].decode()
+                        rows["chrom"].append(chrom)
+                        rows["id"].append(vid or v.id[j].decode())
+                        rows["pos"].append(int(v.position[j]))
+                        rows["a1"].append(alleles[1])
+                        rows["a2"].append(alleles[0])
+                        rows["info"].append(np.nan)
+                        offsets.append(int(v.offset[j]))
+    samples = pd.DataFrame({"FID": iids, "IID": iids, "sex": np.int8(0)})
+    _check_unique(samples["IID"], sample_path, "sample ID (IID)")
+    variants = _variant_table(rows)
+    variants["offset"] = np.array(offsets, dtype=np.int64)
+    return GenotypeSet(
+        prefix=path,
+        format="bgen",
+        samples=samples,
+        variants=variants,
+        dosage_field="probabilities",
+        sample_file=sample_path if sample_path.is_file() else None,
+    )
+
+
+def read_bgen_sample(path: str | os.PathLike[str]) -> list[str]:
+    """Sample IDs (``ID_2``, the IID) of an Oxford ``.sample`` file (two header lines)."""
+    path = Path(path)
+    _require_file(path)
+    lines = path.read_text().splitlines()
+    header = lines[0].split() if lines else []
+    if len(lines) < 2 or header[:2] != ["ID_1", "ID_2"]:
+        raise InputFormatError(
+            f"{path}: not an Oxford .sample file (expected a header 'ID_1 ID_2 missing ...' "
+            f"and a types line; got {header[:3]!r})."
+        )
+    return [line.split()[1] for line in lines[2:] if line.strip()]
+
+
+def iter_bgen_dosages(
+    gset: GenotypeSet, variant_index: np.ndarray, chunk_variants: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(variant_index, G)`` chunks, G float64 (n_samples, k) second-allele dosages."""
+    import cbgen
+
+    offsets = gset.variants["offset"].to_numpy()
+    n = gset.n_samples
+    with cbgen.bgen_file(gset.prefix) as bgen:
+        for start in range(0, len(variant_index), chunk_variants):
+            idx = variant_index[start : start + chunk_variants]
+            g = np.empty((n, len(idx)))
+            for k, i in enumerate(idx):
+                g[:, k] = _bgen_dosage(bgen.read_genotype(int(offsets[i])))
+            yield idx, g
+
+
+def _bgen_dosage(gt) -> np.ndarray:
+    """Expected count of the second allele from one variant's probabilities."""
+    p, ploidy = gt.probability, np.asarray(gt.ploidy)
+    if gt.phased:  # per haplotype: (allele 1, allele 2) for each
+        second = np.nansum(p[:, 1::2], axis=1)
+        dosage = np.where(ploidy == 1, 2.0 * second, second)
+    else:  # diploid: P(11), P(12), P(22); haploid: P(1), P(2)
+        diploid = p[:, 1] + 2.0 * p[:, 2] if p.shape[1] >= 3 else np.zeros(len(p))
+        dosage = np.where(ploidy == 1, 2.0 * p[:, 1], diploid)
+    dosage[np.asarray(gt.missing, dtype=bool)] = np.nan
+    return dosage
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def _variant_table(rows: dict[str, list]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "chrom": pd.Series(rows["chrom"], dtype=object),
+            "id": pd.Series(rows["id"], dtype=object),
+            "cm": 0.0,
+            "pos": np.array(rows["pos"], dtype=np.int64),
+            "a1": pd.Series(rows["a1"], dtype=object),
+            "a2": pd.Series(rows["a2"], dtype=object),
+            "info": np.array(rows["info"], dtype=np.float64),
+        }
+    )

@@ -1,0 +1,116 @@
+"""Score per chromosome (one job each), then combine: the same result as one merged file.
+
+* :func:`combine_match_reports` merges the match reports of one score made against each
+  chromosome's variants (matched with ``min_overlap=0``): each scoring-file row keeps its best
+  status over the chromosomes; the overlap is checked once, on the combined report.
+* :func:`sum_score_tables` sums ``SUM``, ``n_variants``, ``ALLELE_CT`` and
+  ``NAMED_ALLELE_DOSAGE_SUM`` over the per-chromosome score tables and recomputes ``AVG``.
+
+Both are exact: every quantity is a sum over variants (missing calls are imputed per variant).
+With many scores, matching each once against :func:`concat_variants` and scoring each file
+with :func:`report_for_part` uses far less memory than one report per score and chromosome.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from igs.errors import InputFormatError
+
+ADDITIVE_COLUMNS = ("SUM", "n_variants", "ALLELE_CT", "NAMED_ALLELE_DOSAGE_SUM")
+# the status a row keeps when the chromosomes disagree: the first in this order
+STATUS_RANK = (
+    "matched",
+    "duplicate",
+    "filtered_info",
+    "filtered_maf",
+    "excluded_ambiguous",
+    "allele_mismatch",
+    "absent",
+)
+
+
+def combine_match_reports(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One report per (pgs_id, row) from per-chromosome reports, with a ``chrom_part`` column
+    naming the chromosome file whose target variant it matched (``target_index`` indexes that
+    file's variants)."""
+    parts = [r.assign(chrom_part=str(c)) for c, r in reports.items()]
+    if not parts:
+        raise ValueError("no per-chromosome match reports to combine")
+    rank = {s: i for i, s in enumerate(STATUS_RANK)}
+    merged = pd.concat(parts, ignore_index=True)
+    merged["_rank"] = merged["match_status"].map(rank).fillna(len(rank)).astype(int)
+    best = merged.sort_values(["pgs_id", "row", "_rank"], kind="stable").drop_duplicates(
+        ["pgs_id", "row"]
+    )
+    best.loc[best["match_status"] != "matched", "chrom_part"] = None
+    return best.drop(columns="_rank").reset_index(drop=True)
+
+
+def sum_score_tables(
+    tables: list[pd.DataFrame], *, mean_impute: bool, names: list[str] | None = None
+) -> pd.DataFrame:
+    """Sum per-chromosome score tables (long format, ``igs.scores.engine.SCORE_COLUMNS``).
+
+    Every table must score the same samples (``names``, e.g. the chromosome files, name them
+    in the error); a score missing from one table adds nothing.
+    ``AVG`` is ``SUM / (2 n_variants)`` with mean imputation, ``SUM / ALLELE_CT`` without
+    (as :func:`igs.scores.engine.score_table`).
+    """
+    if not tables:
+        raise ValueError("no score tables to sum")
+    names = names or [f"table {k}" for k in range(len(tables))]
+    iids = pd.unique(tables[0]["IID"])
+    for name, t in zip(names[1:], tables[1:], strict=True):
+        if set(pd.unique(t["IID"])) != set(iids):
+            raise InputFormatError(
+                f"{name}: scores other samples than {names[0]}; every per-chromosome genotype "
+                "file must list the same people."
+            )
+    cols = [c for c in ADDITIVE_COLUMNS if all(c in t.columns for t in tables)]
+    order = {iid: i for i, iid in enumerate(iids)}
+    pgs_order = list(dict.fromkeys(p for t in tables for p in pd.unique(t["pgs_id"])))
+    total = (
+        pd.concat([t[["IID", "pgs_id", *cols]] for t in tables], ignore_index=True)
+        .groupby(["IID", "pgs_id"], sort=False)[cols]
+        .sum()
+        .reset_index()
+    )
+    total = total.assign(
+        _i=total["IID"].map(order), _p=total["pgs_id"].map(pgs_order.index)
+    ).sort_values(["_i", "_p"])
+    total = total.drop(columns=["_i", "_p"]).reset_index(drop=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = 2.0 * total["n_variants"] if mean_impute else total["ALLELE_CT"]
+        total["AVG"] = total["SUM"] / denom.astype(float)
+    total["n_variants"] = total["n_variants"].astype(np.int64)
+    total["ALLELE_CT"] = total["ALLELE_CT"].astype(np.int64)
+    front = ["IID", "pgs_id", "SUM", "n_variants", "ALLELE_CT"]
+    rest = [c for c in ("NAMED_ALLELE_DOSAGE_SUM", "AVG") if c in total.columns]
+    return total[front + rest]
+
+
+def concat_variants(parts: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """All chromosome files' variants in one table (to match each score once, with little
+    memory), and each file's offset in it."""
+    offsets, start = {}, 0
+    for c, v in parts.items():
+        offsets[c] = start
+        start += len(v)
+    cols = ["chrom", "id", "pos", "a1", "a2"]
+    merged = pd.concat([v[cols] for v in parts.values()], ignore_index=True)
+    return merged, offsets
+
+
+def report_for_part(
+    report: pd.DataFrame, offsets: dict[str, int], sizes: dict[str, int], part: str
+) -> pd.DataFrame:
+    """The matched rows of a report made on :func:`concat_variants` that fall in ``part``, with
+    ``target_index`` into that file's own variants (what :func:`score_weights` takes)."""
+    lo = offsets[part]
+    t = report["target_index"].astype("Int64")
+    inside = (report["match_status"] == "matched") & (t >= lo) & (t < lo + sizes[part])
+    sub = report[inside.fillna(False).to_numpy()].copy()
+    sub["target_index"] = sub["target_index"].astype(np.int64) - lo
+    return sub
