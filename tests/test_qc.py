@@ -279,7 +279,33 @@ def test_summary_counts_in_order_add_up(qc_run):
     fam = plink.read_fam(out / "genotypes.fam")
     assert len(fam) == summary["samples"]["final"]
     pcs = pd.read_csv(out / "pcs.tsv", sep="\t")
-    assert list(pcs.columns[:3]) == ["FID", "IID", "PC1"] and len(pcs) == len(fam)
+    assert (
+        list(pcs.columns[:3]) == ["FID", "IID", "PC1"] and len(pcs) == summary["samples"]["input"]
+    )
+    assert pcs["pca_fit"].sum() == len(fam)
+    assert list(pcs.loc[pcs["pca_fit"], "IID"].astype(str)) == list(fam["IID"].astype(str))
+
+
+def test_samples_removed_by_qc_are_projected_onto_the_loadings(qc_run, small_cohort, tmp_path):
+    """PCs of people QC removed: their plink2-exported A1 counts, HWE-normalised with the saved
+    frequencies, times the saved loadings (missing calls count 0), computed here by hand."""
+    result, _ = qc_run
+    removed = result.pcs.loc[~result.pcs["pca_fit"], "IID"]
+    assert len(removed) > 0
+    ld = result.loadings
+    a1 = tmp_path / "a1.txt"
+    a1.write_text("".join(f"{i}\t{a}\n" for i, a in zip(ld["id"], ld["a1"], strict=True)))
+    args = [
+        "--bfile", str(small_cohort / "genotypes"), "--keep", keep_file(tmp_path, removed),
+        "--extract", extract_file(tmp_path, ld["id"]), "--export", "A", "--export-allele", str(a1),
+    ]  # fmt: skip
+    raw = plink_out("plink2", args, tmp_path, "raw", "raw").set_index("IID")
+    g = raw[[f"{i}_{a}" for i, a in zip(ld["id"], ld["a1"], strict=True)]].to_numpy(float)
+    p = ld["a1_freq"].to_numpy(float)
+    x = np.nan_to_num((g - 2 * p) / np.sqrt(2 * p * (1 - p) * len(p)))
+    expected = x @ ld[["PC1", "PC2", "PC3", "PC4"]].to_numpy(float)
+    ours = result.pcs.set_index("IID").loc[raw.index, ["PC1", "PC2", "PC3", "PC4"]]
+    np.testing.assert_allclose(ours.to_numpy(), expected, atol=1e-4)
 
 
 def test_pgen_gives_the_same_qc_as_bed(qc_run, small_cohort):
