@@ -175,3 +175,12 @@ def test_without_pcs_the_adjustment_is_skipped_with_a_note(tmp_path):
     np.testing.assert_allclose(table["percentile"], [100 * (x <= v).mean() for v in x])
     assert table[["Z_norm1", "Z_norm2"]].isna().all().all()
     assert "ancestry adjustment skipped" in json.loads((tmp_path / "m.json").read_text())["skipped"]
+
+
+def test_z_raw_needs_two_reference_scores():
+    from igs.errors import ModelError
+    from igs.scores.ancestry import skip_adjustment
+
+    scores, _ = planted(n=1)
+    with pytest.raises(ModelError, match=r"Z_raw needs at least 2"):
+        skip_adjustment(scores)
