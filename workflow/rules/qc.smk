@@ -3,6 +3,15 @@
 # or taken from the biobank's own tables (`provided`), or none (everyone passes).
 import shlex
 
+import igs.qc.provided
+
+
+for _bb in BIOBANKS.values():
+    try:
+        igs.qc.provided.require_qc_genotypes(_bb)
+    except IGSError as exc:
+        raise WorkflowError(str(exc)) from None
+
 
 def qc_source(biobank):
     return BIOBANKS[biobank]["qc"]["source"]
