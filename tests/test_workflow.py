@@ -226,9 +226,10 @@ def test_qc_source_provided_none_and_separate_qc_genotypes(small_cohort, tmp_pat
     targets = [f"results/{b}/qc/summary.json" for b in "pnc"]
     proc = snakemake(*targets, "--cores", "1", "--configfile", "c.yaml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    read = lambda b, f: pd.read_csv(
-        tmp_path / f"results/{b}/qc/{f}", sep="\t", keep_default_na=False
-    )  # noqa: E731
+
+    def read(b: str, f: str) -> pd.DataFrame:
+        return pd.read_csv(tmp_path / f"results/{b}/qc/{f}", sep="\t", keep_default_na=False)
+
     assert list(read("p", "sample_qc.tsv.gz")["qc_fail"]).count("het_missing_outlier") == 1
     assert (read("p", "pcs.tsv")["PC1"] == 0.5).all()
     assert (read("n", "sample_qc.tsv.gz")["qc_fail"] == "").all()
