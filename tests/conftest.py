@@ -259,3 +259,32 @@ def random_score(gset: plink.GenotypeSet, seed: int, chromosomes: tuple[str, ...
             "is_recessive": False,
         }
     )
+
+
+def plink2_scores(
+    prefix: Path, report: pd.DataFrame, variants: pd.DataFrame, tmp_path: Path, impute: bool
+) -> pd.DataFrame:
+    m = report[report["match_status"] == "matched"]
+    v = variants.iloc[m["target_index"].to_numpy(dtype=int)]
+    allele = np.where(m["match_type"].isin(["swapped", "flipped_swapped"]), v["a2"], v["a1"])
+    pgs = m["pgs_id"].iloc[0]
+    pd.DataFrame(
+        {"ID": v["id"].to_numpy(), "A": allele, "W": m["effect_weight"].to_numpy()}
+    ).to_csv(tmp_path / f"{pgs}.txt", sep="\t", index=False)
+    args = [
+        require_tool("plink2"),
+        "--bfile",
+        str(prefix),
+        "--score",
+        str(tmp_path / f"{pgs}.txt"),
+        "1",
+        "2",
+        "3",
+        "header-read",
+        "cols=+scoresums",
+        *([] if impute else ["no-mean-imputation"]),
+        "--out",
+        str(tmp_path / pgs),
+    ]
+    run_tool(args, tmp_path)
+    return pd.read_csv(tmp_path / f"{pgs}.sscore", sep="\t")

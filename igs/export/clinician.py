@@ -48,9 +48,16 @@ EXPORT_COLUMNS = (
     "IID", "endpoint", "pgs_id", "prs_raw", "prs_z", "prs_percentile", "integrative_lp",
     "risk", "risk_low", "risk_high", "horizon_years", "risk_category",
     "flag_low_variant_match", "flag_ancestry_outlier", "flag_age_outside_model", "flag_missing_omics",
-    "flag_prevalent",
+    "flag_prevalent", "qc_pass", "qc_fail",
     "model_version", "normalisation",
 )  # fmt: skip
+
+
+def _qc_pass(scores: pd.DataFrame) -> np.ndarray | bool:
+    """The adjusted scores' qc_pass as booleans (everyone passes when the column is absent)."""
+    if "qc_pass" not in scores:
+        return True
+    return scores["qc_pass"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
 
 
 def model_version(model_file: str | os.PathLike[str]) -> str:
@@ -131,6 +138,8 @@ def clinician_table(
             if omics
             else False,
             "flag_prevalent": excluded == "event_before_start",
+            "qc_pass": _qc_pass(s),
+            "qc_fail": s["qc_fail"].fillna("").astype(str).to_numpy() if "qc_fail" in s else "",
             "model_version": model_version(model_file),
             "normalisation": normalisation,
         }

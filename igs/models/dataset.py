@@ -68,12 +68,15 @@ def assemble(
     only_included: bool = True,
 ) -> SurvivalData:
     """Join the stage outputs into a :class:`SurvivalData` (see the module docstring);
-    ``only_included=False`` keeps the people the endpoint excludes (for scoring, not fitting)."""
+    ``only_included=False`` keeps the people the endpoint excludes and those who fail QC
+    (``qc_pass`` false in the adjusted scores), for scoring, not fitting."""
     ep = endpoint_table[endpoint_table["excluded"] == ""] if only_included else endpoint_table
     score = adjusted_scores[adjusted_scores["pgs_id"] == pgs_id]
     if score.empty:
         known = ", ".join(sorted(adjusted_scores["pgs_id"].unique()))
         raise InputFormatError(f"{endpoint}: no scores for {pgs_id}; the scores table has {known}.")
+    if only_included and "qc_pass" in score:  # models are fitted on the QC-passed people only
+        score = score[score["qc_pass"].astype(str).str.lower().isin(["true", "1"])]
     pc_cols = [f"PC{i}" for i in range(1, n_pcs + 1)]
     cov = covariates.set_index("IID")
     table = (

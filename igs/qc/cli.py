@@ -35,6 +35,48 @@ def qc_run(prefix: str, fmt: str, engine: str, options_file: Path | None, config
     run_qc(prefix, fmt, opts, out_dir, engine=engine, hail_config=cfg["hail"])
 
 
+@qc.command("samples")
+@genotype_options(("bed", "pgen", "vcf", "bgen"))
+@click.option("--sample", "sample_file", help="BGEN only: the .sample file (may contain {chrom}).")
+@click.option(
+    "--source",
+    type=click.Choice(["provided", "none"]),
+    required=True,
+    help="provided: the biobank's own exclusions, PCs and kinship; none: everyone passes.",
+)
+@click.option(
+    "--exclusions", type=IN_FILE, help="provided: IID and reason of each excluded person."
+)
+@click.option("--pcs", type=IN_FILE, help="provided: IID, PC1.. of every genotyped person.")
+@click.option("--kinship", type=IN_FILE, help="provided: ID1, ID2, Kinship (ukb_rel.dat).")
+@options_options("qc", "`qc` and `seed` blocks (qc.kinship); default: the schema's defaults")
+@out_option("--out-dir", "Folder for qc/ outputs.")
+def qc_samples(prefix: str, fmt: str, sample_file: str | None, source: str, exclusions: Path | None,
+               pcs: Path | None, kinship: Path | None, options_file: Path | None,
+               config_file: Path | None, out_dir: Path) -> None:  # fmt: skip
+    """Sample QC without computing it: write sample_qc, pcs, king_pairs and summary.json."""
+    from igs.errors import ConfigError
+    from igs.options import stage_record
+    from igs.qc.options import QCOptions
+    from igs.qc.provided import ProvidedQC, genotyped_samples, no_qc, provided_qc, write_sample_qc
+
+    samples = genotyped_samples(prefix, fmt, sample=sample_file)
+    files = None
+    if source == "provided":
+        if exclusions is None or pcs is None or kinship is None:
+            raise ConfigError(
+                "qc.source provided needs qc.provided.exclusions, pcs and kinship "
+                "(--exclusions, --pcs, --kinship)."
+            )
+        cfg = stage_record(options_file, config_file, "qc")["config"]
+        files = ProvidedQC(exclusions, pcs, kinship)
+        tables = provided_qc(samples, files, QCOptions.from_config(cfg["qc"], seed=cfg["seed"]))
+    else:
+        tables = no_qc(samples)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_sample_qc(out_dir, source, prefix, *tables, provided=files)
+
+
 @qc.command("project")
 @genotype_options()
 @click.option(

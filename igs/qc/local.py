@@ -52,7 +52,7 @@ from igs.qc.decisions import (
 from igs.qc.groups import assign_ancestry_groups
 from igs.qc.ld import LDPruner, standardize_codes
 from igs.qc.options import QCOptions
-from igs.qc.pca import fit_pca
+from igs.qc.pca import PCAFit, fit_pca, project_pca
 from igs.qc.relatedness import king_table, samples_to_remove
 from igs.qc.result import GENOTYPE_FILES, QCResult, summary_dict
 
@@ -209,9 +209,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     variants["used_for_pca"] = np.isin(np.arange(m), pruned[pca_cols])
     variants["qc_fail"] = variant_fail
     pc_names = [f"PC{i + 1}" for i in range(fit.scores.shape[1])]
-    pcs = pd.DataFrame(fit.scores, columns=pc_names)
-    pcs.insert(0, "IID", iids[final])
-    pcs.insert(0, "FID", gset.samples["FID"].to_numpy()[final])
+    pcs = _pcs_of_everyone(gset, fit, final, pruned[pca_cols], pc_names)
     loadings = gset.variants.iloc[pruned[pca_cols]][["chrom", "id", "pos", "a1", "a2"]].copy()
     loadings["a1_freq"] = fit.a1_freq
     for i, name in enumerate(pc_names):
@@ -230,6 +228,22 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     return QCResult(
         samples, variants, pcs, loadings.reset_index(drop=True), fit.eigenvalues, king, summary
     )
+
+
+def _pcs_of_everyone(
+    gset: GenotypeSet, fit: PCAFit, final: np.ndarray, pca_variants: np.ndarray, names: list[str]
+) -> pd.DataFrame:
+    """FID, IID, PC1..PCk and ``pca_fit`` for every sample: the fitted scores of the samples
+    that pass QC (``pca_fit`` true), the others projected onto the same loadings."""
+    scores = np.zeros((gset.n_samples, len(names)))
+    scores[final] = fit.scores
+    rest = np.setdiff1d(np.arange(gset.n_samples), final)
+    if len(rest):
+        scores[rest] = project_pca(read_genotype_codes(gset, pca_variants, rest), fit)
+    pcs = gset.samples[["FID", "IID"]].reset_index(drop=True).copy()
+    pcs[names] = scores
+    pcs["pca_fit"] = np.isin(np.arange(gset.n_samples), final)
+    return pcs
 
 
 def write_qc_genotypes(

@@ -203,3 +203,36 @@ def _percentile_in_group(frame: pd.DataFrame) -> np.ndarray:
         values = frame["SUM"].to_numpy()[idx]
         result[idx] = empirical_percentile(values, values)
     return result
+
+
+def skip_adjustment(
+    scores: pd.DataFrame,
+    reference_scores: pd.DataFrame | None = None,
+    *,
+    groups: pd.Series | None = None,
+) -> pd.DataFrame:
+    """``ADJUSTED_COLUMNS`` without PCs: ``Z_raw`` and ``percentile`` from the reference's raw
+    scores (default: the scored samples), ``Z_norm1`` and ``Z_norm2`` missing."""
+    ref_scores = scores if reference_scores is None else reference_scores
+    out = []
+    for pgs_id, target in scores.groupby("pgs_id", sort=False):
+        ref = ref_scores.loc[ref_scores["pgs_id"] == pgs_id, "SUM"].to_numpy(float)
+        if len(ref) < 2:
+            raise ModelError(f"{pgs_id}: {len(ref)} reference sample(s); Z_raw needs at least 2.")
+        value = target["SUM"].to_numpy(float)
+        ids = target["IID"].astype(str)
+        frame = pd.DataFrame(
+            {
+                "IID": target["IID"].to_numpy(),
+                "pgs_id": pgs_id,
+                "SUM": value,
+                "ancestry_group": groups.reindex(ids).to_numpy() if groups is not None else pd.NA,
+                "Z_raw": (value - ref.mean()) / ref.std(ddof=1),
+                "Z_norm1": np.nan,
+                "Z_norm2": np.nan,
+                "percentile": empirical_percentile(ref, value),
+            }
+        )
+        frame["percentile_in_group"] = _percentile_in_group(frame)
+        out.append(frame[list(ADJUSTED_COLUMNS)])
+    return pd.concat(out, ignore_index=True)

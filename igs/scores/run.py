@@ -108,6 +108,9 @@ def compute_files(
         write_tsv(result, tmp, gzipped=True)
 
 
+QC_STATUS_COLUMNS = ("qc_pass", "qc_fail")
+
+
 def adjust_files(
     scores: PathLike,
     pcs: PathLike,
@@ -120,22 +123,62 @@ def adjust_files(
     reference_pcs: PathLike | None = None,
 ) -> None:
     """Ancestry-adjusted scores (Z-scores, mean and mean+variance PC regressions, percentiles)
-    and the fitted adjustment models as JSON."""
-    from igs.scores.ancestry import adjust_scores
+    and the fitted adjustment models as JSON.
+
+    Every scored person gets a row. With ``sample_qc`` the models are fitted on the people who
+    pass QC (one of each related pair already removed there) and applied to everyone, and the
+    rows carry ``qc_pass`` and ``qc_fail`` (the QC step that removed the person, '' if none).
+    Without PC columns in ``pcs`` and without a reference (``qc.source: none``) the adjustment
+    is skipped: ``Z_raw`` and its percentile only, and the reason in the models file.
+    """
+    from igs.scores.ancestry import adjust_scores, skip_adjustment
 
     if (reference_scores is None) != (reference_pcs is None):
         raise ConfigError("--reference-scores and --reference-pcs go together.")
     read = lambda p: read_tsv(p, dtypes={"IID": "string"}) if p else None  # noqa: E731
-    groups = None
-    if sample_qc is not None:
-        qc = read(sample_qc)
-        passed = qc[qc["qc_fail"].isna() | (qc["qc_fail"] == "")] if "qc_fail" in qc else qc
-        groups = pd.Series(passed["ancestry_group"].to_numpy(), index=passed["IID"].astype(str))
-    adjusted, fits = adjust_scores(
-        read(scores), read(pcs), n_pcs=n_pcs, reference_scores=read(reference_scores),
-        reference_pcs=read(reference_pcs), groups=groups,
-    )  # fmt: skip
+    table, pc_table = read(scores), read(pcs)
+    status = qc_status(read(sample_qc), table["IID"]) if sample_qc is not None else None
+    groups, ref_scores = None, read(reference_scores)
+    if status is not None:
+        passed = status[status["qc_pass"]]
+        groups = pd.Series(passed["ancestry_group"].to_numpy(), index=passed["IID"])
+        if ref_scores is None:
+            ref_scores = table[table["IID"].astype(str).isin(passed["IID"])]
+    if "PC1" not in pc_table.columns and reference_pcs is None:
+        reason = f"{pcs}: no PCs (qc.source none); ancestry adjustment skipped, Z_raw only."
+        log.warning(reason)
+        adjusted, record = skip_adjustment(table, ref_scores, groups=groups), {"skipped": reason}
+    else:
+        adjusted, fits = adjust_scores(
+            table, pc_table, n_pcs=n_pcs, reference_scores=ref_scores,
+            reference_pcs=read(reference_pcs), groups=groups,
+        )  # fmt: skip
+        record = [f.to_dict() for f in fits]
+    if status is not None:
+        adjusted = adjusted.merge(
+            status[["IID", *QC_STATUS_COLUMNS]], on="IID", how="left", validate="many_to_one"
+        )
     with atomic_path(Path(out)) as tmp:
         write_tsv(adjusted, tmp, gzipped=True)
     with atomic_path(Path(models)) as tmp:
-        tmp.write_text(json.dumps([f.to_dict() for f in fits], indent=2) + "\n")
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def qc_status(sample_qc: pd.DataFrame, scored: pd.Series) -> pd.DataFrame:
+    """IID, ancestry_group, qc_pass and qc_fail of every scored person: a person QC never saw
+    (not in sample_qc) does not pass, with qc_fail ``not_in_qc``."""
+    fail = sample_qc["qc_fail"].fillna("").astype(str) if "qc_fail" in sample_qc else ""
+    known = pd.DataFrame(
+        {
+            "IID": sample_qc["IID"].astype(str).to_numpy(),
+            "ancestry_group": sample_qc.get(
+                "ancestry_group", pd.Series(pd.NA, index=sample_qc.index)
+            ).to_numpy(),
+            "qc_fail": fail,
+        }
+    ).drop_duplicates("IID")
+    ids = pd.DataFrame({"IID": pd.unique(scored.astype(str))})
+    status = ids.merge(known, on="IID", how="left")
+    status["qc_fail"] = status["qc_fail"].fillna("not_in_qc")
+    status["qc_pass"] = status["qc_fail"] == ""
+    return status

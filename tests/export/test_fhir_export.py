@@ -32,7 +32,7 @@ def table(iids: list[str], risk: float) -> pd.DataFrame:
     t = t.assign(IID=iids, endpoint="CAD", pgs_id="PGS_T", prs_raw=0.1, prs_z=0.2,
                  prs_percentile=55.0, integrative_lp=0.3, risk=risk, risk_low=risk / 2,
                  risk_high=min(2 * risk, 1.0), horizon_years=10.0, risk_category="low",
-                 model_version="abc123", normalisation="none")  # fmt: skip
+                 model_version="abc123", normalisation="none", qc_pass=True, qc_fail="")  # fmt: skip
     return t[list(EXPORT_COLUMNS)]
 
 

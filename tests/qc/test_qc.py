@@ -278,7 +278,57 @@ def test_summary_counts_in_order_add_up(qc_run):
     fam = plink.read_fam(out / "genotypes.fam")
     assert len(fam) == summary["samples"]["final"]
     pcs = pd.read_csv(out / "pcs.tsv", sep="\t")
-    assert list(pcs.columns[:3]) == ["FID", "IID", "PC1"] and len(pcs) == len(fam)
+    assert (
+        list(pcs.columns[:3]) == ["FID", "IID", "PC1"] and len(pcs) == summary["samples"]["input"]
+    )
+    assert pcs["pca_fit"].sum() == len(fam)
+    assert list(pcs.loc[pcs["pca_fit"], "IID"].astype(str)) == list(fam["IID"].astype(str))
+
+
+def hand_projection(small_cohort, loadings, iids, tmp_path) -> pd.DataFrame:
+    """PC1..PC4 of ``iids``: their plink2-exported A1 counts, HWE-normalised with the saved
+    frequencies, times the saved loadings (missing calls count 0), computed here by hand."""
+    ld = loadings
+    a1 = tmp_path / "a1.txt"
+    a1.write_text("".join(f"{i}\t{a}\n" for i, a in zip(ld["id"], ld["a1"], strict=True)))
+    args = [
+        "--bfile", str(small_cohort / "genotypes"), "--keep", keep_file(tmp_path, iids),
+        "--extract", extract_file(tmp_path, ld["id"]), "--export", "A", "--export-allele", str(a1),
+    ]  # fmt: skip
+    raw = plink_out("plink2", args, tmp_path, "raw", "raw").set_index("IID")
+    g = raw[[f"{i}_{a}" for i, a in zip(ld["id"], ld["a1"], strict=True)]].to_numpy(float)
+    p = ld["a1_freq"].to_numpy(float)
+    x = np.nan_to_num((g - 2 * p) / np.sqrt(2 * p * (1 - p) * len(p)))
+    pcs = ["PC1", "PC2", "PC3", "PC4"]
+    return pd.DataFrame(x @ ld[pcs].to_numpy(float), columns=pcs, index=raw.index.astype(str))
+
+
+def test_samples_removed_by_qc_are_projected_onto_the_loadings(qc_run, small_cohort, tmp_path):
+    result, _ = qc_run
+    removed = result.pcs.loc[~result.pcs["pca_fit"], "IID"]
+    assert len(removed) > 0
+    expected = hand_projection(small_cohort, result.loadings, removed, tmp_path)
+    ours = result.pcs.set_index(result.pcs["IID"].astype(str)).loc[expected.index, expected.columns]
+    np.testing.assert_allclose(ours.to_numpy(), expected.to_numpy(), atol=1e-4)
+
+
+def test_pcs_of_a_fit_without_everyone_are_completed_by_projection(qc_run, small_cohort, tmp_path):
+    """What the Hail engine's result goes through: only fitted rows in, everyone out."""
+    from dataclasses import replace
+
+    from igs.qc.run import project_the_rest
+
+    result, _ = qc_run
+    fitted = result.pcs[result.pcs["pca_fit"]].drop(columns="pca_fit")
+    out = project_the_rest(str(small_cohort / "genotypes"), "bed", replace(result, pcs=fitted))
+    fam = plink.read_fam(small_cohort / "genotypes.fam")
+    assert list(out["IID"].astype(str)) == list(fam["IID"].astype(str))
+    assert out["pca_fit"].sum() == len(fitted)
+    rest = out[~out["pca_fit"]].set_index(out.loc[~out["pca_fit"], "IID"].astype(str))
+    expected = hand_projection(small_cohort, result.loadings, rest.index, tmp_path)
+    np.testing.assert_allclose(
+        rest.loc[expected.index, expected.columns].to_numpy(), expected.to_numpy(), atol=1e-4
+    )
 
 
 def test_pgen_gives_the_same_qc_as_bed(qc_run, small_cohort):

@@ -95,6 +95,7 @@ def test_small_cohort_scores_by_ancestry(small_cohort, small_scoring_files, qc_r
     )
     scores = compute_scores(gset, score_weights([report], gset.n_variants))
     pcs = pd.read_csv(out / "pcs.tsv", sep="\t")
+    pcs = pcs[pcs["pca_fit"]]  # the QC'd genotypes hold only the people who pass QC
     groups = result.samples.set_index("IID")["ancestry_group"]
     adjusted, _ = adjust_scores(scores, pcs, n_pcs=4, groups=groups.dropna())
     by_group = adjusted.groupby("ancestry_group")
@@ -157,3 +158,29 @@ def test_cli_adjust(tmp_path):
     proc = run_igs("scores", "adjust", "--scores", str(tmp_path / "s.tsv"), "--pcs", str(tmp_path / "p.tsv"),
                    "--n-pcs", "6", "--out", str(out), "--models", str(models))  # fmt: skip
     assert proc.returncode == 3 and "PC5" in proc.stderr
+
+
+def test_without_pcs_the_adjustment_is_skipped_with_a_note(tmp_path):
+    """qc.source none: no PC columns; Z_raw and its percentile by hand, Z_norm missing."""
+    from igs.scores.run import adjust_files
+
+    scores, pcs = planted(n=50)
+    scores.to_csv(tmp_path / "s.tsv", sep="\t", index=False)
+    pcs[["IID"]].to_csv(tmp_path / "p.tsv", sep="\t", index=False)
+    adjust_files(tmp_path / "s.tsv", tmp_path / "p.tsv", tmp_path / "a.tsv.gz",
+                 tmp_path / "m.json", n_pcs=4)  # fmt: skip
+    table = pd.read_csv(tmp_path / "a.tsv.gz", sep="\t")
+    x = scores["SUM"].to_numpy()
+    np.testing.assert_allclose(table["Z_raw"], (x - x.mean()) / x.std(ddof=1))
+    np.testing.assert_allclose(table["percentile"], [100 * (x <= v).mean() for v in x])
+    assert table[["Z_norm1", "Z_norm2"]].isna().all().all()
+    assert "ancestry adjustment skipped" in json.loads((tmp_path / "m.json").read_text())["skipped"]
+
+
+def test_z_raw_needs_two_reference_scores():
+    from igs.errors import ModelError
+    from igs.scores.ancestry import skip_adjustment
+
+    scores, _ = planted(n=1)
+    with pytest.raises(ModelError, match=r"Z_raw needs at least 2"):
+        skip_adjustment(scores)

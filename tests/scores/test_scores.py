@@ -22,6 +22,7 @@ from igs.scores.match import check_build
 from tests.conftest import (
     SHARED_ORACLE,
     assert_equal_to_plink_precision,
+    plink2_scores,
     random_score,
     require_tool,
     run_tool,
@@ -169,35 +170,6 @@ def test_matches_equal_planted_truth(small_cohort, small_scoring_files, small_tr
         .replace({"excluded_ambiguous": "ambiguous"})
     )
     assert (got.to_numpy() == expected.to_numpy()).all()
-
-
-def plink2_scores(
-    prefix: Path, report: pd.DataFrame, variants: pd.DataFrame, tmp_path: Path, impute: bool
-) -> pd.DataFrame:
-    m = report[report["match_status"] == "matched"]
-    v = variants.iloc[m["target_index"].to_numpy(dtype=int)]
-    allele = np.where(m["match_type"].isin(["swapped", "flipped_swapped"]), v["a2"], v["a1"])
-    pgs = m["pgs_id"].iloc[0]
-    pd.DataFrame(
-        {"ID": v["id"].to_numpy(), "A": allele, "W": m["effect_weight"].to_numpy()}
-    ).to_csv(tmp_path / f"{pgs}.txt", sep="\t", index=False)
-    args = [
-        require_tool("plink2"),
-        "--bfile",
-        str(prefix),
-        "--score",
-        str(tmp_path / f"{pgs}.txt"),
-        "1",
-        "2",
-        "3",
-        "header-read",
-        "cols=+scoresums",
-        *([] if impute else ["no-mean-imputation"]),
-        "--out",
-        str(tmp_path / pgs),
-    ]
-    run_tool(args, tmp_path)
-    return pd.read_csv(tmp_path / f"{pgs}.sscore", sep="\t")
 
 
 @pytest.mark.oracle

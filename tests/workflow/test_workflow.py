@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -184,3 +185,39 @@ def test_target_of_unknown_biobank_fails_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "unknown biobank 'west'; the config defines: tiny_a, tiny_b" in proc.stderr + proc.stdout
     assert not (tmp_path / "results" / "tiny_a").exists()
+
+
+def test_qc_source_provided_none_and_separate_qc_genotypes(small_cohort, tmp_path):
+    """qc.source picks the rule per biobank: provided tables (qc_samples), none (qc_samples),
+    compute on qc.genotypes (qc_run reads the array fileset, not the biobank's genotypes)."""
+    iids = pd.read_csv(small_cohort / "genotypes.fam", sep=r"\s+", header=None)[1].astype(str)
+    (tmp_path / "excl.tsv").write_text(f"IID\treason\n{iids[0]}\thet_missing_outlier\n")
+    pd.DataFrame({"IID": iids, "PC1": 0.5, "PC2": -0.5}).to_csv(
+        tmp_path / "pcs.tsv", sep="\t", index=False
+    )
+    (tmp_path / "rel.dat").write_text("ID1 ID2 HetHet IBS0 Kinship\n")
+    shutil.copy(small_cohort / "clinical.tsv", tmp_path / "clinical.tsv")
+    ph = {"source": "table", "clinical": str(tmp_path / "clinical.tsv")}
+    geno = {"path": str(small_cohort / "genotypes"), "format": "pgen"}
+    provided = {"exclusions": "excl.tsv", "pcs": "pcs.tsv", "kinship": "rel.dat"}
+    cfg = {"biobanks": [
+        {"name": "p", "genotypes": geno, "phenotypes": ph, "qc": {"source": "provided", "provided": provided}},
+        {"name": "n", "genotypes": geno, "phenotypes": ph, "qc": {"source": "none"}},
+        {"name": "c", "genotypes": geno,
+         "phenotypes": ph, "qc": {"genotypes": {"path": str(small_cohort / "genotypes"), "format": "bed"}}},
+    ]}  # fmt: skip
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    targets = [f"results/{b}/qc/summary.json" for b in "pnc"]
+    proc = snakemake(*targets, "--cores", "1", "--configfile", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+    def read(b: str, f: str) -> pd.DataFrame:
+        return pd.read_csv(tmp_path / f"results/{b}/qc/{f}", sep="\t", keep_default_na=False)
+
+    assert list(read("p", "sample_qc.tsv.gz")["qc_fail"]).count("het_missing_outlier") == 1
+    assert (read("p", "pcs.tsv")["PC1"] == 0.5).all()
+    assert (read("n", "sample_qc.tsv.gz")["qc_fail"] == "").all()
+    summary = json.loads((tmp_path / "results/c/qc/summary.json").read_text())
+    assert summary["input"] == {"genotypes": str(small_cohort / "genotypes"), "format": "bed"}
+    assert not (tmp_path / "results/p/qc/genotypes.bed").exists()
+    assert "qc_samples" in proc.stderr and "qc_run" in proc.stderr

@@ -1,9 +1,40 @@
-# Genotype QC per biobank: filters, sex check, relatedness, PCA. Its bed/bim/fam feed scoring.
+# Sample QC per biobank (its `qc.source`): computed by igs (filters, sex check, relatedness, PCA;
+# on `qc.genotypes` when given, else on the biobank's genotypes; its bed/bim/fam feed scoring),
+# or taken from the biobank's own tables (`provided`), or none (everyone passes).
+import shlex
+
+import igs.qc.provided
+
+
+for _bb in BIOBANKS.values():
+    try:
+        igs.qc.provided.require_qc_genotypes(_bb)
+    except IGSError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+def qc_source(biobank):
+    return BIOBANKS[biobank]["qc"]["source"]
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly these biobank names (nothing when empty)."""
+    return "|".join(names) if names else "(?!)"
+
+
+def qc_genotypes(biobank):
+    """The fileset QC reads: qc.genotypes if given, else the biobank's genotypes."""
+    return BIOBANKS[biobank]["qc"].get("genotypes") or BIOBANKS[biobank]["genotypes"]
+
+
+def qc_genotype_files(biobank):
+    g = qc_genotypes(biobank)
+    return [g["path"] + s for s in igs.config.GENOTYPE_SUFFIXES[g["format"]]]
 
 
 rule qc_run:
     input:
-        genotypes=lambda wc: genotype_files(wc.biobank),
+        genotypes=lambda wc: qc_genotype_files(wc.biobank),
         options=options("qc"),
     output:
         bed=P.qc(RESULTS, "{biobank}", "genotypes.bed"),
@@ -17,9 +48,11 @@ rule qc_run:
         summary=P.qc(RESULTS, "{biobank}", "summary.json"),
     log:
         f"{LOGS}/{{biobank}}/qc/qc.log",
+    wildcard_constraints:
+        biobank=one_of([b for b in BIOBANKS if qc_source(b) == "compute"]),
     params:
-        prefix=lambda wc: genotype_prefix(wc.biobank),
-        fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
+        prefix=lambda wc: qc_genotypes(wc.biobank)["path"],
+        fmt=lambda wc: qc_genotypes(wc.biobank)["format"],
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
         out_dir=lambda wc, output: Path(output.summary).parent,
     threads: rule_threads("qc_run")
@@ -29,3 +62,41 @@ rule qc_run:
     shell:
         "igs qc run --genotypes {params.prefix:q} --format {params.fmt:q} --engine {params.engine:q} "
         "--options {input.options:q} --out-dir {params.out_dir:q} 2> {log:q}"
+
+
+def provided_tables(biobank):
+    return BIOBANKS[biobank]["qc"].get("provided", {})
+
+
+rule qc_samples:
+    """qc.source provided or none: the sample QC outputs without computing QC."""
+    input:
+        unpack(lambda wc: provided_tables(wc.biobank)),
+        options=options("qc"),
+    output:
+        sample_qc=P.qc(RESULTS, "{biobank}", "sample_qc.tsv.gz"),
+        pcs=P.qc(RESULTS, "{biobank}", "pcs.tsv"),
+        king=P.qc(RESULTS, "{biobank}", "king_pairs.tsv.gz"),
+        summary=P.qc(RESULTS, "{biobank}", "summary.json"),
+    log:
+        f"{LOGS}/{{biobank}}/qc/samples.log",
+    wildcard_constraints:
+        biobank=one_of([b for b in BIOBANKS if qc_source(b) != "compute"]),
+    params:
+        prefix=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["path"],
+        fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
+        source=lambda wc: qc_source(wc.biobank),
+        tables=lambda wc: " ".join(
+            f"--{k} {shlex.quote(v)}" for k, v in sorted(provided_tables(wc.biobank).items())
+        ),
+        sample=lambda wc: (
+            f"--sample {shlex.quote(s)}" if (s := BIOBANKS[wc.biobank]["genotypes"].get("sample")) else ""
+        ),
+        out_dir=lambda wc, output: Path(output.summary).parent,
+    threads: rule_threads("qc_samples")
+    resources:
+        mem_mb=rule_mem_mb("qc_samples"),
+        runtime=rule_runtime("qc_samples"),
+    shell:
+        "igs qc samples --genotypes {params.prefix:q} --format {params.fmt:q} --source {params.source:q} "
+        "{params.tables} {params.sample} --options {input.options:q} --out-dir {params.out_dir:q} 2> {log:q}"
