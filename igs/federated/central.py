@@ -12,6 +12,7 @@ local tables in tests and ``igs federated central --mock``).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from igs.io.atomic import atomic_paths
 from igs.share.meta import pool
 
 Ask = Callable[..., dict[str, dict]]  # ask(method, kwargs, sites=None) -> {site: message}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,16 @@ def pooled_scaling(summaries: dict[str, dict], columns: list[str]) -> Standardis
     )
 
 
+def constant_columns(summaries: dict[str, dict], columns: list[str]) -> list[str]:
+    """Features with one value at every node (variance 0 and equal means where anyone is)."""
+    out = []
+    for j, c in enumerate(columns):
+        seen = [s for s in summaries.values() if s["n_people"] > 0]
+        if all(s["var"][j] == 0 for s in seen) and len({s["mean"][j] for s in seen}) <= 1:
+            out.append(c)
+    return out
+
+
 def newton(
     ask: Ask, scaling: Standardisation, *, tol: float = 1e-10, max_iter: int = 50
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -81,7 +94,10 @@ def newton(
         if ll < ll_old - 1e-12 * max(1.0, abs(ll_old)):
             beta = (beta + beta_old) / 2
             continue
-        step = np.linalg.solve(-h, g)
+        try:
+            step = np.linalg.solve(-h, g)
+        except np.linalg.LinAlgError:
+            break  # a singular information matrix: a feature without information
         beta_old, ll_old = beta, ll
         beta = beta + step
         if np.max(np.abs(step), initial=0.0) < tol:
@@ -102,6 +118,12 @@ def _summed(messages: dict[str, dict]) -> tuple[float, np.ndarray, np.ndarray]:
 def fit(ask: Ask, columns: list[str], *, tol: float = 1e-10, max_iter: int = 50) -> FederatedFit:
     """Summaries, pooled standardisation, then Newton rounds: the stratified Cox model."""
     summaries = ask("summary", {"columns": list(columns)})
+    pooled_scaling(summaries, list(columns))  # every node holds the same features
+    constant = constant_columns(summaries, list(columns))
+    if constant:  # e.g. sex for a one-sex endpoint: no information, a singular Hessian
+        log.warning("constant feature(s) %s left out of the federated model", ", ".join(constant))
+        columns = [c for c in columns if c not in constant]
+        summaries = ask("summary", {"columns": columns})
     scaling = pooled_scaling(summaries, list(columns))
     beta, cov, ll, it = newton(ask, scaling, tol=tol, max_iter=max_iter)
     sites = {

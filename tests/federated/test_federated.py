@@ -334,3 +334,13 @@ def test_central_without_the_federated_extra_says_how_to_install_it(tmp_path, mo
     ):
         CliRunner().invoke(cli, args, catch_exceptions=False)
     assert not (tmp_path / "fed").exists()
+
+
+def test_a_feature_constant_at_every_site_is_left_out(tables, caplog):
+    """A one-sex endpoint has sex constant everywhere: the federated model leaves it out (no
+    information, a singular Hessian) and equals the model fitted without it."""
+    const = {s: t.assign(sex_male=1.0) for s, t in tables.items()}
+    fit = C.fit(local_ask(const, MIN_CELL), COLUMNS)
+    assert list(fit.columns) == COLUMNS[1:]
+    assert "constant feature(s) sex_male left out" in caplog.text
+    np.testing.assert_allclose(fit.coef, C.fit(local_ask(tables, MIN_CELL), COLUMNS[1:]).coef)
