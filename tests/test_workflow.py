@@ -173,7 +173,7 @@ def test_paths_are_quoted_in_every_rule(small_cohort, tmp_path):
         ),
         (
             lambda c: c["biobanks"][0].pop("simulate"),
-            "biobanks[0] (tiny_a) needs genotypes and phenotypes",
+            "biobanks[0] (tiny_a) needs genotypes (or a `simulate` block)",
         ),
         (
             lambda c: c.update(scores={"scoring_files": ["missing.txt"]}),
