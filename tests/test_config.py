@@ -154,10 +154,10 @@ def test_per_chromosome_genotypes_scores_only_and_pgs_ids(tmp_path):
 
     fails(
         {"chromosomes": ["1", "3"]},
-        r"genotypes\.path: .*chr3\.bgen: file for chromosome 3 not found",
+        r"\.genotypes\.path: .*chr3\.bgen: file for chromosome 3 not found",
     )
     fails({"path": str(tmp_path / "none{chrom}.vcf.gz"), "format": "vcf"},
-          r"genotypes\.path: .*none\{chrom\}\.vcf\.gz: matches nothing")  # fmt: skip
+          r"\.genotypes\.path: .*none\{chrom\}\.vcf\.gz: matches nothing")  # fmt: skip
     (tmp_path / "chr10.sample").unlink()
     fails({"sample": str(tmp_path / "chr{chrom}.sample")},
           r"biobanks\[0\] \(ukb\)\.genotypes\.sample: file .*chr10\.sample not found")  # fmt: skip
