@@ -102,7 +102,7 @@ rule report:
 rule provenance:
     input:
         genotypes=lambda wc: genotype_files(wc.biobank),
-        scoring_files=RESOLVED["scores"]["scoring_files"],
+        scoring_files=lambda wc: SCORING_FILES[wc.biobank],
         records=lambda wc: phenotype_files(wc.biobank),
         options=options("provenance"),
     output:
