@@ -74,6 +74,35 @@ def test_dry_run_and_unlock_write_nothing(tmp_path):
         assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists(), flag
 
 
+def test_scores_only_biobank_runs_inputs_qc_scores_and_adjustment(tmp_path):
+    """A biobank without phenotypes (beside a simulated one with them, endpoints configured) gets
+    inputs, QC, scores (one match and compute job per chromosome fileset) and adjustment only."""
+    for c in ("1", "2"):
+        for s in ("bed", "bim", "fam"):
+            (tmp_path / f"chr{c}.{s}").write_text("")  # a dry run reads no genotypes
+    (tmp_path / "S.txt").write_text(
+        "#pgs_id=S\nchr_name\tchr_position\teffect_allele\teffect_weight\n"
+    )
+    cfg = json.loads(json.dumps(SCORED))
+    cfg["biobanks"] = [
+        cfg["biobanks"][0],
+        {"name": "arrays", "genotypes": {"path": "chr{chrom}", "format": "bed"}},
+    ]
+    cfg["scores"] = {"scoring_files": ["S.txt"]}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "--cores", "1", "--configfile", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    jobs = {}
+    for block in (proc.stdout + proc.stderr).split("\nrule ")[1:]:
+        rule = block.split(":", 1)[0].strip()
+        wildcards = next((ln for ln in block.splitlines() if "wildcards:" in ln), "")
+        if "biobank=arrays" in wildcards:
+            jobs[rule] = jobs.get(rule, 0) + 1
+    assert jobs.pop("config_stage") >= 2  # the qc and scores options (and provenance's)
+    assert jobs == {"qc_run": 1, "scores_match": 2, "scores_compute": 2, "scores_sum": 1,
+                    "scores_adjust": 1, "provenance": 1}  # fmt: skip
+
+
 def test_tiny_config_runs_end_to_end(tmp_path):
     """The whole tiny workflow in results and logs folders whose names hold a space."""
     results, logs = tmp_path / "my results", tmp_path / "my logs"
@@ -200,32 +229,3 @@ def test_target_of_unknown_biobank_fails_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "unknown biobank 'west'; the config defines: tiny_a, tiny_b" in proc.stderr + proc.stdout
     assert not (tmp_path / "results" / "tiny_a").exists()
-
-
-def test_scores_only_biobank_runs_inputs_qc_scores_and_adjustment(tmp_path):
-    """A biobank without phenotypes (beside a simulated one with them, endpoints configured) gets
-    inputs, QC, scores (one match and compute job per chromosome fileset) and adjustment only."""
-    for c in ("1", "2"):
-        for s in ("bed", "bim", "fam"):
-            (tmp_path / f"chr{c}.{s}").write_text("")  # a dry run reads no genotypes
-    (tmp_path / "S.txt").write_text(
-        "#pgs_id=S\nchr_name\tchr_position\teffect_allele\teffect_weight\n"
-    )
-    cfg = json.loads(json.dumps(SCORED))
-    cfg["biobanks"] = [
-        cfg["biobanks"][0],
-        {"name": "arrays", "genotypes": {"path": "chr{chrom}", "format": "bed"}},
-    ]
-    cfg["scores"] = {"scoring_files": ["S.txt"]}
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
-    proc = snakemake("-n", "--cores", "1", "--configfile", "c.yaml", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
-    jobs = {}
-    for block in (proc.stdout + proc.stderr).split("\nrule ")[1:]:
-        rule = block.split(":", 1)[0].strip()
-        wildcards = next((ln for ln in block.splitlines() if "wildcards:" in ln), "")
-        if "biobank=arrays" in wildcards:
-            jobs[rule] = jobs.get(rule, 0) + 1
-    assert jobs.pop("config_stage") >= 2  # the qc and scores options (and provenance's)
-    assert jobs == {"qc_run": 1, "scores_match": 2, "scores_compute": 2, "scores_sum": 1,
-                    "scores_adjust": 1, "provenance": 1}  # fmt: skip

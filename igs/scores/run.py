@@ -131,6 +131,57 @@ def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ig
     return apply
 
 
+def sum_parts(
+    parts: dict[str, tuple[PathLike, PathLike]],
+    report: PathLike,
+    summary: PathLike,
+    out: PathLike,
+    *,
+    min_overlap: float,
+    strict: bool = False,
+    mean_impute: bool = True,
+) -> None:
+    """Combine the per-chromosome match reports and score tables (``{part: (report, scores)}``)
+    into one report, one summary and one score table: equal to scoring one merged file.
+
+    Each scoring-file row keeps its best status over the chromosomes; a score whose combined
+    overlap is below ``min_overlap`` is dropped with its reason in the summary (``strict``:
+    MatchRateError instead), and its per-chromosome sums are left out.
+    """
+    from igs.errors import MatchRateError
+    from igs.scores.match import summarise_matches
+    from igs.scores.perchrom import combine_match_reports, sum_score_tables
+
+    per_part = {p: read_tsv(r, dtypes={"pgs_id": "string"}) for p, (r, _) in parts.items()}
+    combined, dropped = [], {}
+    for pgs_id in pd.unique(next(iter(per_part.values()))["pgs_id"]):
+        merged = combine_match_reports({p: r[r["pgs_id"] == pgs_id] for p, r in per_part.items()})
+        rate = float((merged["match_status"] == "matched").mean()) if len(merged) else 0.0
+        if rate < min_overlap:
+            counts = merged["match_status"].value_counts().to_dict()
+            reason = (
+                f"{pgs_id}: only {rate:.1%} of {len(merged)} variants matched the target over "
+                f"{len(parts)} genotype file(s) (min_overlap {min_overlap:.0%}); statuses {counts}."
+            )
+            if strict:
+                raise MatchRateError(reason + " scores.strict is true: the run stops.")
+            log.warning("%s Dropped (scores.strict is false).", reason)
+            dropped[pgs_id] = reason
+        combined.append(merged)
+    del per_part
+    names = [str(s) for _, s in parts.values()]
+    tables = [read_tsv(s, dtypes={"IID": "string", "pgs_id": "string"}) for s in names]
+    tables = [t[~t["pgs_id"].isin(list(dropped))] for t in tables]
+    total = sum_score_tables(tables, mean_impute=mean_impute, names=names)
+    report_table = pd.concat(combined, ignore_index=True)
+    with atomic_path(Path(report)) as tmp:
+        write_tsv(report_table, tmp, gzipped=True)
+    with atomic_path(Path(summary)) as tmp:
+        summarise_matches(report_table, dropped=dropped).to_csv(tmp, sep="\t", index=False)
+    with atomic_path(Path(out)) as tmp:
+        write_tsv(total, tmp, gzipped=True)
+
+
 def compute_files(
     prefix: str,
     fmt: str,
@@ -203,54 +254,3 @@ def adjust_files(
         write_tsv(adjusted, tmp, gzipped=True)
     with atomic_path(Path(models)) as tmp:
         tmp.write_text(json.dumps([f.to_dict() for f in fits], indent=2) + "\n")
-
-
-def sum_parts(
-    parts: dict[str, tuple[PathLike, PathLike]],
-    report: PathLike,
-    summary: PathLike,
-    out: PathLike,
-    *,
-    min_overlap: float,
-    strict: bool = False,
-    mean_impute: bool = True,
-) -> None:
-    """Combine the per-chromosome match reports and score tables (``{part: (report, scores)}``)
-    into one report, one summary and one score table: equal to scoring one merged file.
-
-    Each scoring-file row keeps its best status over the chromosomes; a score whose combined
-    overlap is below ``min_overlap`` is dropped with its reason in the summary (``strict``:
-    MatchRateError instead), and its per-chromosome sums are left out.
-    """
-    from igs.errors import MatchRateError
-    from igs.scores.match import summarise_matches
-    from igs.scores.perchrom import combine_match_reports, sum_score_tables
-
-    per_part = {p: read_tsv(r, dtypes={"pgs_id": "string"}) for p, (r, _) in parts.items()}
-    combined, dropped = [], {}
-    for pgs_id in pd.unique(next(iter(per_part.values()))["pgs_id"]):
-        merged = combine_match_reports({p: r[r["pgs_id"] == pgs_id] for p, r in per_part.items()})
-        rate = float((merged["match_status"] == "matched").mean()) if len(merged) else 0.0
-        if rate < min_overlap:
-            counts = merged["match_status"].value_counts().to_dict()
-            reason = (
-                f"{pgs_id}: only {rate:.1%} of {len(merged)} variants matched the target over "
-                f"{len(parts)} genotype file(s) (min_overlap {min_overlap:.0%}); statuses {counts}."
-            )
-            if strict:
-                raise MatchRateError(reason + " scores.strict is true: the run stops.")
-            log.warning("%s Dropped (scores.strict is false).", reason)
-            dropped[pgs_id] = reason
-        combined.append(merged)
-    del per_part
-    names = [str(s) for _, s in parts.values()]
-    tables = [read_tsv(s, dtypes={"IID": "string", "pgs_id": "string"}) for s in names]
-    tables = [t[~t["pgs_id"].isin(list(dropped))] for t in tables]
-    total = sum_score_tables(tables, mean_impute=mean_impute, names=names)
-    report_table = pd.concat(combined, ignore_index=True)
-    with atomic_path(Path(report)) as tmp:
-        write_tsv(report_table, tmp, gzipped=True)
-    with atomic_path(Path(summary)) as tmp:
-        summarise_matches(report_table, dropped=dropped).to_csv(tmp, sep="\t", index=False)
-    with atomic_path(Path(out)) as tmp:
-        write_tsv(total, tmp, gzipped=True)
