@@ -50,12 +50,13 @@ def test_1000g_example_through_the_workflow_equals_pgsc_calc(tmp_path, fmt):
     cache = tmp_path / "pgs cache" / "PGS000586"
     cache.mkdir(parents=True)
     shutil.copy(DATA / "PGS000586_hmPOS_GRCh38.txt.gz", cache)
+    biobank = {"name": "g1000", "genome_build": "GRCh38", "genotypes": g}
+    if "qc" in load_schema()["properties"]["biobanks"]["items"]["properties"]:
+        biobank["qc"] = {"source": "none"}  # scores only, as pgsc_calc users run it (#16 item 4)
     config = {
-        "biobanks": [{"name": "g1000", "genome_build": "GRCh38", "genotypes": g}],
+        "biobanks": [biobank],
         "scores": {"pgs_ids": ["PGS000586"], "cache_dir": str(cache.parent)},
     }
-    if "source" in load_schema()["properties"]["qc"]["properties"]:
-        config["qc"] = {"source": "none"}  # scores-only, as pgsc_calc users run it (#16 item 4)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     target = "results/g1000/scores/scores.tsv.gz"
     proc = snakemake(target, "--cores", "2", "--configfile", "c.yaml", cwd=tmp_path)
