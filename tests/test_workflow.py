@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from igs.config import load_schema
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.workflow
@@ -77,9 +78,9 @@ def test_dry_run_and_unlock_write_nothing(tmp_path):
 def test_scores_only_biobank_runs_inputs_qc_scores_and_adjustment(tmp_path):
     """A biobank without phenotypes (beside a simulated one with them, endpoints configured) gets
     inputs, QC, scores (one match and compute job per chromosome fileset) and adjustment only."""
-    for c in ("1", "2"):
+    for prefix in ("chr1", "chr2", "array"):
         for s in ("bed", "bim", "fam"):
-            (tmp_path / f"chr{c}.{s}").write_text("")  # a dry run reads no genotypes
+            (tmp_path / f"{prefix}.{s}").write_text("")  # a dry run reads no genotypes
     (tmp_path / "S.txt").write_text(
         "#pgs_id=S\nchr_name\tchr_position\teffect_allele\teffect_weight\n"
     )
@@ -88,6 +89,9 @@ def test_scores_only_biobank_runs_inputs_qc_scores_and_adjustment(tmp_path):
         cfg["biobanks"][0],
         {"name": "arrays", "genotypes": {"path": "chr{chrom}", "format": "bed"}},
     ]
+    if "qc" in load_schema()["properties"]["biobanks"]["items"]["properties"]:
+        # QC on a separate array fileset (h11's qc.genotypes); scores on the chromosome files
+        cfg["biobanks"][1]["qc"] = {"genotypes": {"path": "array", "format": "bed"}}
     cfg["scores"] = {"scoring_files": ["S.txt"]}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake("-n", "--cores", "1", "--configfile", "c.yaml", cwd=tmp_path)
