@@ -69,7 +69,9 @@ def test_simulated_biobank_end_to_end(first_run):
     assert not any(iid in text for iid in fam[1].astype(str))
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text)
     raw = pd.read_csv(tmp_path / "results/one/scores/scores.tsv.gz", sep="\t")["SUM"]
-    assert not any(f"{v:.6g}" in text for v in raw.sample(300, random_state=0))
+    # a leaked score column would match most of 300 values; one value may equal another number
+    # of the bundle to 6 digits by chance (a person's SUM was the female CAD log HR, 0.528335)
+    assert sum(f"{v:.6g}" in text for v in raw.sample(300, random_state=0)) <= 1
     for name in ("counts.tsv", "prs_effects.tsv", "calibration.tsv"):
         table = pd.read_csv(share / name, sep="\t")
         counts = table[[c for c in table.columns if c.startswith(("n", "excluded_"))]].to_numpy(
