@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from igs.errors import ConfigError
+from igs.errors import ConfigError, InputFormatError
 from igs.pheno.definitions import resolve_endpoints
 from igs.redact import check_no_password
 from igs.simulate.universe import DEFAULT_SCORES
@@ -136,11 +136,8 @@ def resolve_config(
                 }
             bb["genome_build"] = "GRCh38"
         else:
-            missing = [k for k in ("genotypes", "phenotypes") if k not in bb]
-            if missing:
-                raise ConfigError(
-                    f"{source}: {where} needs {' and '.join(missing)} (or a `simulate` block)."
-                )
+            if "genotypes" not in bb:  # without phenotypes: a scores-only biobank
+                raise ConfigError(f"{source}: {where} needs genotypes (or a `simulate` block).")
             if check_files:
                 _check_inputs_exist(bb, where, source)
 
@@ -156,7 +153,46 @@ def resolve_config(
         for j, f in enumerate(cfg["scores"]["scoring_files"]):
             if not f.startswith(str(sim_root)) and not Path(f).is_file():
                 raise ConfigError(f"{source}: scores.scoring_files[{j}]: file {f} not found.")
+        for bb in cfg["biobanks"]:
+            scoring_files(cfg, bb["name"], source=source)  # every PGS ID is in the cache
     return cfg
+
+
+def scoring_files(cfg: dict[str, Any], biobank: str, *, source: str = "config") -> list[str]:
+    """A biobank's scoring files: ``scores.scoring_files``, then ``scores.pgs_ids`` resolved in
+    ``scores.cache_dir`` for the biobank's genome build."""
+    from igs.scores.catalog import resolve_pgs_ids
+
+    s = cfg["scores"]
+    if not s["pgs_ids"]:
+        return list(s["scoring_files"])
+    build = get_biobank(cfg, biobank)["genome_build"]
+    try:
+        found = resolve_pgs_ids(s["pgs_ids"], s["cache_dir"], build)
+    except InputFormatError as exc:
+        raise ConfigError(f"{source}: scores.pgs_ids (biobank {biobank}): {exc}") from None
+    return [*s["scoring_files"], *map(str, found)]
+
+
+def genotype_parts(genotypes: dict[str, Any]) -> dict[str, str]:
+    """``{part: path}``: one entry per chromosome file when ``genotypes.path`` has ``{chrom}``,
+    else ``{"all": path}`` (a PLINK prefix, or the VCF/BGEN file)."""
+    from igs.io.chroms import expand_chrom_paths, has_chrom_field
+
+    if not has_chrom_field(genotypes["path"]):
+        return {ALL_PART: genotypes["path"]}
+    found = expand_chrom_paths(genotypes["path"], genotypes["format"], genotypes.get("chromosomes"))
+    return {c: str(p) for c, p in found.items()}
+
+
+def part_file(template: str | None, part: str) -> str | None:
+    """A per-chromosome companion file (``genotypes.sample``, ``genotypes.info_file``) of a part."""
+    if template is None:
+        return None
+    return template if part == ALL_PART else template.replace("{chrom}", part)
+
+
+ALL_PART = "all"  # the one part of genotypes given without {chrom}
 
 
 def _check_values(cfg: dict[str, Any], source: str) -> None:
@@ -212,12 +248,23 @@ GENOTYPE_SUFFIXES = {
 
 def _check_inputs_exist(bb: dict[str, Any], where: str, source: str) -> None:
     g = bb["genotypes"]
-    for suffix in GENOTYPE_SUFFIXES[g["format"]]:
-        f = Path(g["path"] + suffix)
-        if not f.is_file():
-            raise ConfigError(
-                f"{source}: {where}.genotypes.path: {g['format']} file {f} not found."
-            )
+    try:
+        parts = genotype_parts(g)
+    except InputFormatError as exc:  # a listed chromosome's file is missing, or none matches
+        raise ConfigError(f"{source}: {where}.genotypes.path: {exc}") from None
+    for part, path in parts.items():
+        for suffix in GENOTYPE_SUFFIXES[g["format"]]:
+            f = Path(path + suffix)
+            if not f.is_file():
+                raise ConfigError(
+                    f"{source}: {where}.genotypes.path: {g['format']} file {f} not found."
+                )
+        for key in ("sample", "info_file"):
+            f = part_file(g.get(key), part)
+            if f is not None and not Path(f).is_file():
+                raise ConfigError(f"{source}: {where}.genotypes.{key}: file {f} not found.")
+    if "phenotypes" not in bb:
+        return
     ph = bb["phenotypes"]
     if ph["source"] == "table":
         if "clinical" not in ph:

@@ -44,6 +44,11 @@ def scores(results: Root, name: str, file: str) -> str:
     return f"{biobank(results, name)}/scores/{file}"
 
 
+def scores_part(results: Root, name: str, part: str, file: str) -> str:
+    """A file of one genotype part's scoring (a chromosome file, or ``all``), summed later."""
+    return scores(results, name, f"parts/{part}/{file}")
+
+
 def pheno(results: Root, name: str, file: str) -> str:
     return f"{biobank(results, name)}/pheno/{file}"
 

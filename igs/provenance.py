@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from igs.config import GENOTYPE_SUFFIXES
+from igs.config import GENOTYPE_SUFFIXES, genotype_parts, part_file, scoring_files
 
 PROVENANCE_VERSION = 1
 KEY_DEPENDENCIES = (
@@ -67,13 +67,17 @@ def dependency_versions() -> dict[str, str | None]:
 def input_files(biobank: dict[str, Any], scoring_files: list[str]) -> list[str]:
     """Every local input file of one biobank (genotypes, scoring files, phenotype sources)."""
     g = biobank["genotypes"]
-    files = [g["path"] + s for s in GENOTYPE_SUFFIXES[g["format"]]]
+    parts = genotype_parts(g)
+    files = [p + s for p in parts.values() for s in GENOTYPE_SUFFIXES[g["format"]]]
+    files += [
+        f for key in ("sample", "info_file") for c in parts if (f := part_file(g.get(key), c))
+    ]
     files += list(scoring_files)
-    ph = biobank["phenotypes"]
+    ph = biobank.get("phenotypes", {"source": "none"})  # a scores-only biobank has none
     if ph["source"] == "omop":
         if not ph["omop_url"].startswith(("postgresql://", "postgres://")):
             files.append(ph["omop_url"])
-    else:
+    elif ph["source"] == "table":
         files += [ph[k] for k in ("clinical", "diagnoses", "omics") if k in ph]
     return files
 
@@ -86,7 +90,7 @@ def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
 
     bb = get_biobank(config, biobank_name)
     canonical = redact_urls(json.dumps(config, sort_keys=True, separators=(",", ":"), default=str))
-    files = input_files(bb, config["scores"]["scoring_files"])
+    files = input_files(bb, scoring_files(config, biobank_name))
     record: dict[str, Any] = {
         "provenance_version": PROVENANCE_VERSION,
         "biobank": biobank_name,
@@ -97,7 +101,7 @@ def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
         "config": json.loads(canonical),
         "inputs": {f: sha256_file(f) for f in files},
     }
-    ph = bb["phenotypes"]
+    ph = bb.get("phenotypes", {"source": "none"})
     if ph["source"] == "omop" and ph["omop_url"].startswith(("postgresql://", "postgres://")):
         record["inputs"][redact_url(ph["omop_url"])] = None  # a server: no checksum
     return record

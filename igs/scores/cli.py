@@ -9,6 +9,9 @@ import click
 from igs.cli_options import IN_FILE, csv_strings, genotype_options, options_options, out_option
 
 _BLOCKS = "`scores` and `hail` blocks; default: the schema's defaults"
+_SAMPLE = click.option(
+    "--sample", type=IN_FILE, help="BGEN only: its .sample file (default: beside it)."
+)
 
 
 def _options(options_file: Path | None, config_file: Path | None, **match: object):  # type: ignore[no-untyped-def]
@@ -42,19 +45,41 @@ def scores() -> None:
 @click.option(
     "--exclude-chromosomes", default="", help="Comma-separated chromosomes not to score (e.g. X)."
 )
+@_SAMPLE
+@click.option(
+    "--info-file", type=IN_FILE, help="Imputation info file (ID and R2/INFO) for scores.min_info."
+)
+@click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True,
+              help="The engine that will compute the scores (hail lists VCF/BGEN variants its way).")  # fmt: skip
 @out_option("--report", "match_report.tsv.gz to write.")
-@out_option("--summary", "Per-score summary TSV to write.")
+@out_option(
+    "--summary",
+    "Per-score summary TSV to write. Without it (one chromosome file of several) every score is "
+    "kept; `igs scores sum` checks the overlap over all of them.",
+    required=False,
+)
 @click.argument("scoring_files", nargs=-1, required=True)
 def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | None, config_file: Path | None,
                  min_overlap: float | None, keep_ambiguous: bool, no_flips: bool, exclude_chromosomes: str,
-                 report: Path, summary: Path, scoring_files: tuple[str, ...]) -> None:  # fmt: skip
-    """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file row."""
-    from igs.scores.run import match_files, target_variants
+                 sample: Path | None, info_file: Path | None, engine: str, report: Path, summary: Path | None,
+                 scoring_files: tuple[str, ...]) -> None:  # fmt: skip
+    """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file
+    row. Variants below scores.min_info / scores.min_maf are not scored (never HWE)."""
+    from igs.scores.run import ScoreFilters, match_files
 
     opts = _options(options_file, config_file, min_overlap=min_overlap, keep_ambiguous=keep_ambiguous,
                     allow_flips=not no_flips, exclude_chromosomes=csv_strings(exclude_chromosomes))  # fmt: skip
-    variants = target_variants(prefix, fmt, opts.hail)
-    match_files(variants, list(scoring_files), genome_build, opts.match, report, summary)
+    if engine == "hail" and fmt in ("vcf", "bgen"):
+        from igs.scores.run import target_variants
+
+        variants, gset = target_variants(prefix, fmt, opts.hail, engine="hail"), None
+    else:
+        from igs.io.plink import open_genotypes
+
+        gset = open_genotypes(prefix, fmt, sample=sample)  # type: ignore[arg-type]
+        variants = gset.variants
+    filters = ScoreFilters(opts.min_info, opts.min_maf, gset, info_file)
+    match_files(variants, list(scoring_files), genome_build, opts.match, report, summary, filters)
 
 
 @scores.command("compute")
@@ -79,15 +104,48 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
     show_default=True,
     help="Variants read per chunk (memory, not results).",
 )
+@_SAMPLE
 @out_option("--out", "scores.tsv.gz to write.")
 def scores_compute(prefix: str, fmt: str, engine: str, options_file: Path | None, config_file: Path | None,
-                   report: Path, no_mean_imputation: bool, dosage_sums: bool, chunk_variants: int, out: Path) -> None:  # fmt: skip
+                   report: Path, no_mean_imputation: bool, dosage_sums: bool, chunk_variants: int,
+                   sample: Path | None, out: Path) -> None:  # fmt: skip
     """Compute every matched score for every sample in one pass (plink2 --score semantics)."""
     from igs.scores.run import compute_files
 
     hail = _options(options_file, config_file).hail if engine == "hail" else None
     compute_files(prefix, fmt, report, out, engine=engine, mean_impute=not no_mean_imputation,
-                  dosage_sums=dosage_sums, chunk_variants=chunk_variants, hail_config=hail)  # fmt: skip
+                  dosage_sums=dosage_sums, chunk_variants=chunk_variants, hail_config=hail,
+                  sample=sample)  # fmt: skip
+
+
+@scores.command("sum")
+@click.option("--part", "part_names", multiple=True, required=True,
+              help="A genotype part's name (its chromosome), once per part.")  # fmt: skip
+@click.option("--part-report", multiple=True, type=IN_FILE, required=True,
+              help="That part's match report (`igs scores match` without --summary), in --part order.")  # fmt: skip
+@click.option("--part-scores", multiple=True, type=IN_FILE, required=True,
+              help="That part's scores (`igs scores compute`), in --part order.")  # fmt: skip
+@options_options("scores", _BLOCKS)
+@click.option(
+    "--no-mean-imputation", is_flag=True, help="The parts were computed so (AVG over ALLELE_CT)."
+)
+@out_option("--report", "Combined match_report.tsv.gz to write.")
+@out_option(
+    "--summary", "match_summary.tsv to write (scores below min_overlap: scored false, reason)."
+)
+@out_option("--out", "scores.tsv.gz to write: the sums over the parts.")
+def scores_sum(part_names: tuple[str, ...], part_report: tuple[Path, ...], part_scores: tuple[Path, ...],
+               options_file: Path | None, config_file: Path | None, no_mean_imputation: bool,
+               report: Path, summary: Path, out: Path) -> None:  # fmt: skip
+    """Sum per-chromosome scores and combine their match reports: equal to one merged file."""
+    from igs.scores.run import sum_parts
+
+    if not len(part_names) == len(part_report) == len(part_scores):
+        raise click.UsageError("give one --part-report and one --part-scores for each --part.")
+    opts = _options(options_file, config_file)
+    parts = {n: (r, s) for n, r, s in zip(part_names, part_report, part_scores, strict=True)}
+    sum_parts(parts, report, summary, out, min_overlap=opts.match.min_overlap, strict=opts.strict,
+              mean_impute=not no_mean_imputation)  # fmt: skip
 
 
 @scores.command("adjust")

@@ -11,11 +11,15 @@ from igs.scores.match import MatchOptions
 
 @dataclass(frozen=True)
 class ScoresOptions:
-    """How to match (``MatchOptions``), how many PCs adjust for ancestry, the Hail settings."""
+    """How to match (``MatchOptions``), the scoring filters for imputed data, whether a score
+    below ``min_overlap`` stops the run, how many PCs adjust for ancestry, the Hail settings."""
 
     match: MatchOptions
     n_pcs: int
     hail: dict[str, Any]
+    min_info: float = 0.0
+    min_maf: float = 0.0
+    strict: bool = False
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], **match: Any) -> ScoresOptions:
@@ -26,4 +30,7 @@ class ScoresOptions:
             match=dataclasses.replace(opts, **{k: v for k, v in match.items() if v is not None}),
             n_pcs=s["ancestry_adjustment"]["n_pcs"],
             hail=cfg.get("hail", {}),
+            min_info=s["min_info"],
+            min_maf=s["min_maf"],
+            strict=s["strict"],
         )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from igs.errors import ConfigError, InputFormatError
 from igs.io.atomic import atomic_path
+from igs.io.plink import GenotypeSet
 from igs.io.tables import TsvWriter, read_tsv, write_tsv
 from igs.scores.match import MatchOptions
 
@@ -20,16 +23,33 @@ PathLike = str | os.PathLike[str]
 
 
 def target_variants(
-    prefix: str, fmt: str, hail_config: dict[str, Any] | None = None
+    prefix: str,
+    fmt: str,
+    hail_config: dict[str, Any] | None = None,
+    *,
+    engine: str = "local",
+    sample: PathLike | None = None,
 ) -> pd.DataFrame:
-    """The variants of a genotype fileset (VCF/BGEN listed through Hail)."""
-    if fmt in ("vcf", "bgen"):
+    """The variants of a genotype fileset (with the Hail engine, VCF/BGEN listed through Hail,
+    whose variant order its scoring uses)."""
+    if engine == "hail" and fmt in ("vcf", "bgen"):
         from igs.scores.hail_engine import hail_target_variants
 
         return hail_target_variants(prefix, fmt, hail_config or {})
     from igs.io.plink import open_genotypes
 
-    return open_genotypes(prefix, fmt).variants  # type: ignore[arg-type]
+    return open_genotypes(prefix, fmt, sample=sample).variants  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ScoreFilters:
+    """The scoring filters for imputed data (``scores.min_info``, ``scores.min_maf``) and where
+    their values come from: the INFO of ``variants`` (or an info file), frequencies from ``gset``."""
+
+    min_info: float = 0.0
+    min_maf: float = 0.0
+    gset: GenotypeSet | None = None
+    info_file: PathLike | None = None
 
 
 def match_files(
@@ -38,16 +58,24 @@ def match_files(
     genome_build: str,
     options: MatchOptions,
     report: PathLike,
-    summary: PathLike,
+    summary: PathLike | None = None,
+    filters: ScoreFilters = ScoreFilters(),
 ) -> None:
     """Match each scoring file to the target; one report row per scoring-file row, and a
-    per-score summary. One scoring file is in memory at a time; pgs_ids must be unique."""
+    per-score summary. One scoring file is in memory at a time; pgs_ids must be unique.
+
+    Without ``summary`` (one chromosome file of several) every score is kept whatever its
+    overlap: :func:`sum_parts` checks it on all chromosomes together.
+    """
     from igs.scores.match import check_build, match_variants, prepare_target, summarise_matches
     from igs.scores.scorefile import read_scoring_file
 
+    if summary is None:
+        options = replace(options, min_overlap=0.0)
     seen: dict[str, str] = {}
     summaries = []
     prepared = prepare_target(variants, options)
+    apply_filters = _filter_function(variants, filters)
     with atomic_path(Path(report)) as tmp, TsvWriter(tmp, gzipped=True) as out:
         for path in scoring_files:
             score = read_scoring_file(path)
@@ -57,14 +85,101 @@ def match_files(
                 )
             seen[score.pgs_id] = path
             check_build(score, genome_build)
-            part = match_variants(score, variants, options, prepared)
+            part = apply_filters(match_variants(score, variants, options, prepared))
             n_matched = int((part["match_status"] == "matched").sum())
             log.info("%s: %d of %d variants matched", score.pgs_id, n_matched, len(part))
             summaries.append(summarise_matches(part))
             out.write(part)
             del score, part  # before the next file is read
+    if summary is not None:
+        with atomic_path(Path(summary)) as tmp:
+            pd.concat(summaries, ignore_index=True).to_csv(tmp, sep="\t", index=False)
+
+
+def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ignore[no-untyped-def]
+    """report -> report with min_info / min_maf applied (allele frequencies computed once per
+    variant, in one streaming pass per score over the variants not yet seen)."""
+    from igs.scores.filters import a1_frequencies, filter_matches, read_info_file
+
+    if not filters.min_info and not filters.min_maf:
+        return lambda report: report
+    info = None
+    if filters.min_info and filters.info_file is not None:
+        by_id = read_info_file(filters.info_file)
+        by_id = by_id[~by_id.index.duplicated()]
+        info = pd.Series(by_id.reindex(variants["id"]).to_numpy(), index=np.arange(len(variants)))
+    if filters.min_maf and filters.gset is None:
+        raise ConfigError("scores.min_maf needs the genotypes read by the local engine.")
+    freq = np.full(len(variants), np.nan)
+    done = np.zeros(len(variants), dtype=bool)
+
+    def apply(report: pd.DataFrame) -> pd.DataFrame:
+        a1_freq = None
+        if filters.min_maf:
+            matched = report.loc[report["match_status"] == "matched", "target_index"]
+            todo = np.unique(matched.to_numpy(dtype=np.int64))
+            todo = todo[~done[todo]]
+            if len(todo):
+                freq[todo] = a1_frequencies(filters.gset, todo)
+                done[todo] = True
+            a1_freq = pd.Series(freq)
+        return filter_matches(
+            report, variants, min_info=filters.min_info or None, min_maf=filters.min_maf or None,
+            a1_freq=a1_freq, info=info,
+        )  # fmt: skip
+
+    return apply
+
+
+def sum_parts(
+    parts: dict[str, tuple[PathLike, PathLike]],
+    report: PathLike,
+    summary: PathLike,
+    out: PathLike,
+    *,
+    min_overlap: float,
+    strict: bool = False,
+    mean_impute: bool = True,
+) -> None:
+    """Combine the per-chromosome match reports and score tables (``{part: (report, scores)}``)
+    into one report, one summary and one score table: equal to scoring one merged file.
+
+    Each scoring-file row keeps its best status over the chromosomes; a score whose combined
+    overlap is below ``min_overlap`` is dropped with its reason in the summary (``strict``:
+    MatchRateError instead), and its per-chromosome sums are left out.
+    """
+    from igs.errors import MatchRateError
+    from igs.scores.match import summarise_matches
+    from igs.scores.perchrom import combine_match_reports, sum_score_tables
+
+    per_part = {p: read_tsv(r, dtypes={"pgs_id": "string"}) for p, (r, _) in parts.items()}
+    combined, dropped = [], {}
+    for pgs_id in pd.unique(next(iter(per_part.values()))["pgs_id"]):
+        merged = combine_match_reports({p: r[r["pgs_id"] == pgs_id] for p, r in per_part.items()})
+        rate = float((merged["match_status"] == "matched").mean()) if len(merged) else 0.0
+        if rate < min_overlap:
+            counts = merged["match_status"].value_counts().to_dict()
+            reason = (
+                f"{pgs_id}: only {rate:.1%} of {len(merged)} variants matched the target over "
+                f"{len(parts)} genotype file(s) (min_overlap {min_overlap:.0%}); statuses {counts}."
+            )
+            if strict:
+                raise MatchRateError(reason + " scores.strict is true: the run stops.")
+            log.warning("%s Dropped (scores.strict is false).", reason)
+            dropped[pgs_id] = reason
+        combined.append(merged)
+    del per_part
+    names = [str(s) for _, s in parts.values()]
+    tables = [read_tsv(s, dtypes={"IID": "string", "pgs_id": "string"}) for s in names]
+    tables = [t[~t["pgs_id"].isin(list(dropped))] for t in tables]
+    total = sum_score_tables(tables, mean_impute=mean_impute, names=names)
+    report_table = pd.concat(combined, ignore_index=True)
+    with atomic_path(Path(report)) as tmp:
+        write_tsv(report_table, tmp, gzipped=True)
     with atomic_path(Path(summary)) as tmp:
-        pd.concat(summaries, ignore_index=True).to_csv(tmp, sep="\t", index=False)
+        summarise_matches(report_table, dropped=dropped).to_csv(tmp, sep="\t", index=False)
+    with atomic_path(Path(out)) as tmp:
+        write_tsv(total, tmp, gzipped=True)
 
 
 def compute_files(
@@ -78,12 +193,12 @@ def compute_files(
     dosage_sums: bool = False,
     chunk_variants: int = 8192,
     hail_config: dict[str, Any] | None = None,
+    sample: PathLike | None = None,
 ) -> None:
-    """Every matched score for every sample in one pass (plink2 --score semantics)."""
+    """Every matched score for every sample in one pass (plink2 --score semantics); ``sample``
+    is a BGEN's .sample file."""
     from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING, compute_scores, score_weights
 
-    if engine == "local" and fmt not in ("bed", "pgen"):
-        raise ConfigError(f"the local engine reads bed or pgen, not {fmt}; use --engine hail.")
     full = read_tsv(
         report, columns=REPORT_COLUMNS_FOR_SCORING, dtypes={"pgs_id": "string"}, categorical=True
     )
@@ -99,7 +214,7 @@ def compute_files(
     else:
         from igs.io.plink import open_genotypes
 
-        gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
+        gset = open_genotypes(prefix, fmt, sample=sample)  # type: ignore[arg-type]
         result = compute_scores(
             gset, score_weights(reports, gset.n_variants), mean_impute=mean_impute,
             chunk_variants=chunk_variants, dosage_sums=dosage_sums,

@@ -127,6 +127,44 @@ def test_missing_genotype_file_names_key_and_file(tmp_path):
         resolve_config({"biobanks": [bb]})
 
 
+def test_per_chromosome_genotypes_scores_only_and_pgs_ids(tmp_path):
+    """A {chrom} path expands to the files that exist (or genotypes.chromosomes); a biobank
+    without phenotypes is scores-only; scores.pgs_ids resolve in scores.cache_dir."""
+    from igs.config import genotype_parts, scoring_files
+
+    for c in ("1", "2", "10"):
+        (tmp_path / f"chr{c}.bgen").write_text("")
+        (tmp_path / f"chr{c}.sample").write_text("")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache/PGS000586_hmPOS_GRCh37.txt.gz").write_text("")
+    g = {"path": str(tmp_path / "chr{chrom}.bgen"), "format": "bgen"}
+    bb = {"name": "ukb", "genome_build": "GRCh37", "genotypes": g}
+    scores = {"pgs_ids": ["PGS000586"], "cache_dir": str(tmp_path / "cache")}
+    cfg = resolve_config({"biobanks": [bb], "scores": scores})
+    assert "phenotypes" not in cfg["biobanks"][0]
+    assert genotype_parts(cfg["biobanks"][0]["genotypes"]) == {
+        c: str(tmp_path / f"chr{c}.bgen") for c in ("1", "2", "10")
+    }
+    assert scoring_files(cfg, "ukb") == [str(tmp_path / "cache/PGS000586_hmPOS_GRCh37.txt.gz")]
+    assert genotype_parts({"path": "g", "format": "bed"}) == {"all": "g"}
+
+    def fails(genotypes: dict, message: str, **top) -> None:
+        with pytest.raises(ConfigError, match=message):
+            resolve_config({"biobanks": [{**bb, "genotypes": {**g, **genotypes}}], **top})
+
+    fails(
+        {"chromosomes": ["1", "3"]},
+        r"\.genotypes\.path: .*chr3\.bgen: file for chromosome 3 not found",
+    )
+    fails({"path": str(tmp_path / "none{chrom}.vcf.gz"), "format": "vcf"},
+          r"\.genotypes\.path: .*none\{chrom\}\.vcf\.gz: matches nothing")  # fmt: skip
+    (tmp_path / "chr10.sample").unlink()
+    fails({"sample": str(tmp_path / "chr{chrom}.sample")},
+          r"biobanks\[0\] \(ukb\)\.genotypes\.sample: file .*chr10\.sample not found")  # fmt: skip
+    fails({"chromosomes": ["1"]}, r"scores\.pgs_ids \(biobank ukb\): .*PGS000001 for GRCh37 is not in "
+          r"scores\.cache_dir", scores={**scores, "pgs_ids": ["PGS000001"]})  # fmt: skip
+
+
 def test_missing_phenotype_file(tmp_path):
     bb = real_biobank(tmp_path)
     bb["phenotypes"]["omics"] = str(tmp_path / "nope.tsv")
@@ -143,7 +181,7 @@ def test_missing_scoring_file(tmp_path):
 def test_biobank_without_inputs(tmp_path):
     with pytest.raises(
         ConfigError,
-        match=r"biobanks\[0\] \(x\) needs genotypes and phenotypes \(or a `simulate` block\)",
+        match=r"biobanks\[0\] \(x\) needs genotypes \(or a `simulate` block\)",
     ):
         resolve_config({"biobanks": [{"name": "x"}]})
 

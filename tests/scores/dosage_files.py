@@ -137,3 +137,26 @@ def write_bgen(
 
 def _complement(a: str) -> str:
     return {"A": "T", "T": "A", "C": "G", "G": "C"}[a]
+
+
+def split_vcf_by_chromosome(src: Path, out: Path) -> dict[str, Path]:
+    """pgsc_calc's samplesheet shape: the 1000G VCF as one gzip VCF per autosome (records
+    copied verbatim)."""
+    header, files = [], {}
+    with gzip.open(src, "rt") as fh:
+        for line in fh:
+            if line.startswith("#"):
+                header.append(line)
+                continue
+            chrom = line.split("\t", 1)[0]
+            if chrom not in {str(c) for c in range(1, 23)}:
+                continue
+            if chrom not in files:
+                files[chrom] = gzip.open(  # noqa: SIM115
+                    out / f"PGS000586_GRCh38_{chrom}.vcf.gz", "wt", compresslevel=1
+                )
+                files[chrom].writelines(header)
+            files[chrom].write(line)
+    for fh in files.values():
+        fh.close()
+    return {c: out / f"PGS000586_GRCh38_{c}.vcf.gz" for c in files}

@@ -27,9 +27,14 @@ from igs.scores.perchrom import (
     report_for_part,
     sum_score_tables,
 )
-from tests.conftest import SHARED_ORACLE, require_tool, run_tool
-from tests.scores.dosage_files import random_dosages, variant_table, write_bgen, write_vcf
-from tests.scores.test_scores import assert_equal_to_plink_precision
+from tests.conftest import SHARED_ORACLE, assert_equal_to_plink_precision, require_tool, run_tool
+from tests.scores.dosage_files import (
+    random_dosages,
+    split_vcf_by_chromosome,
+    variant_table,
+    write_bgen,
+    write_vcf,
+)
 
 N_SAMPLES, N_VARIANTS, CHROMS = 150, 240, ("1", "2", "3")
 G1000 = SHARED_ORACLE / "1000g_pgs000586"
@@ -332,29 +337,6 @@ def test_chrom_path_errors(dosage_data, tmp_path):
         expand_chrom_paths(tmp_path / "plain.vcf.gz", "vcf")
     picked = expand_chrom_paths(out / "chr{chrom}.bgen", "bgen", ["3", "1"])
     assert list(picked) == ["1", "3"]
-
-
-def split_vcf_by_chromosome(src: Path, out: Path) -> dict[str, Path]:
-    """pgsc_calc's samplesheet shape: the 1000G VCF as one gzip VCF per autosome (records
-    copied verbatim)."""
-    header, files = [], {}
-    with gzip.open(src, "rt") as fh:
-        for line in fh:
-            if line.startswith("#"):
-                header.append(line)
-                continue
-            chrom = line.split("\t", 1)[0]
-            if chrom not in {str(c) for c in range(1, 23)}:
-                continue
-            if chrom not in files:
-                files[chrom] = gzip.open(  # noqa: SIM115
-                    out / f"PGS000586_GRCh38_{chrom}.vcf.gz", "wt", compresslevel=1
-                )
-                files[chrom].writelines(header)
-            files[chrom].write(line)
-    for fh in files.values():
-        fh.close()
-    return {c: out / f"PGS000586_GRCh38_{c}.vcf.gz" for c in files}
 
 
 @pytest.mark.oracle

@@ -94,14 +94,11 @@ def test_every_sample_fails_call_rate(small_cohort):
         run_local_qc(gset, QCOptions(sample_call_rate=1.0))
 
 
-@pytest.mark.parametrize("command", ["qc run", "scores compute"])
-def test_local_engine_does_not_read_vcf(command, tmp_path):
-    extra = ["--out-dir", str(tmp_path / "o")] if command == "qc run" else []
-    if command == "scores compute":
-        (tmp_path / "r.tsv").write_text("pgs_id\n")
-        extra = ["--report", str(tmp_path / "r.tsv"), "--out", str(tmp_path / "s.tsv.gz")]
+def test_local_engine_does_not_read_vcf(tmp_path):
+    """QC needs hard calls from bed/pgen (scoring reads VCF/BGEN dosages: tests/scores/test_scores_sum.py)."""
+    extra = ["--out-dir", str(tmp_path / "o")]
     proc = run_igs(
-        *command.split(), "--genotypes", str(tmp_path / "x.vcf.gz"), "--format", "vcf", *extra
+        "qc", "run", "--genotypes", str(tmp_path / "x.vcf.gz"), "--format", "vcf", *extra
     )
     assert proc.returncode == 2, proc.stderr
     assert "the local engine reads bed or pgen, not vcf; use --engine hail" in proc.stderr

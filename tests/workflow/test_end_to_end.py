@@ -67,7 +67,9 @@ def test_simulated_biobank_end_to_end(first_run):
     assert not any(iid in text for iid in fam[1].astype(str))
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text)
     raw = pd.read_csv(tmp_path / "results/one/scores/scores.tsv.gz", sep="\t")["SUM"]
-    assert not any(f"{v:.6g}" in text for v in raw.sample(300, random_state=0))
+    # a leaked score column would match most of 300 values; one value may equal another number
+    # of the bundle to 6 digits by chance (a person's SUM was the female CAD log HR, 0.528335)
+    assert sum(f"{v:.6g}" in text for v in raw.sample(300, random_state=0)) <= 1
     for name in ("counts.tsv", "prs_effects.tsv", "calibration.tsv"):
         table = pd.read_csv(share / name, sep="\t")
         counts = table[[c for c in table.columns if c.startswith(("n", "excluded_"))]].to_numpy(
@@ -208,9 +210,10 @@ def test_interrupted_run_resumes_to_identical_outputs(first_run, tmp_path):
     also shows that two runs of one config give the same outputs."""
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(CONFIG))
     scores = tmp_path / "results/one/scores/scores.tsv.gz"
-    killed = _run_until(tmp_path, tmp_path / "logs/one/scores/compute.log", after_s=0.5)
+    killed = _run_until(tmp_path, tmp_path / "logs/one/scores/compute_all.log", after_s=0.5)
     assert killed.returncode != 0 and not scores.exists(), killed.stdout[-2000:]
-    assert (tmp_path / "results/one/qc/summary.json").is_file()  # finished stages are kept
+    # finished stages are kept (scoring reads the simulated genotypes, not QC's output)
+    assert (tmp_path / "results/simulated/one/genotypes.bed").is_file()
 
     metrics = tmp_path / "results/one/evaluate/CAD/metrics.json"
     # evaluation of 4,000 people takes seconds since the O(n log n) models stage: kill it at once

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from igs.config import load_schema
 from tests.conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -57,6 +58,38 @@ def test_dry_run_and_unlock_write_nothing(tmp_path):
         proc = snakemake(flag, "--cores", "1", "--configfile", "tiny.yaml", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists(), flag
+
+
+def test_scores_only_biobank_runs_inputs_qc_scores_and_adjustment(tmp_path):
+    """A biobank without phenotypes (beside a simulated one with them, endpoints configured) gets
+    inputs, QC, scores (one match and compute job per chromosome fileset) and adjustment only."""
+    for prefix in ("chr1", "chr2", "array"):
+        for s in ("bed", "bim", "fam"):
+            (tmp_path / f"{prefix}.{s}").write_text("")  # a dry run reads no genotypes
+    (tmp_path / "S.txt").write_text(
+        "#pgs_id=S\nchr_name\tchr_position\teffect_allele\teffect_weight\n"
+    )
+    cfg = json.loads(json.dumps(SCORED))
+    cfg["biobanks"] = [
+        cfg["biobanks"][0],
+        {"name": "arrays", "genotypes": {"path": "chr{chrom}", "format": "bed"}},
+    ]
+    if "qc" in load_schema()["properties"]["biobanks"]["items"]["properties"]:
+        # QC on a separate array fileset (h11's qc.genotypes); scores on the chromosome files
+        cfg["biobanks"][1]["qc"] = {"genotypes": {"path": "array", "format": "bed"}}
+    cfg["scores"] = {"scoring_files": ["S.txt"]}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "--cores", "1", "--configfile", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    jobs = {}
+    for block in (proc.stdout + proc.stderr).split("\nrule ")[1:]:
+        rule = block.split(":", 1)[0].strip()
+        wildcards = next((ln for ln in block.splitlines() if "wildcards:" in ln), "")
+        if "biobank=arrays" in wildcards:
+            jobs[rule] = jobs.get(rule, 0) + 1
+    assert jobs.pop("config_stage") >= 2  # the qc and scores options (and provenance's)
+    assert jobs == {"qc_run": 1, "scores_match": 2, "scores_compute": 2, "scores_sum": 1,
+                    "scores_adjust": 1, "provenance": 1}  # fmt: skip
 
 
 def test_tiny_config_runs_end_to_end(tmp_path):
@@ -158,7 +191,7 @@ def test_paths_are_quoted_in_every_rule(small_cohort, tmp_path):
         ),
         (
             lambda c: c["biobanks"][0].pop("simulate"),
-            "biobanks[0] (tiny_a) needs genotypes and phenotypes",
+            "biobanks[0] (tiny_a) needs genotypes (or a `simulate` block)",
         ),
         (
             lambda c: c.update(scores={"scoring_files": ["missing.txt"]}),

@@ -25,10 +25,16 @@ BIOBANKS = {bb["name"]: bb for bb in RESOLVED["biobanks"]}
 SIMULATED = [name for name, bb in BIOBANKS.items() if "simulate" in bb]
 SIMULATED_DIR = f"{RESULTS}/{igs.config.SIMULATED_DIR}"
 MODELLED = [e["name"] for e in RESOLVED["pheno"]["endpoints"] if "score" in e]
+# biobanks with health records; the others are scores-only (inputs, QC, scores, adjustment)
+PHENOTYPED = [name for name, bb in BIOBANKS.items() if "phenotypes" in bb]
+# each biobank's genotype parts: {chromosome: file} when genotypes.path has {chrom}, else {"all": path}
+PARTS = {name: igs.config.genotype_parts(bb["genotypes"]) for name, bb in BIOBANKS.items()}
+SCORING_FILES = {name: igs.config.scoring_files(RESOLVED, name) for name in BIOBANKS}
 
 
 wildcard_constraints:
     biobank="|".join(BIOBANKS),
+    chrom="[^/]+",
 
 
 def options(stage):
@@ -87,24 +93,30 @@ def genotype_prefix(biobank):
     return BIOBANKS[biobank]["genotypes"]["path"]
 
 
-def genotype_files(biobank):
-    bb = BIOBANKS[biobank]["genotypes"]
-    return [bb["path"] + s for s in igs.config.GENOTYPE_SUFFIXES[bb["format"]]]
+def genotype_files(biobank, part=None):
+    """The files of a biobank's genotypes (every chromosome's), or of one part of them."""
+    g = BIOBANKS[biobank]["genotypes"]
+    paths = PARTS[biobank].values() if part is None else [PARTS[biobank][part]]
+    files = [p + s for p in paths for s in igs.config.GENOTYPE_SUFFIXES[g["format"]]]
+    sample = [igs.config.part_file(g.get("sample"), c) for c in ([part] if part else PARTS[biobank])]
+    return files + [f for f in sample if f is not None]
 
 
 def all_targets():
-    targets = expand(P.inputs(RESULTS, "{biobank}"), biobank=BIOBANKS)
+    # igs inputs check reads one bed/pgen fileset; VCF/BGEN and {chrom} files are checked as read
+    checked = [n for n, bb in BIOBANKS.items() if list(PARTS[n]) == ["all"] and bb["genotypes"]["format"] in ("bed", "pgen")]
+    targets = expand(P.inputs(RESULTS, "{biobank}"), biobank=checked)
     targets += expand(P.qc(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS)
     targets += expand(P.provenance(RESULTS, "{biobank}"), biobank=BIOBANKS)
-    if RESOLVED["scores"]["scoring_files"]:
-        targets += expand(P.scores(RESULTS, "{biobank}", "scores_adjusted.tsv.gz"), biobank=BIOBANKS)
-    if RESOLVED["pheno"]["endpoints"]:
-        targets += expand(P.pheno(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS)
-    targets += expand(P.evaluation(RESULTS, "{biobank}", "{endpoint}", "metrics.json"), biobank=BIOBANKS, endpoint=MODELLED)
-    if MODELLED:
-        targets += expand(P.share(RESULTS, "{biobank}", "manifest.json"), biobank=BIOBANKS)
+    scored = [n for n in BIOBANKS if SCORING_FILES[n]]
+    targets += expand(P.scores(RESULTS, "{biobank}", "scores_adjusted.tsv.gz"), biobank=scored)
+    if RESOLVED["pheno"]["endpoints"] and PHENOTYPED:
+        targets += expand(P.pheno(RESULTS, "{biobank}", "summary.json"), biobank=PHENOTYPED)
+    targets += expand(P.evaluation(RESULTS, "{biobank}", "{endpoint}", "metrics.json"), biobank=PHENOTYPED, endpoint=MODELLED)
+    if MODELLED and PHENOTYPED:
+        targets += expand(P.share(RESULTS, "{biobank}", "manifest.json"), biobank=PHENOTYPED)
         targets.append(P.meta(RESULTS, "pooled.tsv"))
-        targets += expand(P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"), biobank=BIOBANKS, endpoint=MODELLED)
+        targets += expand(P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"), biobank=PHENOTYPED, endpoint=MODELLED)
         targets.append(P.report(RESULTS))
     if RESOLVED["federated"]["enabled"]:
         targets += expand(P.federated(RESULTS, "{endpoint}", "model.json"), endpoint=MODELLED)

@@ -27,7 +27,7 @@ rule federated_node:
 
 rule federated_central:
     input:
-        tables=lambda wc: [P.federated_table(RESULTS, bb, wc.endpoint) for bb in BIOBANKS],
+        tables=lambda wc: [P.federated_table(RESULTS, bb, wc.endpoint) for bb in PHENOTYPED],
         options=P.run_options(RESULTS, "federated"),
     output:
         [
@@ -42,7 +42,7 @@ rule federated_central:
     params:
         # quoted here, one --table SITE=PATH per biobank
         tables=lambda wc, input: " ".join(
-            "--table " + shlex.quote(f"{bb}={t}") for bb, t in zip(BIOBANKS, input.tables)
+            "--table " + shlex.quote(f"{bb}={t}") for bb, t in zip(PHENOTYPED, input.tables)
         ),
         out_dir=lambda wc: P.federated(RESULTS, wc.endpoint),
     threads: rule_threads("federated_central")

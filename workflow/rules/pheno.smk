@@ -4,7 +4,9 @@ ENDPOINTS = [e["name"] for e in RESOLVED["pheno"]["endpoints"]]
 
 
 def phenotype_files(biobank):
-    ph = BIOBANKS[biobank]["phenotypes"]
+    ph = BIOBANKS[biobank].get("phenotypes")  # none: a scores-only biobank
+    if ph is None:
+        return []
     if ph["source"] == "omop":
         url = ph["omop_url"]
         return [] if url.startswith(("postgresql://", "postgres://")) else [url]

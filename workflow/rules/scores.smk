@@ -1,48 +1,95 @@
-# Match the configured scoring files to each biobank's QC'd variants, then score every sample.
+# Score the biobank's original genotypes (dosages, not the QC'd hard calls): match and compute
+# per genotype part (one job per chromosome file when genotypes.path has {chrom}, else one part
+# "all"), then sum the parts: the same scores as one merged file. QC never filters the variants.
+import shlex
+
+
+def part_args(wc):
+    """--format, and --sample for a BGEN part, of one genotype part (quoted)."""
+    g = BIOBANKS[wc.biobank]["genotypes"]
+    sample = igs.config.part_file(g.get("sample"), wc.chrom)
+    return f"--format {shlex.quote(g['format'])}" + (f" --sample {shlex.quote(sample)}" if sample else "")
+
+
+def info_file(wc):
+    f = igs.config.part_file(BIOBANKS[wc.biobank]["genotypes"].get("info_file"), wc.chrom)
+    return [f] if f else []
 
 
 rule scores_match:
     input:
-        genotypes=multiext(P.qc_genotypes(RESULTS, "{biobank}"), ".bed", ".bim", ".fam"),
-        scoring_files=RESOLVED["scores"]["scoring_files"],
+        genotypes=lambda wc: genotype_files(wc.biobank, wc.chrom),
+        info=info_file,
+        scoring_files=lambda wc: SCORING_FILES[wc.biobank],
         options=options("scores"),
     output:
-        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
-        summary=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
+        report=P.scores_part(RESULTS, "{biobank}", "{chrom}", "match_report.tsv.gz"),
     log:
-        f"{LOGS}/{{biobank}}/scores/match.log",
+        f"{LOGS}/{{biobank}}/scores/match_{{chrom}}.log",
     params:
-        prefix=lambda wc: P.qc_genotypes(RESULTS, wc.biobank),
+        path=lambda wc: PARTS[wc.biobank][wc.chrom],
+        args=part_args,
+        info=lambda wc, input: f"--info-file {shlex.quote(input.info[0])}" if input.info else "",
         build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
+        engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
     threads: rule_threads("scores_match")
     resources:
         mem_mb=rule_mem_mb("scores_match"),
         runtime=rule_runtime("scores_match"),
     shell:
-        "igs scores match --genotypes {params.prefix:q} --format bed --genome-build {params.build:q} "
-        "--options {input.options:q} --report {output.report:q} --summary {output.summary:q} "
+        "igs scores match --genotypes {params.path:q} {params.args} {params.info} --engine {params.engine:q} "
+        "--genome-build {params.build:q} --options {input.options:q} --report {output.report:q} "
         "{input.scoring_files:q} 2> {log:q}"
 
 
 rule scores_compute:
     input:
-        genotypes=multiext(P.qc_genotypes(RESULTS, "{biobank}"), ".bed", ".bim", ".fam"),
-        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
+        genotypes=lambda wc: genotype_files(wc.biobank, wc.chrom),
+        report=P.scores_part(RESULTS, "{biobank}", "{chrom}", "match_report.tsv.gz"),
         options=options("scores"),
     output:
-        P.scores(RESULTS, "{biobank}", "scores.tsv.gz"),
+        P.scores_part(RESULTS, "{biobank}", "{chrom}", "scores.tsv.gz"),
     log:
-        f"{LOGS}/{{biobank}}/scores/compute.log",
+        f"{LOGS}/{{biobank}}/scores/compute_{{chrom}}.log",
     params:
-        prefix=lambda wc: P.qc_genotypes(RESULTS, wc.biobank),
+        path=lambda wc: PARTS[wc.biobank][wc.chrom],
+        args=part_args,
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
     threads: rule_threads("scores_compute")
     resources:
         mem_mb=rule_mem_mb("scores_compute"),
         runtime=rule_runtime("scores_compute"),
     shell:
-        "igs scores compute --genotypes {params.prefix:q} --format bed --engine {params.engine:q} "
+        "igs scores compute --genotypes {params.path:q} {params.args} --engine {params.engine:q} "
         "--options {input.options:q} --report {input.report:q} --out {output:q} 2> {log:q}"
+
+
+def part_outputs(file):
+    return lambda wc: [P.scores_part(RESULTS, wc.biobank, c, file) for c in PARTS[wc.biobank]]
+
+
+rule scores_sum:
+    input:
+        reports=part_outputs("match_report.tsv.gz"),
+        scores=part_outputs("scores.tsv.gz"),
+        options=options("scores"),
+    output:
+        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
+        summary=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
+        scores=P.scores(RESULTS, "{biobank}", "scores.tsv.gz"),
+    log:
+        f"{LOGS}/{{biobank}}/scores/sum.log",
+    params:
+        parts=lambda wc: " ".join(f"--part {shlex.quote(c)}" for c in PARTS[wc.biobank]),
+        reports=lambda wc, input: " ".join(f"--part-report {shlex.quote(f)}" for f in input.reports),
+        scores=lambda wc, input: " ".join(f"--part-scores {shlex.quote(f)}" for f in input.scores),
+    threads: rule_threads("scores_sum")
+    resources:
+        mem_mb=rule_mem_mb("scores_sum"),
+        runtime=rule_runtime("scores_sum"),
+    shell:
+        "igs scores sum {params.parts} {params.reports} {params.scores} --options {input.options:q} "
+        "--report {output.report:q} --summary {output.summary:q} --out {output.scores:q} 2> {log:q}"
 
 
 rule scores_adjust:

@@ -31,7 +31,7 @@ rule share_bundle:
 
 rule share_meta:
     input:
-        bundles=expand(P.share(RESULTS, "{biobank}", "manifest.json"), biobank=BIOBANKS),
+        bundles=expand(P.share(RESULTS, "{biobank}", "manifest.json"), biobank=PHENOTYPED),
         extra=RESOLVED["share"]["extra_bundles"],
     output:
         pooled=P.meta(RESULTS, "pooled.tsv"),
@@ -86,11 +86,11 @@ rule report:
     input:
         options=P.run_options(RESULTS, "report"),
         meta=P.meta(RESULTS, "pooled.tsv"),
-        exports=expand(P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"), biobank=BIOBANKS, endpoint=MODELLED),
-        evaluations=expand(P.evaluation(RESULTS, "{biobank}", "{endpoint}", "{name}"), biobank=BIOBANKS, endpoint=MODELLED, name=EVALUATION_FILES),
+        exports=expand(P.export(RESULTS, "{biobank}", "{endpoint}_risk.csv"), biobank=PHENOTYPED, endpoint=MODELLED),
+        evaluations=expand(P.evaluation(RESULTS, "{biobank}", "{endpoint}", "{name}"), biobank=PHENOTYPED, endpoint=MODELLED, name=EVALUATION_FILES),
         qc=expand(P.qc(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS),
         scores=expand(P.scores(RESULTS, "{biobank}", "{name}"), biobank=BIOBANKS, name=("match_summary.tsv", "scores_adjusted.tsv.gz")),
-        pheno=expand(P.pheno(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS),
+        pheno=expand(P.pheno(RESULTS, "{biobank}", "summary.json"), biobank=PHENOTYPED),
     output:
         report(P.report(RESULTS), category="run report"),
     log:
@@ -106,7 +106,7 @@ rule report:
 rule provenance:
     input:
         genotypes=lambda wc: genotype_files(wc.biobank),
-        scoring_files=RESOLVED["scores"]["scoring_files"],
+        scoring_files=lambda wc: SCORING_FILES[wc.biobank],
         records=lambda wc: phenotype_files(wc.biobank),
         options=options("provenance"),
     output:

@@ -1,0 +1,116 @@
+"""The workflow's per-chromosome scoring by hand: `igs scores match` and `igs scores compute` on each
+chromosome's VCF, then `igs scores sum`. Oracle: the weighted dosage sums computed with numpy
+over the variants that pass scores.min_info; the overlap is checked on all chromosomes together."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from igs.cli import cli
+from igs.config import resolve_config
+from igs.errors import ConfigError, MatchRateError
+from igs.io import plink
+from igs.options import stage_config, write_stage_config
+from igs.scores.match import MatchOptions
+from igs.scores.run import ScoreFilters, match_files
+from tests.scores.dosage_files import random_dosages, variant_table, write_vcf
+
+N, M = 60, 40  # samples; variants 0-19 on chromosome 1, 20-39 on chromosome 2
+
+
+def write_score(path, pgs_id: str, variants: list[tuple], rows: list[int], n_absent: int) -> dict:
+    """Effect allele ALT for even rows, REF for odd ones; weights by row; absent rows at new positions."""
+    lines = [f"#pgs_id={pgs_id}", "#genome_build=GRCh38",
+             "chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight"]  # fmt: skip
+    weights = {}
+    for j in rows:
+        chrom, pos, _, ref, alt = variants[j]
+        ea, oa = (alt, ref) if j % 2 == 0 else (ref, alt)
+        weights[j] = 0.01 * (j + 1) * (1 if j % 3 else -1)
+        lines.append(f"{chrom}\t{pos}\t{ea}\t{oa}\t{weights[j]}")
+    lines += [f"1\t{99000 + k}\tA\tC\t1.0" for k in range(n_absent)]
+    path.write_text("\n".join(lines) + "\n")
+    return weights
+
+
+def options_file(tmp_path, **scores) -> str:
+    bb = {"name": "x", "genotypes": {"path": str(tmp_path / "chr{chrom}.vcf.gz"), "format": "vcf"}}
+    cfg = resolve_config({"biobanks": [bb], "scores": scores})
+    out = tmp_path / f"scores_{len(list(tmp_path.glob('scores_*.json')))}.json"
+    write_stage_config(stage_config(cfg, "scores", "x"), out)
+    return str(out)
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_per_chromosome_match_compute_sum_equals_numpy(tmp_path):
+    samples = [f"S{i}" for i in range(N)]
+    variants = variant_table(M, ("1", "2"), seed=11)
+    d = random_dosages(N, M, seed=12, missing=0.0)
+    for c, rows in (("1", range(20)), ("2", range(20, 40))):
+        write_vcf(tmp_path / f"chr{c}.vcf.gz", [variants[j] for j in rows], samples, d[list(rows)])
+    # R2 = 0.3 + 0.07 * (j mod 10): variants with j mod 10 < 5 fail min_info 0.6
+    good = write_score(tmp_path / "good.txt", "GOOD", variants, [*range(20), *range(25, 31)], 4)
+    write_score(tmp_path / "bad.txt", "BAD", variants, [35, 36], 8)
+    opts = options_file(tmp_path, min_info=0.6, min_overlap=0.4)
+    for c in ("1", "2"):
+        vcf, part = str(tmp_path / f"chr{c}.vcf.gz"), tmp_path / c
+        for args in (
+            ["match", "--genotypes", vcf, "--format", "vcf", "--genome-build", "GRCh38",
+             "--options", opts, "--report", str(part / "r.tsv.gz"), str(tmp_path / "good.txt"),
+             str(tmp_path / "bad.txt")],
+            ["compute", "--genotypes", vcf, "--format", "vcf", "--options", opts,
+             "--report", str(part / "r.tsv.gz"), "--out", str(part / "s.tsv.gz")],
+        ):  # fmt: skip
+            part.mkdir(exist_ok=True)
+            result = run("scores", *args)
+            assert result.exit_code == 0, result.output
+    sum_args = ["scores", "sum", "--part", "1", "--part", "2",
+                "--part-report", str(tmp_path / "1/r.tsv.gz"), "--part-report", str(tmp_path / "2/r.tsv.gz"),
+                "--part-scores", str(tmp_path / "1/s.tsv.gz"), "--part-scores", str(tmp_path / "2/s.tsv.gz"),
+                "--report", str(tmp_path / "report.tsv.gz"), "--summary", str(tmp_path / "summary.tsv"),
+                "--out", str(tmp_path / "scores.tsv.gz")]  # fmt: skip
+    result = run(*sum_args, "--options", opts)
+    assert result.exit_code == 0, result.output
+
+    kept = [j for j in good if j % 10 >= 5]  # chromosome 1 alone: 10 of 30 (< 0.4); both: 15 of 30
+    assert len(kept) == 15
+    dosage = np.array([d[j] if j % 2 == 0 else 2 - d[j] for j in kept])
+    expected = (np.array([good[j] for j in kept])[:, None] * dosage).sum(axis=0)
+    scores = pd.read_csv(tmp_path / "scores.tsv.gz", sep="\t", dtype={"IID": str})
+    assert scores["pgs_id"].unique().tolist() == ["GOOD"]  # BAD dropped: 2 of 10
+    assert scores["IID"].tolist() == samples
+    np.testing.assert_allclose(scores["SUM"], expected, rtol=0, atol=1e-9)
+    assert (scores["n_variants"] == 15).all()
+    summary = pd.read_csv(tmp_path / "summary.tsv", sep="\t").set_index("pgs_id")
+    assert summary.loc["GOOD", ["matched", "filtered_info", "absent"]].tolist() == [15, 11, 4]
+    assert summary["scored"].tolist() == [True, False]
+    assert (
+        "BAD: only 20.0% of 10 variants matched the target over 2 genotype file(s)"
+        in (summary.loc["BAD", "reason"])
+    )
+    report = pd.read_csv(tmp_path / "report.tsv.gz", sep="\t", dtype={"chrom_part": str})
+    matched = report[(report["pgs_id"] == "GOOD") & (report["match_status"] == "matched")]
+    assert matched["chrom_part"].value_counts().to_dict() == {"1": 10, "2": 5}
+
+    strict = options_file(tmp_path, min_info=0.6, min_overlap=0.4, strict=True)
+    with pytest.raises(MatchRateError, match=r"BAD: only 20\.0% of 10 variants") as err:
+        run(*sum_args, "--options", strict)
+    assert "scores.strict is true: the run stops" in str(err.value)
+
+
+def test_min_maf_needs_the_local_reader(tmp_path):
+    samples, variants = ["a", "b"], variant_table(4, ("1",), seed=1)
+    write_vcf(tmp_path / "x.vcf.gz", variants, samples, random_dosages(2, 4, seed=2))
+    write_score(tmp_path / "s.txt", "S", variants, [0, 1], 0)
+    listed = plink.open_genotypes(tmp_path / "x.vcf.gz", "vcf").variants  # as Hail lists them
+    with pytest.raises(
+        ConfigError, match=r"scores\.min_maf needs the genotypes read by the local engine"
+    ):
+        match_files(listed, [str(tmp_path / "s.txt")], "GRCh38", MatchOptions(), tmp_path / "r.tsv.gz",
+                    filters=ScoreFilters(min_maf=0.01))  # fmt: skip
