@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from igs.cli_options import options_options, out_option
+from igs.cli_options import options_options, out_option, stage_options_config
 
 
 @click.command("report")
@@ -14,14 +14,10 @@ from igs.cli_options import options_options, out_option
 @out_option("--out", "report.html to write.")
 def report(options_file: Path | None, config_file: Path | None, out: Path) -> None:
     """Write one self-contained HTML report of the whole run (results found by igs.paths)."""
-    from igs.errors import ConfigError
     from igs.io.atomic import atomic_path
-    from igs.options import stage_record
     from igs.report.html import build_report
 
-    if options_file is None and config_file is None:
-        raise ConfigError("igs report: give --options (the workflow's report.json) or --config.")
-    cfg = stage_record(options_file, config_file, "report")["config"]
+    cfg = stage_options_config(options_file, config_file, "report")
     text = build_report(
         Path(cfg["results_dir"]), cfg["biobanks"], [e["name"] for e in cfg["pheno"]["endpoints"]]
     )
