@@ -160,3 +160,17 @@ def split_vcf_by_chromosome(src: Path, out: Path) -> dict[str, Path]:
     for fh in files.values():
         fh.close()
     return {c: out / f"PGS000586_GRCh38_{c}.vcf.gz" for c in files}
+
+
+def split_bgen_by_chromosome(src: Path, out: Path) -> None:
+    """chr{N}.bgen (BGEN 1.2) with chr{N}.sample beside it for each autosome, written by plink2
+    from ``src`` and the .sample file next to it."""
+    from tests.conftest import require_tool, run_tool
+
+    for c in range(1, 23):
+        run_tool(
+            [require_tool("plink2"), "--bgen", str(src), "ref-first", "--sample",
+             str(src.with_suffix(".sample")), "--chr", str(c), "--export", "bgen-1.2",
+             "--out", str(out / f"chr{c}")],
+            out,
+        )  # fmt: skip

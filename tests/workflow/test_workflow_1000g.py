@@ -6,7 +6,6 @@ from BGEN. Oracle: pgsc_calc's published ``scores.txt.gz`` (809 of 1023 variants
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,24 +13,13 @@ import pytest
 import yaml
 
 from igs.config import load_schema
-from tests.conftest import SHARED_ORACLE, require_tool, run_tool, snakemake
-from tests.scores.dosage_files import split_vcf_by_chromosome
+from tests.conftest import SHARED_ORACLE, snakemake
+from tests.scores.dosage_files import split_bgen_by_chromosome, split_vcf_by_chromosome
 
 pytestmark = [pytest.mark.workflow, pytest.mark.oracle]
 
 G1000 = SHARED_ORACLE / "1000g_pgs000586"
 DATA = G1000 / "tests/data"
-
-
-def split_bgen_by_chromosome(out: Path) -> None:
-    """chr{N}.bgen with chr{N}.sample beside it, written by plink2 from the example's BGEN."""
-    for c in range(1, 23):
-        run_tool(
-            [require_tool("plink2"), "--bgen", str(DATA / "bgen/PGS000586_GRCh38.bgen"),
-             "ref-first", "--sample", str(DATA / "bgen/PGS000586_GRCh38.sample"), "--chr",
-             str(c), "--export", "bgen-1.2", "--out", str(out / f"chr{c}")],
-            out,
-        )  # fmt: skip
 
 
 @pytest.mark.skipif(not G1000.is_dir(), reason="../shared/oracle/1000g_pgs000586 is absent")
@@ -43,7 +31,7 @@ def test_1000g_example_through_the_workflow_equals_pgsc_calc(tmp_path, fmt):
         split_vcf_by_chromosome(DATA / "vcf/PGS000586_GRCh38.vcf.gz", genotypes)
         g = {"path": str(genotypes / "PGS000586_GRCh38_{chrom}.vcf.gz"), "format": "vcf"}
     else:
-        split_bgen_by_chromosome(genotypes)
+        split_bgen_by_chromosome(DATA / "bgen/PGS000586_GRCh38.bgen", genotypes)
         g = {"path": str(genotypes / "chr{chrom}.bgen"), "format": "bgen",
              "sample": str(genotypes / "chr{chrom}.sample")}  # fmt: skip
     cache = tmp_path / "pgs cache" / "PGS000586"
