@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from igs.errors import ConfigError, InputFormatError
+from igs.io.formats import GENOTYPE_SUFFIXES
 from igs.pheno.definitions import resolve_endpoints
 from igs.redact import check_no_password
 from igs.simulate.universe import DEFAULT_SCORES
@@ -236,14 +237,6 @@ def get_biobank(config: dict[str, Any], name: str) -> dict[str, Any]:
             return bb
     known = ", ".join(b["name"] for b in config["biobanks"])
     raise ConfigError(f"unknown biobank {name!r}; the config defines: {known}.")
-
-
-GENOTYPE_SUFFIXES = {
-    "bed": (".bed", ".bim", ".fam"),
-    "pgen": (".pgen", ".pvar", ".psam"),
-    "vcf": ("",),
-    "bgen": ("",),
-}
 
 
 def _check_inputs_exist(bb: dict[str, Any], where: str, source: str) -> None:

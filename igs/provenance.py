@@ -18,7 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from igs.config import GENOTYPE_SUFFIXES, genotype_parts, part_file, scoring_files
+from igs.config import genotype_parts, part_file, scoring_files
+from igs.io.formats import GENOTYPE_SUFFIXES
 
 PROVENANCE_VERSION = 1
 KEY_DEPENDENCIES = (

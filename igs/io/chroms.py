@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 
 from igs.errors import InputFormatError
+from igs.io.formats import GENOTYPE_SUFFIXES
 
 CHROM_FIELD = "{chrom}"
 # the file whose existence says a PLINK prefix is there
-_DATA_SUFFIX = {"bed": ".bed", "pgen": ".pgen", "vcf": "", "bgen": ""}
 
 
 def has_chrom_field(path: str | os.PathLike[str]) -> bool:
@@ -36,9 +36,11 @@ def expand_chrom_paths(
     pattern = str(pattern)
     if not has_chrom_field(pattern):
         raise InputFormatError(f"{pattern}: genotypes path has no {CHROM_FIELD} field to expand.")
-    if fmt not in _DATA_SUFFIX:
-        raise ValueError(f"unknown genotype format {fmt!r}; expected one of {list(_DATA_SUFFIX)}")
-    suffix = _DATA_SUFFIX[fmt]
+    if fmt not in GENOTYPE_SUFFIXES:
+        raise ValueError(
+            f"unknown genotype format {fmt!r}; expected one of {list(GENOTYPE_SUFFIXES)}"
+        )
+    suffix = GENOTYPE_SUFFIXES[fmt][0]  # the data file: .bed, .pgen, or the VCF/BGEN itself
     if chromosomes is not None:
         out = {}
         for c in chromosomes:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from igs.errors import InputFormatError
+from igs.io.formats import GENOTYPE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +75,13 @@ class GenotypeSet:
 
 def fileset_paths(prefix: str | os.PathLike[str], fmt: GenotypeFormat) -> dict[str, Path]:
     """The three files of a PLINK fileset, keyed by their role."""
-    known = {"bed": ("bed", "bim", "fam"), "pgen": ("pgen", "pvar", "psam")}
-    if fmt not in known:
+    if fmt not in ("bed", "pgen"):
         raise InputFormatError(
             f"unknown genotype format {fmt!r}; expected 'bed', 'pgen', 'vcf' or 'bgen'."
         )
-    suffixes = known[fmt]
+    suffixes = GENOTYPE_SUFFIXES[fmt]
     return {
-        role: Path(f"{prefix}.{s}")
+        role: Path(f"{prefix}{s}")
         for role, s in zip(("genotypes", "variants", "samples"), suffixes, strict=True)
     }
 
