@@ -15,29 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from igs.share.disclosure import check_files
-
-
-def outgoing(results: Path, biobank: str) -> list[Path]:
-    files = [results / biobank / "share", *sorted(results.glob(f"{biobank}/evaluate/*/model.json"))]
-    files += [results / "meta", results / "report.html", *sorted(results.glob("federated/*/*"))]
-    return [f for f in files if f.exists()]
-
-
-def individuals(results: Path, biobank: str) -> tuple[set[str], list[float]]:
-    """The biobank's person IDs and its exact event and censoring ages."""
-    ids: set[str] = set()
-    ages: list[float] = []
-    for table in sorted((results / biobank / "pheno").glob("*.parquet")):
-        t = pd.read_parquet(table)
-        ids |= set(t["IID"].astype(str))
-        ages += t["exit_age"].dropna().tolist()
-    fam = results / biobank / "qc" / "genotypes.fam"
-    if fam.is_file():
-        ids |= set(pd.read_csv(fam, sep=r"\s+", header=None)[1].astype(str))
-    return ids, ages
+from igs.share.disclosure import check_files, individuals, outgoing_files
 
 
 def main() -> int:
@@ -48,7 +26,7 @@ def main() -> int:
     found = 0
     for folder in sorted(p.parent for p in args.results.glob("*/pheno")):
         ids, ages = individuals(args.results, folder.name)
-        files = outgoing(args.results, folder.name)
+        files = outgoing_files(args.results, folder.name)
         findings = check_files(files, person_ids=ids, ages=ages, min_cell=args.min_cell)
         for f in findings:
             print(f"{folder.name}: {f}")

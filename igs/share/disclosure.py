@@ -251,6 +251,42 @@ def check_files(
 # --------------------------------------------------------------------------- internals
 
 
+def outgoing_files(results: str | Path, biobank: str) -> list[Path]:
+    """What of a run may leave ``biobank``: its share bundle and evaluate/*/model.json, and the
+    run's meta-analysis, report and federated outputs (those that exist)."""
+    from igs import paths as P
+
+    r = Path(results)
+    files = [
+        Path(P.share(r, biobank)),
+        *sorted(Path(P.evaluation(r, biobank, "*")).parent.glob("*/model.json")),
+    ]
+    files += [
+        Path(P.meta(r)),
+        Path(P.report(r)),
+        *sorted(Path(P.federated(r, "*")).parent.glob("*/*")),
+    ]
+    return [f for f in files if f.exists()]
+
+
+def individuals(results: str | Path, biobank: str) -> tuple[set[str], list[float]]:
+    """The biobank's person IDs (phenotype tables, QC'd .fam) and its exact event and censoring
+    ages (every endpoint table's ``exit_age``): what :func:`check_files` looks for."""
+    from igs import paths as P
+
+    r = Path(results)
+    ids: set[str] = set()
+    ages: list[float] = []
+    for table in sorted(Path(P.pheno(r, biobank, "")).glob("*.parquet")):
+        t = pd.read_parquet(table)
+        ids |= set(t["IID"].astype(str))
+        ages += t["exit_age"].dropna().tolist()
+    fam = Path(P.qc(r, biobank, "genotypes.fam"))
+    if fam.is_file():
+        ids |= set(pd.read_csv(fam, sep=r"\s+", header=None)[1].astype(str))
+    return ids, ages
+
+
 def _sum(total: Key, parts: list[Key]) -> Constraint:
     return ((total, 1.0), *((p, -1.0) for p in parts))
 
