@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -383,3 +384,80 @@ def test_federated_td_auc_equals_scikit_survival_on_coarsened_rows(tables, tmp_p
         assert auc.loc[site, "cases"] == int((ev & (fu <= horizon)).sum())
     assert 0.6 < auc.loc["all", "td_auc"] < 0.9
     _assert_discloses_nothing(sent, tables, tmp_path)
+
+
+def _node_inputs(folder, n: int, seed: int, events: bool = True) -> list[str]:  # type: ignore[no-untyped-def]
+    """The five stage outputs `igs federated node` joins, for one simulated site."""
+    from tests.conftest import survival_inputs
+
+    folder.mkdir(parents=True)
+    endpoint, covariates, scores, pcs = survival_inputs(n=n, seed=seed)
+    endpoint["stop"] = endpoint["stop"] + np.random.default_rng(seed).uniform(0, 15, n)
+    if not events:
+        endpoint["event"] = False
+    scores = scores.assign(pgs_id="IGS_SIM_CAD")
+    endpoint.to_parquet(folder / "CAD.parquet")
+    covariates.to_parquet(folder / "covariates.parquet")
+    covariates[["IID"]].to_parquet(folder / "omics.parquet")
+    scores.to_csv(folder / "scores.tsv.gz", sep="\t", index=False)
+    pcs.to_csv(folder / "pcs.tsv", sep="\t", index=False)
+    return ["--endpoint-table", str(folder / "CAD.parquet"), "--covariates", str(folder / "covariates.parquet"),
+            "--omics", str(folder / "omics.parquet"), "--scores", str(folder / "scores.tsv.gz"),
+            "--pcs", str(folder / "pcs.tsv")]  # fmt: skip
+
+
+def test_node_and_central_commands_end_to_end_and_the_report_section(tmp_path):
+    """`igs federated node` at three sites (tables from the stage outputs, a summary message that
+    passes the disclosure check), `igs federated central` over them, the report's comparison of
+    the federated model with the meta-analysis; a site without events writes nothing."""
+    from click.testing import CliRunner
+
+    from igs import paths
+    from igs.cli import cli
+    from igs.report.html import federated_section
+    from tests.conftest import REPO
+
+    config = ["--config", str(REPO / "config" / "config.yaml")]
+    tables = []
+    for i, site in enumerate(("a", "b", "c")):
+        files = _node_inputs(tmp_path / site, 600 + 100 * i, seed=10 + i)
+        out = tmp_path / f"{site}.csv"
+        args = ["federated", "node", *config, "--endpoint", "CAD", *files, "--site", site, "--out", str(out)]  # fmt: skip
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        message = json.loads(result.output)
+        table = pd.read_csv(out)
+        assert message["n_people"] == len(table) == 600 + 100 * i
+        assert message["n_events"] == int(table["event"].sum()) >= MIN_CELL
+        assert not any(str(x) in result.output for x in table["IID"])
+        tables += ["--table", f"{site}={out}"]
+    fed = Path(paths.federated(tmp_path / "results", "CAD"))
+    result = CliRunner().invoke(cli, ["federated", "central", *config, *tables, "--out-dir", str(fed)], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = pd.concat([pd.read_csv(tmp_path / f"{s}.csv").assign(biobank=s) for s in "abc"], ignore_index=True)  # fmt: skip
+    model = json.loads((fed / "model.json").read_text())
+    z = rows[model["columns"]].to_numpy(float)
+    z = (z - z.mean(axis=0)) / z.std(axis=0)
+    strata = [np.flatnonzero(rows["biobank"].to_numpy() == s) for s in "abc"]
+    beta = np.zeros(z.shape[1])
+    for _ in range(30):
+        parts = [penalised_loglik(z[i], rows["start"].to_numpy()[i], rows["stop"].to_numpy()[i],
+                                  rows["event"].to_numpy()[i], beta) for i in strata]  # fmt: skip
+        beta = beta + np.linalg.solve(-sum(p[2] for p in parts), sum(p[1] for p in parts))
+    np.testing.assert_allclose(model["coef_per_sd"], beta, atol=1e-8)
+    # the report: the federated C and td-AUC beside the meta-analysed C of the same model set
+    meta = Path(paths.meta(tmp_path / "results", "pooled.tsv"))
+    meta.parent.mkdir(parents=True)
+    pd.DataFrame({"endpoint": ["CAD"], "quantity": ["harrell_c:clinical_prs/cox"], "k": [3],
+                  "fixed": [0.6123], "random": [0.6101], "i2": [0.0]}).to_csv(meta, sep="\t", index=False)  # fmt: skip
+    section = federated_section(tmp_path / "results", ["CAD", "T2D"], "clinical_prs")
+    c_all = pd.read_csv(fed / "concordance.tsv", sep="\t").set_index("site").loc["all", "harrell_c"]
+    auc_all = pd.read_csv(fed / "td_auc.tsv", sep="\t").set_index("site").loc["all", "td_auc"]
+    assert f"{c_all:.3f}" in section and f"{auc_all:.3f}" in section and "0.612" in section
+    assert "T2D" not in section  # no federated model for it
+    # a site without events: an error naming it, and no table written
+    files = _node_inputs(tmp_path / "d", 400, seed=20, events=False)
+    out = tmp_path / "d.csv"
+    with pytest.raises(IGSError, match="d: the analysis table has no events"):
+        CliRunner().invoke(cli, ["federated", "node", *config, "--endpoint", "CAD", *files, "--site", "d", "--out", str(out)], catch_exceptions=False)  # fmt: skip
+    assert not out.exists()
