@@ -26,7 +26,7 @@ STAGE_BLOCKS: dict[str, tuple[str, ...]] = {
     "share": ("pheno", "share"),
     "export": ("seed", "pheno", "models", "scores", "share", "export"),
     "provenance": ("*",),
-    "report": ("results_dir", "pheno"),
+    "report": ("results_dir", "pheno", "federated"),
     "federated": ("seed", "pheno", "models", "scores", "share", "federated"),
 }
 OPTIONS_VERSION = 1

@@ -82,6 +82,7 @@ def central(
     ask = vantage6_ask(client, sites, min_cell, timeout_s, poll_s)
     res = C.run(ask, columns, grid=grid, horizon=horizon, n_bins=n_bins)
     tables = {"coefficients": res.fit.table(), "comparison": res.comparison, "curves": res.curves,
-              "concordance": res.concordance, "calibration": res.calibration}  # fmt: skip
+              "concordance": res.concordance, "calibration": res.calibration,
+              "td_auc": res.td_auc}  # fmt: skip
     model = asdict(res.fit)
     return {"model": model} | {k: v.to_dict(orient="list") for k, v in tables.items()}

@@ -174,24 +174,22 @@ def agreed_edges(proposals: dict[str, dict]) -> list[float]:
 
 
 def curves(counts: dict[str, dict]) -> pd.DataFrame:
-    """Survival (event-free, Kaplan–Meier-type) and cumulative incidence (Aalen–Johansen-type,
-    death competing) per site and pooled ("all") on the agreed grid. Without individual times
-    the hazards are constant within an interval: events / person-years, for the event and for
-    the competing death (the piecewise-exponential estimate; the product-limit estimates are its
-    limit as the grid narrows)."""
+    """Kaplan-Meier survival (event-free; a competing death censors) and Aalen-Johansen
+    cumulative incidence (death competing) per site and pooled ("all") on the agreed grid: the
+    product-limit estimates from grouped data, each interval's events and deaths over the people
+    at risk at its start. They equal lifelines' fits on the rows with entry and exit ages moved
+    up to the next grid point (entrants in an interval join the risk set at its end)."""
     frames = []
     for site, c in [*counts.items(), ("all", _sum_counts(counts))]:
-        edges = np.asarray(c["edges"], float)
-        years = np.asarray(c["person_years"], float)
+        r = np.asarray(c["n_at_risk"], float)
         d, cd = np.asarray(c["n_events"], float), np.asarray(c["n_competing"], float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            lam, mu = np.where(years > 0, d / years, 0.0), np.where(years > 0, cd / years, 0.0)
-            total = (lam + mu) * np.diff(edges)
-            share = np.where(lam + mu > 0, lam / (lam + mu), 0.0)
-        free = np.r_[1.0, np.exp(-np.cumsum(total))]  # free of both the event and death
-        cif = np.r_[0.0, np.cumsum(free[:-1] * share * -np.expm1(-total))]
-        survival = np.r_[1.0, np.exp(-np.cumsum(lam * np.diff(edges)))]
-        frames.append(pd.DataFrame({"site": site, "age": edges, "at_risk": np.r_[c["n_at_risk"], np.nan],
+            q_event = np.where(r > 0, d / r, 0.0)
+            q_any = np.where(r > 0, (d + cd) / r, 0.0)
+        survival = np.r_[1.0, np.cumprod(1.0 - q_event)]
+        free = np.r_[1.0, np.cumprod(1.0 - q_any)]  # free of both the event and death
+        cif = np.r_[0.0, np.cumsum(free[:-1] * q_event)]
+        frames.append(pd.DataFrame({"site": site, "age": c["edges"], "at_risk": np.r_[r, np.nan],
                                     "events": np.r_[np.nan, d], "competing_deaths": np.r_[np.nan, cd],
                                     "survival": survival, "cumulative_incidence": cif}))  # fmt: skip
     return pd.concat(frames, ignore_index=True)
@@ -221,6 +219,60 @@ def combined_evaluation(messages: dict[str, dict]) -> tuple[pd.DataFrame, pd.Dat
     return pd.DataFrame(rows), pd.DataFrame(bins)
 
 
+def censoring_weights(counts: dict) -> list[float]:
+    """1/G at the end of each follow-up interval: G is the Kaplan-Meier probability of remaining
+    uncensored, censorings at a time counted after its events (scikit-survival's
+    ``CensoringDistributionEstimator``)."""
+    r, d = np.asarray(counts["n_at_risk"], float), np.asarray(counts["n_events"], float)
+    c = np.asarray(counts["n_censored"], float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = np.cumprod(1.0 - np.where(r - d > 0, c / (r - d), 0.0))
+    return np.where(g > 0, 1.0 / g, 0.0).tolist()
+
+
+def _auc(weights: np.ndarray, controls: np.ndarray) -> float:
+    """Cumulative/dynamic AUC from cases' weights and controls per risk bin (ascending): a case
+    outranks the controls in lower bins and ties those in its own."""
+    below = np.r_[0.0, np.cumsum(controls)[:-1]]
+    den = weights.sum() * controls.sum()
+    return float(weights @ (below + 0.5 * controls) / den) if den > 0 else float("nan")
+
+
+RISK_GRID = [round(x, 2) for x in np.arange(-12.0, 4.0001, 0.05)]  # cloglog of the risk
+
+
+def td_auc(
+    ask: Ask, scaling: Standardisation, beta: list[float], horizon: float, *,
+    followup_step: float = 1.0, risk_grid: list[float] = RISK_GRID,
+) -> pd.DataFrame:  # fmt: skip
+    """The pooled model's cumulative/dynamic AUC at ``horizon`` years of follow-up, per site and
+    pooled ("all", cases and controls from every site compared): inverse-probability-of-
+    censoring weights from the pooled (or the site's own) censoring distribution on a shared
+    follow-up grid, risks on a shared grid; both grids merged until no count is small. Equal to
+    scikit-survival's ``cumulative_dynamic_auc`` on the rows with follow-up and risk coarsened to
+    the agreed grids."""
+    grid = sorted({*np.arange(0.0, horizon, followup_step).round(9).tolist(), float(horizon)})
+    followup = agreed_edges(ask("followup_edges", {"grid": grid}))
+    counts = ask("censoring_counts", {"edges": followup})
+    weights = {s: censoring_weights(c) for s, c in counts.items()}
+    weights["pooled"] = censoring_weights(_sum_counts(counts))
+    model = {"scaling": asdict(scaling), "beta": list(beta), "horizon": float(horizon)}
+    proposals = ask("risk_edges", model | {"grid": list(risk_grid)})
+    risk = agreed_edges(proposals)
+    bins = ask("auc_counts", model | {"followup": followup, "weights": weights, "risk": risk})
+    rows = []
+    for site, m in bins.items():
+        ctrl = np.asarray(m["n_controls"], float)
+        rows.append({"site": site, "horizon": horizon, "cases": int(np.sum(m["n_cases"])),
+                     "controls": int(ctrl.sum()),
+                     "td_auc": _auc(np.asarray(m[f"case_weight_{site}"], float), ctrl)})  # fmt: skip
+    ctrl = np.sum([m["n_controls"] for m in bins.values()], axis=0).astype(float)
+    w = np.sum([m["case_weight_pooled"] for m in bins.values()], axis=0)
+    rows.append({"site": "all", "horizon": horizon, "cases": sum(r["cases"] for r in rows),
+                 "controls": int(ctrl.sum()), "td_auc": _auc(w, ctrl)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 @dataclass(frozen=True)
 class FederatedResult:
     fit: FederatedFit
@@ -228,6 +280,7 @@ class FederatedResult:
     curves: pd.DataFrame
     concordance: pd.DataFrame
     calibration: pd.DataFrame
+    td_auc: pd.DataFrame
 
 
 def run(
@@ -235,7 +288,7 @@ def run(
     tol: float = 1e-10, max_iter: int = 50,
 ) -> FederatedResult:  # fmt: skip
     """The whole federated analysis: model, per-site models and their meta-analysis, curves,
-    evaluation. Raises before anything is written if any node fails or times out."""
+    evaluation (C, calibration, td-AUC at ``horizon``). Raises before anything is written if any node fails or times out."""
     if len(grid) < 2 or list(grid) != sorted(set(grid)):
         raise IGSError(f"federated.grid needs at least two increasing ages; got {list(grid)}.")
     f = fit(ask, columns, tol=tol, max_iter=max_iter)
@@ -244,14 +297,15 @@ def run(
     cur = curves(ask("curve_counts", {"edges": edges}))
     ev = {"scaling": asdict(f.scaling), "beta": list(f.coef), "horizon": horizon, "n_bins": n_bins}
     conc, cal = combined_evaluation(ask("evaluation", ev))
-    return FederatedResult(f, comp, cur, conc, cal)
+    auc = td_auc(ask, f.scaling, list(f.coef), horizon)
+    return FederatedResult(f, comp, cur, conc, cal, auc)
 
 
 def write(result: FederatedResult, out_dir: str | Path) -> list[Path]:
     """model.json and the tables, all or none."""
     out = Path(out_dir)
     names = ["model.json", "coefficients.tsv", "comparison.tsv", "curves.tsv",
-             "concordance.tsv", "calibration.tsv"]  # fmt: skip
+             "concordance.tsv", "calibration.tsv", "td_auc.tsv"]  # fmt: skip
     paths = [out / n for n in names]
     with atomic_paths(paths) as tmp:
         f = result.fit
@@ -260,6 +314,7 @@ def write(result: FederatedResult, out_dir: str | Path) -> list[Path]:
                  "loglik": f.loglik, "iterations": f.iterations, "sites": f.sites}  # fmt: skip
         tmp[0].write_text(json.dumps(model, indent=2) + "\n")
         for t, frame in zip(tmp[1:], [f.table(), result.comparison, result.curves,
-                                      result.concordance, result.calibration], strict=True):  # fmt: skip
+                                      result.concordance, result.calibration, result.td_auc],
+                                     strict=True):  # fmt: skip
             frame.to_csv(t, sep="\t", index=False, float_format="%.6g")
     return paths

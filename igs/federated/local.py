@@ -8,7 +8,8 @@ from igs.errors import IGSError
 from igs.federated import node
 from igs.federated.node import Standardisation
 
-METHODS = ("summary", "loglik", "grid_edges", "curve_counts", "evaluation")
+METHODS = ("summary", "loglik", "grid_edges", "curve_counts", "evaluation", "followup_edges",
+           "censoring_counts", "risk_edges", "auc_counts")  # fmt: skip
 
 
 def answer(table: pd.DataFrame, method: str, kwargs: dict, min_cell: int, site: str) -> dict:
@@ -19,6 +20,10 @@ def answer(table: pd.DataFrame, method: str, kwargs: dict, min_cell: int, site: 
         return {"edges": node.grid_edges(table, kwargs["grid"], min_cell)}
     if method == "curve_counts":
         return node.curve_counts(table, kwargs["edges"], min_cell, site)
+    if method == "followup_edges":
+        return {"edges": node.followup_edges(table, kwargs["grid"], min_cell)}
+    if method == "censoring_counts":
+        return node.censoring_counts(table, kwargs["edges"], min_cell, site)
     if method not in METHODS:
         raise IGSError(
             f"{site}: unknown federated request {method!r}; one of {', '.join(METHODS)}."
@@ -26,6 +31,13 @@ def answer(table: pd.DataFrame, method: str, kwargs: dict, min_cell: int, site: 
     scaling = Standardisation(**{k: tuple(v) for k, v in kwargs["scaling"].items()})
     if method == "loglik":
         return node.loglik(table, scaling, kwargs["beta"], min_cell, site)
+    if method == "risk_edges":
+        edges = node.risk_edges(table, scaling, kwargs["beta"], kwargs["horizon"], kwargs["grid"], min_cell)  # fmt: skip
+        return {"edges": edges}
+    if method == "auc_counts":
+        return node.auc_counts(table, scaling, kwargs["beta"], kwargs["horizon"], kwargs["followup"],
+                               {k: v for k, v in kwargs["weights"].items() if k in (site, "pooled")},
+                               kwargs["risk"], min_cell, site)  # fmt: skip
     return node.evaluation(table, scaling, kwargs["beta"], kwargs["horizon"], kwargs["n_bins"],
                            min_cell, site)  # fmt: skip
 

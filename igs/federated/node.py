@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,28 +134,27 @@ def loglik(
 
 
 def _interval_counts(table: pd.DataFrame, edges: np.ndarray) -> dict[str, np.ndarray]:
-    """Per interval (edges[k], edges[k+1]]: people at risk at its start, events, competing
-    deaths, and person-years."""
+    """Per age interval (edges[k], edges[k+1]]: people at risk at its start (entered at or before
+    it, still followed), and the events and competing deaths among them; someone who enters and
+    leaves within one interval is in no count (grouped-data product-limit counts)."""
     start, stop = table["start"].to_numpy(float), table["stop"].to_numpy(float)
     ev, cd = table["event"].to_numpy(bool), table["competing"].to_numpy(bool)
     lo, hi = edges[:-1], edges[1:]
     s, t = start[:, None], stop[:, None]
-    at_risk = ((s <= lo) & (t > lo)).sum(axis=0)
-    inside = (t > lo) & (t <= hi)
-    years = np.clip(np.minimum(t, hi) - np.maximum(s, lo), 0, None).sum(axis=0)
-    return {"n_at_risk": at_risk, "n_events": (inside & ev[:, None]).sum(axis=0),
-            "n_competing": (inside & cd[:, None]).sum(axis=0), "person_years": years}  # fmt: skip
+    at_risk = (s <= lo) & (t > lo)
+    ends = at_risk & (t <= hi)
+    return {"n_at_risk": at_risk.sum(axis=0), "n_events": (ends & ev[:, None]).sum(axis=0),
+            "n_competing": (ends & cd[:, None]).sum(axis=0)}  # fmt: skip
 
 
-def grid_edges(table: pd.DataFrame, grid: list[float], min_cell: int) -> list[float]:
-    """The coarsest merge of ``grid`` this biobank needs: adjacent intervals are merged (left to
-    right, the last into its neighbour) until each interval's counts are 0 or >= ``min_cell``.
-    Only grid points leave the node."""
+def _merged(grid: list[float], counts: Callable[[np.ndarray], dict], min_cell: int) -> list[float]:
+    """The coarsest merge of ``grid`` needed: adjacent intervals are merged (left to right, the
+    last into its neighbour; the end points stay) until each count ``counts(edges)`` returns
+    under a key starting with ``n_`` is 0 or >= ``min_cell``. Only grid points leave the node."""
     edges = list(map(float, grid))
     while len(edges) > 2:
-        counts = _interval_counts(table, np.asarray(edges))
         bad = np.zeros(len(edges) - 1, bool)
-        for key, v in counts.items():
+        for key, v in counts(np.asarray(edges)).items():
             if key.startswith("n_"):
                 bad |= (v > 0) & (v < min_cell)
         if not bad.any():
@@ -164,11 +164,16 @@ def grid_edges(table: pd.DataFrame, grid: list[float], min_cell: int) -> list[fl
     return edges
 
 
+def grid_edges(table: pd.DataFrame, grid: list[float], min_cell: int) -> list[float]:
+    """This biobank's merge of the shared age ``grid`` (see :func:`_merged`)."""
+    return _merged(grid, lambda e: _interval_counts(table, e), min_cell)
+
+
 def curve_counts(
     table: pd.DataFrame, edges: list[float], min_cell: int, site: str = "node"
 ) -> dict:
-    """Risk-set, event and competing-death counts and person-years per interval of the
-    agreed grid ``edges`` (shared coarse ages; no individual times)."""
+    """Risk-set, event and competing-death counts per interval of the agreed grid ``edges``
+    (shared coarse ages; no individual times): what product-limit curves need."""
     counts = _interval_counts(table, np.asarray(edges, float))
     msg = {"edges": list(map(float, edges))} | {k: v.tolist() for k, v in counts.items()}
     return release(msg, table, min_cell, site)
@@ -230,4 +235,87 @@ def evaluation(
         "expected_events": np.bincount(b, weights=expected, minlength=k).tolist(),
         "mean_lp": (np.bincount(b, weights=lp, minlength=k) / np.bincount(b, minlength=k)).tolist(),
     }
+    return release(msg, table, min_cell, site)
+
+
+def _followup_counts(table: pd.DataFrame, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Per follow-up interval (edges[k], edges[k+1]] (years since entry): people still followed
+    at its start, and the events and censorings (a competing death censors) among them."""
+    t = (table["stop"] - table["start"]).to_numpy(float)[:, None]
+    ev = table["event"].to_numpy(bool)[:, None]
+    lo, hi = edges[:-1], edges[1:]
+    ends = (t > lo) & (t <= hi)
+    return {"n_at_risk": (t > lo).sum(axis=0), "n_events": (ends & ev).sum(axis=0),
+            "n_censored": (ends & ~ev).sum(axis=0)}  # fmt: skip
+
+
+def followup_edges(table: pd.DataFrame, grid: list[float], min_cell: int) -> list[float]:
+    """This biobank's merge of the shared follow-up ``grid`` (0 to the horizon; see
+    :func:`_merged`)."""
+    return _merged(grid, lambda e: _followup_counts(table, e), min_cell)
+
+
+def censoring_counts(
+    table: pd.DataFrame, edges: list[float], min_cell: int, site: str = "node"
+) -> dict:
+    """At-risk, event and censoring counts per interval of the agreed follow-up grid: the
+    censoring distribution behind the td-AUC's inverse-probability weights."""
+    counts = _followup_counts(table, np.asarray(edges, float))
+    msg = {"edges": list(map(float, edges))} | {k: v.tolist() for k, v in counts.items()}
+    return release(msg, table, min_cell, site)
+
+
+def _risk_groups(
+    table: pd.DataFrame, scaling: Standardisation, beta: list[float], horizon: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """cloglog of each person's risk within ``horizon`` years of entry (this biobank's Breslow
+    baseline with the pooled coefficients; -inf where the baseline does not rise), and whether
+    they are a case (event within the horizon) or a control (followed beyond it)."""
+    start, stop = table["start"].to_numpy(float), table["stop"].to_numpy(float)
+    event = table["event"].to_numpy(bool)
+    lp = scaling.transform(table) @ np.asarray(beta, float)
+    times, cumhaz = breslow_delayed_entry(start, stop, event, lp)
+    h = np.r_[0.0, cumhaz]
+    rise = h[np.searchsorted(times, start + horizon, "right")] - h[np.searchsorted(times, start, "right")]  # fmt: skip
+    with np.errstate(divide="ignore"):
+        cloglog = np.log(rise) + lp
+    followup = stop - start
+    return cloglog, event & (followup <= horizon), followup > horizon
+
+
+def _risk_bin_counts(cloglog, case, control, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Cases and controls per risk bin; the first and last bins are open-ended."""
+    b = np.clip(np.searchsorted(edges, cloglog, "right") - 1, 0, len(edges) - 2)
+    k = len(edges) - 1
+    return {"n_cases": np.bincount(b[case], minlength=k), "n_controls": np.bincount(b[control], minlength=k)}  # fmt: skip
+
+
+def risk_edges(
+    table: pd.DataFrame, scaling: Standardisation, beta: list[float], horizon: float,
+    grid: list[float], min_cell: int,
+) -> list[float]:  # fmt: skip
+    """This biobank's merge of the shared grid of cloglog risk (see :func:`_merged`)."""
+    cloglog, case, control = _risk_groups(table, scaling, beta, horizon)
+    return _merged(grid, lambda e: _risk_bin_counts(cloglog, case, control, e), min_cell)
+
+
+def auc_counts(
+    table: pd.DataFrame, scaling: Standardisation, beta: list[float], horizon: float,
+    followup: list[float], weights: dict[str, list[float]], risk: list[float], min_cell: int,
+    site: str = "node",
+) -> dict:  # fmt: skip
+    """Per bin of the agreed risk grid: cases (event within ``horizon`` years of entry),
+    controls (followed beyond it), and the cases' inverse-probability-of-censoring weights, for
+    each censoring distribution in ``weights`` (name: 1/G at the end of each interval of the
+    follow-up grid ``followup``, e.g. the pooled one and this site's own)."""
+    cloglog, case, control = _risk_groups(table, scaling, beta, horizon)
+    edges = np.asarray(risk, float)
+    counts = _risk_bin_counts(cloglog, case, control, edges)
+    b = np.clip(np.searchsorted(edges, cloglog, "right") - 1, 0, len(edges) - 2)
+    t = (table["stop"] - table["start"]).to_numpy(float)
+    interval = np.clip(np.searchsorted(np.asarray(followup, float), t, "left") - 1, 0, len(followup) - 2)  # fmt: skip
+    msg: dict = {"risk_edges": list(map(float, risk))} | {k: v.tolist() for k, v in counts.items()}
+    for name, w in weights.items():
+        per_case = np.asarray(w, float)[interval[case]]
+        msg[f"case_weight_{name}"] = np.bincount(b[case], weights=per_case, minlength=len(edges) - 1).tolist()  # fmt: skip
     return release(msg, table, min_cell, site)

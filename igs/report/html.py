@@ -151,14 +151,52 @@ def meta_section(meta_dir: Path) -> str:
     return "\n".join(parts)
 
 
+def federated_section(results: Path, endpoints: list[str], model_set: str) -> str:
+    """The pooled federated model beside the meta-analysis of the per-biobank models: its
+    coefficients, and its C and td-AUC (all data at every node) beside the pooled per-biobank C
+    of the same model set (held-out sets)."""
+    parts: list[str] = []
+    pooled_file = Path(paths.meta(results, "pooled.tsv"))
+    pooled = pd.read_csv(pooled_file, sep="\t") if pooled_file.is_file() else None
+    for ep in endpoints:
+        folder = Path(paths.federated(results, ep))
+        if not (folder / "comparison.tsv").is_file():
+            continue
+        comp = pd.read_csv(folder / "comparison.tsv", sep="\t")
+        keep = ["feature", "federated", "federated_se", "meta_fixed", "meta_fixed_se", "meta_random", "meta_random_se", "i2"]  # fmt: skip
+        row = {"federated_harrell_c": np.nan, "federated_td_auc": np.nan, "federated_o_e": np.nan}
+        conc = pd.read_csv(folder / "concordance.tsv", sep="\t").set_index("site")
+        row["federated_harrell_c"] = conc.loc["all", "harrell_c"]
+        if (folder / "td_auc.tsv").is_file():
+            auc = pd.read_csv(folder / "td_auc.tsv", sep="\t").set_index("site")
+            row["federated_td_auc"] = auc.loc["all", "td_auc"]
+        cal = pd.read_csv(folder / "calibration.tsv", sep="\t")
+        row["federated_o_e"] = cal["observed"].sum() / cal["expected"].sum()
+        if pooled is not None:
+            c = pooled[(pooled["endpoint"] == ep) & (pooled["quantity"] == f"harrell_c:{model_set}/cox")]  # fmt: skip
+            if len(c):
+                row |= {"meta_harrell_c_fixed": c["fixed"].iloc[0], "meta_harrell_c_random": c["random"].iloc[0]}  # fmt: skip
+        parts += [f"<h3>{html.escape(ep)}: model set {html.escape(model_set)}</h3>",
+                  "<p>Log HR per pooled SD: the federated (biobank-stratified) fit beside the "
+                  "fixed- and random-effects meta-analysis of per-biobank fits.</p>",
+                  _table(comp[[k for k in keep if k in comp]]),
+                  "<p>Discrimination and calibration: the federated model's Harrell C, td-AUC "
+                  "and O/E combined over every node's data, beside the meta-analysed C of the "
+                  "per-biobank Cox models (their held-out sets).</p>",
+                  _table(pd.DataFrame([row]))]  # fmt: skip
+    return "\n".join(["<h2>Federated model (Vantage6)</h2>", *parts]) if parts else ""
+
+
 def build_report(
-    results: Path, biobanks: list[str], endpoints: list[str], title: str = "igs run report"
-) -> str:
+    results: Path, biobanks: list[str], endpoints: list[str], title: str = "igs run report",
+    federated_model_set: str = "clinical_prs",
+) -> str:  # fmt: skip
     """The whole report as one HTML string."""
     body = [f"<h1>{html.escape(title)}</h1>",
             f"<p class='note'>Biobanks: {', '.join(map(html.escape, biobanks))}. Only aggregate results are shown.</p>"]  # fmt: skip
     body += [biobank_section(results, b, endpoints) for b in biobanks]
     body.append(meta_section(Path(paths.meta(results))))
+    body.append(federated_section(results, endpoints, federated_model_set))
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")  # fmt: skip

@@ -3,10 +3,11 @@ client, against a biobank-stratified fit on the concatenated rows (igs's solver 
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 import warnings
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -214,46 +215,45 @@ def test_release_refuses_small_counts_ids_and_exact_ages(tables):
         release({"age": float(t["stop"].iloc[0]) + 1e-9}, t, MIN_CELL)
 
 
-def test_grid_curves_equal_lifelines_piecewise_exponential_and_quadrature(tables):
-    """The grid survival is lifelines' piecewise-exponential fit with delayed entry (MLE hazards
-    events / person-years), pooled over sites; the cumulative incidence with death competing is
-    the integral of survival x event hazard (numerical quadrature)."""
-    from lifelines import PiecewiseExponentialFitter
+def _coarsened(t: pd.DataFrame, grid: list[float]) -> pd.DataFrame:
+    """The rows with entry and exit ages moved up to the next grid point (an entrant joins the
+    risk set just after that point: lifelines counts an entrant at risk at its entry time); people
+    who enter and leave within one interval drop out, as in the grouped counts."""
+    g = np.asarray(grid)
+    up = lambda a: g[np.searchsorted(g, a.to_numpy(), "left")]  # noqa: E731
+    out = t.assign(entry=up(t["start"]) + 1e-9, exit=up(t["stop"]))
+    return out[out["exit"] > out["entry"]]
 
-    grid = [40.0, 55.0, 65.0, 90.0]
+
+def test_grid_curves_equal_lifelines_product_limit_on_grid_coarsened_rows(tables):
+    """Kaplan-Meier (delayed entry) and Aalen-Johansen from the nodes' counts equal lifelines'
+    KaplanMeierFitter and AalenJohansenFitter on the concatenated rows coarsened to the agreed
+    grid, pooled and per site."""
+    from lifelines import AalenJohansenFitter, KaplanMeierFitter
+
+    grid = [40.0, 50.0, 55.0, 60.0, 65.0, 70.0, 80.0, 90.0]
     ask = local_ask(tables, MIN_CELL)
-    edges = C.agreed_edges(ask("grid_edges", {"grid": grid}))
-    assert edges == grid
-    cur = C.curves(ask("curve_counts", {"edges": edges}))
-    cur = cur[cur["site"] == "all"].set_index("age")
-    t = pd.concat(tables.values(), ignore_index=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pwe = PiecewiseExponentialFitter(breakpoints=[a - 40 for a in grid[1:-1]]).fit(
-            t["stop"] - 40, t["event"], entry=t["start"] - 40
-        )  # fmt: skip
-    hazard = 1 / pwe.params_.to_numpy()  # lifelines' lambda_i are the intervals' mean times
-    expected = np.exp(-np.cumsum(hazard * np.diff(grid)))
-    np.testing.assert_allclose(cur.loc[grid[1:], "survival"], expected, rtol=1e-5)
-    # cause-specific hazards by hand from the rows, then CIF = integral of S_all(u) lambda(u) du
-    lam, mu = [], []
-    for lo, hi in itertools.pairwise(grid):
-        years = (np.minimum(t["stop"], hi) - np.maximum(t["start"], lo)).clip(lower=0).sum()
-        inside = (t["stop"] > lo) & (t["stop"] <= hi)
-        lam.append((inside & (t["event"] == 1)).sum() / years)
-        mu.append((inside & (t["competing"] == 1)).sum() / years)
-    u = np.linspace(40, 90, 500_001)
-    k = np.minimum(np.searchsorted(grid, u, "right") - 1, len(grid) - 2)
-    hazard_all = np.array(lam)[k] + np.array(mu)[k]
-    s_all = np.exp(-np.r_[0, np.cumsum(hazard_all[:-1] * np.diff(u))])
-    cif = np.r_[0, np.cumsum((s_all * np.array(lam)[k])[:-1] * np.diff(u))]
-    for a in grid[1:]:
-        assert cur.loc[a, "cumulative_incidence"] == pytest.approx(
-            cif[np.searchsorted(u, a)], abs=1e-4
-        )
-    assert (
-        cur["survival"].between(0, 1).all() and cur["cumulative_incidence"].is_monotonic_increasing
-    )
+    grid = C.agreed_edges(ask("grid_edges", {"grid": grid}))
+    assert len(grid) >= 5  # old ages with few people merged
+    cur = C.curves(ask("curve_counts", {"edges": grid})).set_index(["site", "age"])
+    for site, rows in [*tables.items(), ("all", pd.concat(tables.values(), ignore_index=True))]:
+        t = _coarsened(rows, grid)
+        km = KaplanMeierFitter().fit(t["exit"], t["event"], entry=t["entry"])
+        got = cur.loc[site]
+        expected = km.survival_function_at_times(grid[1:]).fillna(1.0)  # nan: before anyone entered
+        np.testing.assert_allclose(got.loc[grid[1:], "survival"], expected, atol=1e-12)
+        # Aalen-Johansen: lifelines jitters tied event types; its own formula on exact ties is
+        # the cumulative sum of S_all(t-) d(t) / r(t) over its event table
+        cause = np.where(t["event"] == 1, 1, np.where(t["competing"] == 1, 2, 0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            aj = AalenJohansenFitter(jitter_level=1e-7, seed=1, calculate_variance=False).fit(
+                t["exit"], cause, event_of_interest=1, entry=t["entry"]
+            )
+        cif = aj.cumulative_density_.iloc[:, 0]
+        at = [cif[cif.index <= a + 1e-3].iloc[-1] for a in grid[1:]]
+        np.testing.assert_allclose(got.loc[grid[1:], "cumulative_incidence"], at, atol=1e-9)
+    assert cur["cumulative_incidence"].between(0, 1).all()
 
 
 def test_grid_is_merged_until_no_small_count():
@@ -344,3 +344,120 @@ def test_a_feature_constant_at_every_site_is_left_out(tables, caplog):
     assert list(fit.columns) == COLUMNS[1:]
     assert "constant feature(s) sex_male left out" in caplog.text
     np.testing.assert_allclose(fit.coef, C.fit(local_ask(tables, MIN_CELL), COLUMNS[1:]).coef)
+
+
+def test_federated_td_auc_equals_scikit_survival_on_coarsened_rows(tables, tmp_path):
+    """td-AUC of the pooled model from binned, weighted case and control counts equals
+    scikit-survival's cumulative_dynamic_auc on the rows with follow-up moved up to the agreed
+    follow-up grid and risks replaced by their agreed bin: per site (its own censoring weights)
+    and pooled (cases and controls of every site compared, pooled weights)."""
+    from sksurv.metrics import cumulative_dynamic_auc
+    from sksurv.util import Surv
+
+    from igs.federated import node
+
+    ask, sent = _recording_ask(tables)
+    f = C.fit(ask, COLUMNS)
+    horizon = 8.0
+    auc = C.td_auc(ask, f.scaling, list(f.coef), horizon).set_index("site")
+    followup = np.asarray(
+        C.agreed_edges(ask("followup_edges", {"grid": list(np.arange(0.0, 8.5))}))
+    )
+    model = {"scaling": asdict(f.scaling), "beta": list(f.coef), "horizon": horizon}
+    risk = np.asarray(C.agreed_edges(ask("risk_edges", model | {"grid": C.RISK_GRID})))
+    assert len(risk) > 10 and len(followup) > 3
+
+    def coarse(t: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cloglog, *_ = node._risk_groups(t, f.scaling, list(f.coef), horizon)
+        fu = (t["stop"] - t["start"]).to_numpy()
+        inside = fu <= horizon
+        fu[inside] = followup[np.searchsorted(followup, fu[inside], "left")]
+        b = np.clip(np.searchsorted(risk, cloglog, "right") - 1, 0, len(risk) - 2)
+        return fu, t["event"].to_numpy(bool), b.astype(float)
+
+    parts = {s: coarse(t) for s, t in tables.items()}
+    parts["all"] = tuple(np.concatenate(x) for x in zip(*parts.values(), strict=True))
+    for site, (fu, ev, b) in parts.items():
+        y = Surv.from_arrays(ev, fu)
+        expected, _ = cumulative_dynamic_auc(y, y, b, [horizon])
+        assert auc.loc[site, "td_auc"] == pytest.approx(expected[0], abs=1e-12)
+        assert auc.loc[site, "cases"] == int((ev & (fu <= horizon)).sum())
+    assert 0.6 < auc.loc["all", "td_auc"] < 0.9
+    _assert_discloses_nothing(sent, tables, tmp_path)
+
+
+def _node_inputs(folder, n: int, seed: int, events: bool = True) -> list[str]:  # type: ignore[no-untyped-def]
+    """The five stage outputs `igs federated node` joins, for one simulated site."""
+    from tests.conftest import survival_inputs
+
+    folder.mkdir(parents=True)
+    endpoint, covariates, scores, pcs = survival_inputs(n=n, seed=seed)
+    endpoint["stop"] = endpoint["stop"] + np.random.default_rng(seed).uniform(0, 15, n)
+    if not events:
+        endpoint["event"] = False
+    scores = scores.assign(pgs_id="IGS_SIM_CAD")
+    endpoint.to_parquet(folder / "CAD.parquet")
+    covariates.to_parquet(folder / "covariates.parquet")
+    covariates[["IID"]].to_parquet(folder / "omics.parquet")
+    scores.to_csv(folder / "scores.tsv.gz", sep="\t", index=False)
+    pcs.to_csv(folder / "pcs.tsv", sep="\t", index=False)
+    return ["--endpoint-table", str(folder / "CAD.parquet"), "--covariates", str(folder / "covariates.parquet"),
+            "--omics", str(folder / "omics.parquet"), "--scores", str(folder / "scores.tsv.gz"),
+            "--pcs", str(folder / "pcs.tsv")]  # fmt: skip
+
+
+def test_node_and_central_commands_end_to_end_and_the_report_section(tmp_path):
+    """`igs federated node` at three sites (tables from the stage outputs, a summary message that
+    passes the disclosure check), `igs federated central` over them, the report's comparison of
+    the federated model with the meta-analysis; a site without events writes nothing."""
+    from click.testing import CliRunner
+
+    from igs import paths
+    from igs.cli import cli
+    from igs.report.html import federated_section
+    from tests.conftest import REPO
+
+    config = ["--config", str(REPO / "config" / "config.yaml")]
+    tables = []
+    for i, site in enumerate(("a", "b", "c")):
+        files = _node_inputs(tmp_path / site, 600 + 100 * i, seed=10 + i)
+        out = tmp_path / f"{site}.csv"
+        args = ["federated", "node", *config, "--endpoint", "CAD", *files, "--site", site, "--out", str(out)]  # fmt: skip
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        message = json.loads(result.output)
+        table = pd.read_csv(out)
+        assert message["n_people"] == len(table) == 600 + 100 * i
+        assert message["n_events"] == int(table["event"].sum()) >= MIN_CELL
+        assert not any(str(x) in result.output for x in table["IID"])
+        tables += ["--table", f"{site}={out}"]
+    fed = Path(paths.federated(tmp_path / "results", "CAD"))
+    result = CliRunner().invoke(cli, ["federated", "central", *config, *tables, "--out-dir", str(fed)], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = pd.concat([pd.read_csv(tmp_path / f"{s}.csv").assign(biobank=s) for s in "abc"], ignore_index=True)  # fmt: skip
+    model = json.loads((fed / "model.json").read_text())
+    z = rows[model["columns"]].to_numpy(float)
+    z = (z - z.mean(axis=0)) / z.std(axis=0)
+    strata = [np.flatnonzero(rows["biobank"].to_numpy() == s) for s in "abc"]
+    beta = np.zeros(z.shape[1])
+    for _ in range(30):
+        parts = [penalised_loglik(z[i], rows["start"].to_numpy()[i], rows["stop"].to_numpy()[i],
+                                  rows["event"].to_numpy()[i], beta) for i in strata]  # fmt: skip
+        beta = beta + np.linalg.solve(-sum(p[2] for p in parts), sum(p[1] for p in parts))
+    np.testing.assert_allclose(model["coef_per_sd"], beta, atol=1e-8)
+    # the report: the federated C and td-AUC beside the meta-analysed C of the same model set
+    meta = Path(paths.meta(tmp_path / "results", "pooled.tsv"))
+    meta.parent.mkdir(parents=True)
+    pd.DataFrame({"endpoint": ["CAD"], "quantity": ["harrell_c:clinical_prs/cox"], "k": [3],
+                  "fixed": [0.6123], "random": [0.6101], "i2": [0.0]}).to_csv(meta, sep="\t", index=False)  # fmt: skip
+    section = federated_section(tmp_path / "results", ["CAD", "T2D"], "clinical_prs")
+    c_all = pd.read_csv(fed / "concordance.tsv", sep="\t").set_index("site").loc["all", "harrell_c"]
+    auc_all = pd.read_csv(fed / "td_auc.tsv", sep="\t").set_index("site").loc["all", "td_auc"]
+    assert f"{c_all:.3f}" in section and f"{auc_all:.3f}" in section and "0.612" in section
+    assert "T2D" not in section  # no federated model for it
+    # a site without events: an error naming it, and no table written
+    files = _node_inputs(tmp_path / "d", 400, seed=20, events=False)
+    out = tmp_path / "d.csv"
+    with pytest.raises(IGSError, match="d: the analysis table has no events"):
+        CliRunner().invoke(cli, ["federated", "node", *config, "--endpoint", "CAD", *files, "--site", "d", "--out", str(out)], catch_exceptions=False)  # fmt: skip
+    assert not out.exists()

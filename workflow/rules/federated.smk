@@ -33,7 +33,7 @@ rule federated_central:
         [
             P.federated(RESULTS, "{endpoint}", name)
             for name in ("model.json", "coefficients.tsv", "comparison.tsv", "curves.tsv",
-                         "concordance.tsv", "calibration.tsv")
+                         "concordance.tsv", "calibration.tsv", "td_auc.tsv")
         ],  # fmt: skip
     log:
         f"{LOGS}/federated/{{endpoint}}.log",

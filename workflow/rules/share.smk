@@ -91,6 +91,7 @@ rule report:
         qc=expand(P.qc(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS),
         scores=expand(P.scores(RESULTS, "{biobank}", "{name}"), biobank=BIOBANKS, name=("match_summary.tsv", "scores_adjusted.tsv.gz")),
         pheno=expand(P.pheno(RESULTS, "{biobank}", "summary.json"), biobank=PHENOTYPED),
+        federated=expand(P.federated(RESULTS, "{endpoint}", "td_auc.tsv"), endpoint=MODELLED) if RESOLVED["federated"]["enabled"] else [],
     output:
         report(P.report(RESULTS), category="run report"),
     log:
