@@ -301,7 +301,8 @@ def recalibrate(
     screening_age, window, threshold (the population's risk within ``window`` years from
     ``screening_age`` among those alive and free of the disease then), age_reached (the first
     age at which the group's own ``window``-year risk reaches it, linear between ages 0.1 years
-    apart), age_low, age_high (NaN when a group never reaches it within the table's ages).
+    apart), age_low, age_high (NaN when a group never reaches it within the table's ages); ages
+    are rounded to 0.01 years (no 6-digit number that could match a person's exact age).
     """
     curves, ages = [], []
     for (loc, sex), pop in pops.items():
@@ -327,8 +328,8 @@ def recalibrate(
                 np.percentile(rest[ok], [2.5, 97.5]) if ok.mean() > 0.975 else (np.nan, np.nan)
             )
             ages.append({"location": loc, "sex": sex, "group": label, "screening_age": screening_age,
-                         "window": window, "threshold": level, "age_reached": reached[0],
-                         "age_low": low, "age_high": high})  # fmt: skip
+                         "window": window, "threshold": level, "age_reached": round(reached[0], 2),
+                         "age_low": round(low, 2), "age_high": round(high, 2)})  # fmt: skip
     return pd.DataFrame(curves), pd.DataFrame(ages)
 
 
