@@ -212,6 +212,14 @@ def _state_at(
     return ci[:, :, j] + surv[:, :, j] * _share(h[:, :, j], total) * out, surv[:, :, j] * (1 - out)
 
 
+def _members() -> dict[str, np.ndarray]:
+    """Per ``REPORT_GROUPS`` label and ``population``, the weight of each ``PARTITION`` group."""
+    groups = list(itertools.pairwise(PARTITION))
+    w = np.diff(np.array(PARTITION, float))
+    return {label: np.array([lo <= a and b <= hi for a, b in groups]) * w
+            for label, (lo, hi) in REPORT_GROUPS.items()} | {"population": w}  # fmt: skip
+
+
 def window_risks(
     pop: Population, beta: np.ndarray, ages: np.ndarray, window: float, chunk: int = 64
 ) -> dict[str, np.ndarray]:
@@ -220,10 +228,7 @@ def window_risks(
     ``(CI(a + window) - CI(a)) / S(a)`` over the group's share of the score partition."""
     h0, hr, ci, surv = _fit(pop, beta)
     h = h0[:, None, :] * hr
-    groups = list(itertools.pairwise(PARTITION))
-    w = np.diff(np.array(PARTITION, float))
-    members = {label: np.array([lo <= a and b <= hi for a, b in groups]) * w
-               for label, (lo, hi) in REPORT_GROUPS.items()} | {"population": w}  # fmt: skip
+    members = _members()
     out = {label: np.zeros((h.shape[0], len(ages))) for label in members}
     ages = np.asarray(ages, float)
     for s in range(0, len(ages), chunk):
@@ -236,6 +241,45 @@ def window_risks(
     return out
 
 
+def _draw_window_risk(pop, h, ci, surv, wt, ages, window) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The window risk of one group (weights ``wt``) at one age per draw (``ages``: draws)."""
+    d = np.arange(len(ages))
+
+    def state(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        j = np.clip(np.searchsorted(pop.edges, a, side="right") - 1, 0, len(pop.edges) - 2)
+        hh = h[d, :, j]  # draws, groups
+        total = hh + pop.mortality[j][:, None]
+        out = -np.expm1(-total * (a - pop.edges[j])[:, None])
+        return ci[d, :, j] + surv[d, :, j] * _share(hh, total) * out, surv[d, :, j] * (1 - out)
+
+    (c0, s0), (c1, _) = state(ages), state(np.minimum(ages + window, pop.edges[-1]))
+    return (c1 - c0) @ wt / (s0 @ wt)
+
+
+def threshold_ages(
+    pop: Population, beta: np.ndarray, level: float, window: float, step: float = 1.0
+) -> dict[str, np.ndarray]:
+    """Per ``REPORT_GROUPS`` label and ``population``: the first age (per draw) at which the
+    group's ``window``-year risk reaches ``level``: bracketed on a grid ``step`` years apart,
+    then found by bisection to 1e-6 years (NaN if never while the window fits in the table;
+    the table's first age if already reached there)."""
+    h0, hr, ci, surv = _fit(pop, beta)
+    h = h0[:, None, :] * hr
+    grid = np.arange(pop.edges[0], pop.edges[-1] - window + step / 2, step)
+    coarse = window_risks(pop, beta, grid, window)
+    out = {}
+    for label, wt in _members().items():
+        above = coarse[label] >= level
+        k = np.where(above.any(axis=1), above.argmax(axis=1), -1)
+        lo, hi = grid[np.maximum(k - 1, 0)], grid[np.maximum(k, 0)]
+        while np.any(hi - lo > 1e-6):
+            mid = (lo + hi) / 2
+            up = _draw_window_risk(pop, h, ci, surv, wt, mid, window) >= level
+            lo, hi = np.where(up, lo, mid), np.where(up, mid, hi)
+        out[label] = np.where(k < 0, np.nan, np.where(k == 0, grid[0], hi))
+    return out
+
+
 def report_curves(ci: np.ndarray) -> dict[str, np.ndarray]:
     """The ``REPORT_GROUPS`` curves (draws, edges) as the share-weighted mean of the partition's."""
     groups = list(itertools.pairwise(PARTITION))
@@ -244,21 +288,6 @@ def report_curves(ci: np.ndarray) -> dict[str, np.ndarray]:
         idx = [k for k, (a, b) in enumerate(groups) if a >= lo and b <= hi]
         w = np.array([groups[k][1] - groups[k][0] for k in idx], float)
         out[label] = (ci[:, idx, :] * (w / w.sum())[None, :, None]).sum(axis=1)
-    return out
-
-
-def age_reaching(edges: np.ndarray, curve: np.ndarray, level: float) -> np.ndarray:
-    """Age at which each curve (draws, edges) first reaches ``level`` (linear within a band; NaN
-    if never)."""
-    out = np.full(curve.shape[0], np.nan)
-    for d in range(curve.shape[0]):
-        k = np.flatnonzero(curve[d] >= level)
-        if len(k) and k[0] > 0:
-            j = k[0]
-            lo, hi = curve[d, j - 1], curve[d, j]
-            out[d] = edges[j - 1] + (level - lo) / (hi - lo) * (edges[j] - edges[j - 1])
-        elif len(k):
-            out[d] = edges[0]
     return out
 
 
@@ -279,12 +308,6 @@ class ScoreEffect:
         return b[:, None] + g[:, None] * (mids[None, :] - AGE_CENTRE) / 10
 
 
-def screening_ages(pop: Population, step: float = 0.1, window: float = 10.0) -> np.ndarray:
-    """The ages at which window risks are evaluated: every ``step`` years while the window
-    fits in the table."""
-    return np.arange(pop.edges[0], pop.edges[-1] - window + step / 2, step)
-
-
 def recalibrate(
     pops: dict[tuple[str, str], Population],
     effects: dict[str, ScoreEffect],
@@ -300,8 +323,8 @@ def recalibrate(
     band edge), cumulative_incidence, ci_low, ci_high. ``threshold ages``: location, sex, group,
     screening_age, window, threshold (the population's risk within ``window`` years from
     ``screening_age`` among those alive and free of the disease then), age_reached (the first
-    age at which the group's own ``window``-year risk reaches it, linear between ages 0.1 years
-    apart), age_low, age_high (NaN when a group never reaches it within the table's ages); ages
+    age at which the group's own ``window``-year risk reaches it, :func:`threshold_ages`),
+    age_low, age_high (NaN when a group never reaches it within the table's ages); ages
     are rounded to 0.01 years (no 6-digit number that could match a person's exact age).
     """
     curves, ages = [], []
@@ -311,17 +334,16 @@ def recalibrate(
         mids = (pop.edges[:-1] + pop.edges[1:]) / 2
         beta = effects[sex].draws(mids, n_draws, seed)
         ci, popc = cumulative_incidence(pop, beta)
-        grid = screening_ages(pop, window=window)
-        risks = window_risks(pop, beta, grid, window)
         level = float(
             window_risks(pop, beta[:1], np.array([screening_age]), window)["population"][0, 0]
         )
+        reached_by = threshold_ages(pop, beta, level, window)
         for label, c in {**report_curves(ci), "population": popc}.items():
             lo, hi = np.percentile(c[1:], [2.5, 97.5], axis=0)
             curves += [{"location": loc, "sex": sex, "group": label, "age": float(a),
                         "cumulative_incidence": float(v), "ci_low": float(q1), "ci_high": float(q2)}
                        for a, v, q1, q2 in zip(pop.edges, c[0], lo, hi, strict=True)]  # fmt: skip
-            reached = age_reaching(grid, risks[label], level)
+            reached = reached_by[label]
             rest = reached[1:]
             ok = np.isfinite(rest)
             low, high = (

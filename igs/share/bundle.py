@@ -222,9 +222,9 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
     from igs.models.recalibration import AGE_COLUMNS, CURVE_COLUMNS
 
     recalibrated = {
-        name: _stack([f for f in frames if len(f)], ["endpoint", *cols]).assign(
+        name: _four_digits(_stack([f for f in frames if len(f)], ["endpoint", *cols]).assign(
             group=lambda d: d["group"].astype(str).str.replace(" ", "_")
-        )
+        ))
         for name, frames, cols in (("recalibrated_incidence.tsv", recal, list(CURVE_COLUMNS)),
                                    ("threshold_ages.tsv", ages, list(AGE_COLUMNS)))
     }  # fmt: skip
@@ -337,6 +337,16 @@ def check_names(path: Path, manifest: dict, tables: dict[str, pd.DataFrame]) -> 
                 f"{path / name}: {kind} name {value!r} does not match {patterns[kind]} "
                 "(a crafted or corrupted bundle?)."
             )
+
+
+def _four_digits(table: pd.DataFrame) -> pd.DataFrame:
+    """Float columns to 4 significant digits: the recalibrated curves need no more, and fewer
+    long numbers in a bundle leave fewer chance matches with a person's values."""
+    out = table.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = [float(f"{v:.4g}") if np.isfinite(v) else v for v in out[col]]
+    return out
 
 
 def _stack(
