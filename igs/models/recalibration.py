@@ -14,6 +14,12 @@ competing-risks product over bands (mortality as the competing hazard):
 ``CI += S * h / (h + m) * (1 - exp(-(h + m) * width))``, ``S *= exp(-(h + m) * width)``.
 CIs: percentiles of the curves over draws of ``beta_sex`` and ``gamma`` from their normal
 sampling distributions (independent; the population rates are taken as known).
+
+Screening threshold (:func:`threshold_ages`): the population's risk within ``window`` years from
+``screening_age`` among those alive and free of the disease then; each group reaches it at the
+first age at which its own ``window``-year risk, ``(CI(a + window) - CI(a)) / S(a)``, does.
+A person (:func:`person_risk`) with score ``z`` has hazard ``h0 exp(beta z)`` with the same
+band baselines; their risk over a horizon from their current age follows the same product.
 """
 
 from __future__ import annotations
