@@ -188,7 +188,8 @@ def person_risk(
     """Each person's probability (draws, people) of the disease in ``[start, start + horizon]``
     given alive and free of it at ``start``, with death competing: hazard ``h0 exp(beta z)`` and
     mortality constant within each band (``h0`` and ``beta`` are (draws, bands)). Ages beyond
-    the table's last edge add nothing (the horizon is cut there)."""
+    the table's last edge add nothing (the horizon is cut there); NaN for a missing score or a
+    ``start`` outside the table's ages."""
     z, start = np.asarray(z, float), np.asarray(start, float)
     years = _band_sums(pop.edges, start, start + horizon)  # people, bands
     h0, beta = np.atleast_2d(h0), np.atleast_2d(beta)
@@ -200,7 +201,7 @@ def person_risk(
         out = -np.expm1(-total * years[None, :, j])
         risk += surv * _share(h, total) * out
         surv *= 1 - out
-    bad = ~(np.isfinite(z) & np.isfinite(start))
+    bad = ~(np.isfinite(z) & (start >= pop.edges[0]) & (start < pop.edges[-1]))
     risk[:, bad] = np.nan
     return risk
 

@@ -306,6 +306,8 @@ def test_person_risk_equals_quadrature_and_hr_one_the_population():
         want = [quad_risk(pop, h0[0], beta[0], zi, si, horizon) for zi, si in zip(z[:-1], start[:-1], strict=True)]  # fmt: skip
         np.testing.assert_allclose(got[:-1], want, atol=1e-6, rtol=0)
         assert np.isnan(got[-1])  # no score, no risk
+        outside = person_risk(pop, h0, beta, np.zeros(3), np.array([-1.0, 100.0, np.nan]), horizon)
+        assert np.isnan(outside).all()  # an age the table does not cover
         assert np.all(np.diff(got[[0, 1]]) > 0)
     # HR 1: the baseline is the table's incidence and each person's risk the population's
     flat = np.zeros((1, len(mids)))
