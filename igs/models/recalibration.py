@@ -228,12 +228,18 @@ def _members() -> dict[str, np.ndarray]:
 
 
 def window_risks(
-    pop: Population, beta: np.ndarray, ages: np.ndarray, window: float, chunk: int = 64
+    pop: Population,
+    beta: np.ndarray,
+    ages: np.ndarray,
+    window: float,
+    chunk: int = 64,
+    fit: tuple[np.ndarray, ...] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per ``REPORT_GROUPS`` label and ``population``: the risk (draws, ages) of the disease
     within ``window`` years from each age among the group's people alive and free of it then,
-    ``(CI(a + window) - CI(a)) / S(a)`` over the group's share of the score partition."""
-    h0, hr, ci, surv = _fit(pop, beta)
+    ``(CI(a + window) - CI(a)) / S(a)`` over the group's share of the score partition
+    (``fit``: :func:`_fit` of ``pop`` and ``beta`` when already computed)."""
+    h0, hr, ci, surv = fit if fit is not None else _fit(pop, beta)
     h = h0[:, None, :] * hr
     members = _members()
     out = {label: np.zeros((h.shape[0], len(ages))) for label in members}
@@ -270,10 +276,11 @@ def threshold_ages(
     group's ``window``-year risk reaches ``level``: bracketed on a grid ``step`` years apart,
     then found by bisection to 1e-6 years (NaN if never while the window fits in the table;
     the table's first age if already reached there)."""
-    h0, hr, ci, surv = _fit(pop, beta)
+    fit = _fit(pop, beta)
+    h0, hr, ci, surv = fit
     h = h0[:, None, :] * hr
     grid = np.arange(pop.edges[0], pop.edges[-1] - window + step / 2, step)
-    coarse = window_risks(pop, beta, grid, window)
+    coarse = window_risks(pop, beta, grid, window, fit=fit)
     out = {}
     for label, wt in _members().items():
         above = coarse[label] >= level
