@@ -112,6 +112,13 @@ def resolve_config(
     sim_root = Path(cfg["results_dir"]) / SIMULATED_DIR
     for i, bb in enumerate(cfg["biobanks"]):
         where = f"biobanks[{i}] ({bb['name']})"
+        country = bb.get("recalibration", {}).get("country")
+        locations = cfg["models"].get("recalibration", {}).get("tables", {})
+        if country is not None and country not in locations:
+            raise ConfigError(
+                f"{source}: {where}.recalibration.country {country!r} is not a location of "
+                f"models.recalibration.tables ({', '.join(locations) or 'none given'})."
+            )
         if "simulate" in bb:
             if "simulation" not in cfg:
                 raise ConfigError(

@@ -21,6 +21,7 @@ def export() -> None:
 @export.command("clinician")
 @options_options("export", "`export`, `pheno`, `models` and `scores` blocks")
 @click.option("--endpoint", required=True)
+@click.option("--biobank", help="With --config: the biobank whose recalibration.country applies.")
 @click.option(
     "--model", "model_file", type=IN_FILE, required=True, help="evaluate/{endpoint}/model.json."
 )
@@ -33,7 +34,7 @@ def export() -> None:
     "--out-dir",
     "The export/ folder: {endpoint}_risk.csv, {endpoint}_provenance.json, fhir/{endpoint}/.",
 )
-def export_clinician(options_file: Path | None, config_file: Path | None, endpoint: str, model_file: Path,
+def export_clinician(options_file: Path | None, config_file: Path | None, endpoint: str, biobank: str | None, model_file: Path,
                      match_summary: Path, provenance: Path | None, scoring_files: tuple[Path, ...],
                      out_dir: Path, **files: Path) -> None:  # fmt: skip
     """Write {endpoint}_risk.csv and one FHIR R4 RiskAssessment per person (fhir/{endpoint}/)."""
@@ -42,7 +43,8 @@ def export_clinician(options_file: Path | None, config_file: Path | None, endpoi
     from igs.export.write import export_table
     from igs.options import stage_record
 
-    opts = ExportOptions.from_config(stage_record(options_file, config_file, "export")["config"])
+    record = stage_record(options_file, config_file, "export", biobank)
+    opts = ExportOptions.from_config(record["config"], record.get("biobank"))
     table, model, pgs_id = export_table(
         endpoint, model_file, survival_files(**files), match_summary, opts
     )

@@ -4,7 +4,14 @@ Per person and endpoint: the polygenic score (raw SUM, ancestry-adjusted Z_norm2
 percentile in the biobank's reference), the integrative model's linear predictor, the absolute
 risk over the horizon from the landmark (study entry) with a 95% interval (coefficient
 uncertainty, baseline hazard taken as known), a risk category from configured thresholds, and
-applicability flags:
+applicability flags. Beside that biobank-baseline risk, ``risk_recalibrated`` is the risk over
+the same horizon in the population of ``recalibration_country`` (the biobank's
+``recalibration.country``): that country's incidence and competing mortality for the person's
+sex and current age with the score's sex- and age-specific HR per SD for their ``prs_z``
+(:func:`igs.models.recalibration.person_risks`), with the 2.5-97.5 percentiles over draws of
+the score effects (``risk_recalibrated_low``/``_high``; population rates taken as known); empty
+without a country, for a sex the table or the evaluation lacks, or off the age time scale.
+Flags:
 
 * ``flag_low_variant_match``: the score matched fewer than ``min_match_rate`` of its variants;
 * ``flag_ancestry_outlier``: the person's PCs are far from the reference samples (squared
@@ -33,7 +40,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +50,12 @@ from scipy import stats
 from igs.io.atomic import atomic_path
 from igs.models.cox import CoxModel
 from igs.models.dataset import SurvivalData
+from igs.models.recalibration import PersonRisks
 
 EXPORT_COLUMNS = (
     "IID", "endpoint", "pgs_id", "prs_raw", "prs_z", "prs_percentile", "integrative_lp",
-    "risk", "risk_low", "risk_high", "horizon_years", "risk_category",
+    "risk", "risk_low", "risk_high", "risk_recalibrated", "risk_recalibrated_low",
+    "risk_recalibrated_high", "recalibration_country", "horizon_years", "risk_category",
     "flag_low_variant_match", "flag_ancestry_outlier", "flag_age_outside_model", "flag_missing_omics",
     "flag_prevalent", "qc_pass", "qc_fail",
     "model_version", "normalisation",
@@ -105,14 +114,23 @@ def clinician_table(
     labels: tuple[str, ...],
     min_match_rate: float = 0.75,
     normalisation: str = "",
+    recalibrated: Callable[[SurvivalData, np.ndarray], PersonRisks] | None = None,
 ) -> pd.DataFrame:
     """The export rows (``EXPORT_COLUMNS``) for everybody in ``data`` (which keeps excluded people)
-    except those of the other sex for a sex-restricted endpoint (``excluded == "other_sex"``)."""
+    except those of the other sex for a sex-restricted endpoint (``excluded == "other_sex"``);
+    ``recalibrated(data, prs_z)`` gives the recalibrated risks (empty columns without it)."""
     excluded = np.asarray(excluded)
     if (excluded == "other_sex").any():  # e.g. no prostate cancer risk for women
         keep = np.flatnonzero(excluded != "other_sex")
         data, excluded = data.subset(keep), excluded[keep]
     s = scores[scores["pgs_id"] == pgs_id].set_index("IID").reindex(data.iid)
+    prs_z = s["Z_norm2"].to_numpy(float)
+    nan = np.full(len(data.iid), np.nan)
+    recal = (
+        recalibrated(data, prs_z)
+        if recalibrated is not None
+        else PersonRisks(nan, nan, nan, np.full(len(nan), "", dtype=object))
+    )
     risk = model.absolute_risk(data.features, data.start, horizon)
     low, high = model.risk_interval(data.features, data.start, horizon)
     pcs = data.features[[c for c in data.groups["prs"] if c.startswith("PC")]].to_numpy(float)
@@ -123,12 +141,16 @@ def clinician_table(
             "endpoint": data.endpoint,
             "pgs_id": pgs_id,
             "prs_raw": s["SUM"].to_numpy(float),
-            "prs_z": s["Z_norm2"].to_numpy(float),
+            "prs_z": prs_z,
             "prs_percentile": s["percentile"].to_numpy(float),
             "integrative_lp": model.linear_predictor(data.features),
             "risk": risk,
             "risk_low": low,
             "risk_high": high,
+            "risk_recalibrated": recal.risk,
+            "risk_recalibrated_low": recal.low,
+            "risk_recalibrated_high": recal.high,
+            "recalibration_country": recal.location,
             "horizon_years": horizon,
             "risk_category": risk_category(risk, thresholds, labels),
             "flag_low_variant_match": match_rate < min_match_rate,
@@ -165,6 +187,20 @@ def risk_assessment(row: pd.Series, model: CoxModel, score_ids: list[str]) -> di
     }  # fmt: skip
     if np.isfinite(row["risk"]):
         prediction["probabilityDecimal"] = float(round(row["risk"], 6))
+    predictions = [prediction]
+    if np.isfinite(row["risk_recalibrated"]):  # the same horizon, in a national population
+        country = row["recalibration_country"]
+        predictions.append({
+            "outcome": {"text": f"{row['endpoint']} (recalibrated to {country})"},
+            "probabilityDecimal": float(round(row["risk_recalibrated"], 6)),
+            "whenRange": prediction["whenRange"],
+            "rationale": (
+                f"{country} incidence and competing all-cause mortality for the person's sex and "
+                "age, with the score's sex- and age-specific hazard ratio per SD; 95% interval "
+                f"{row['risk_recalibrated_low']:.6f}-{row['risk_recalibrated_high']:.6f} "
+                "(score-effect uncertainty; population rates taken as known)"
+            ),
+        })  # fmt: skip
     resource = {
         "resourceType": "RiskAssessment",
         "id": fhir_id(str(row["endpoint"]), str(row["IID"])),
@@ -172,7 +208,7 @@ def risk_assessment(row: pd.Series, model: CoxModel, score_ids: list[str]) -> di
         "subject": {"identifier": {"system": "urn:igs:biobank-sample", "value": str(row["IID"])}},
         "method": {"text": f"igs {model.versions.get('igs', '')} Cox model {model.model_set}"},
         "code": {"text": f"{row['endpoint']} absolute risk within {row['horizon_years']:g} years"},
-        "prediction": [prediction],
+        "prediction": predictions,
         "note": [{"text": note}],
     }
     from fhir.resources.R4B.riskassessment import RiskAssessment

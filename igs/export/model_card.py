@@ -109,7 +109,8 @@ def model_card(
         ),
         "limitations": [
             "Validated in one biobank; its baseline risk is the biobank's, not a population's "
-            "(see the recalibrated incidence for national risks).",
+            "(risk_recalibrated gives the risk in the population of the biobank's "
+            "recalibration.country, when configured).",
             "Groups with fewer than 10 events have no validation metrics (by_group).",
             "The risk interval covers the coefficients' uncertainty only; the baseline hazard is "
             "taken as known.",

@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from igs.export.clinician import clinician_table
 from igs.export.options import ExportOptions
 from igs.io.tables import read_tsv
 from igs.models.cox import CoxModel
+from igs.models.dataset import SurvivalData
 from igs.models.load import SurvivalFiles, load_survival_data
+from igs.models.recalibration import PersonRisks
 
 PathLike = str | os.PathLike[str]
+log = logging.getLogger("igs")
 
 
 def export_table(
@@ -36,8 +42,36 @@ def export_table(
         horizon=opts.horizon, thresholds=opts.thresholds, labels=opts.labels,
         min_match_rate=opts.min_match_rate,
         normalisation=f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, fitted in this biobank's QC'd samples",
+        recalibrated=recalibrated_risks(model, model_file, opts),
     )  # fmt: skip
     return table, model, pgs_id
+
+
+def recalibrated_risks(
+    model: CoxModel, model_file: PathLike, opts: ExportOptions
+) -> Callable[[SurvivalData, np.ndarray], PersonRisks] | None:
+    """The recalibrated risks of an export (``igs.models.recalibration.person_risks`` with the
+    score effects of the evaluation folder holding ``model_file``), or None without a country
+    or off the age time scale (the start of follow-up is then not an age)."""
+    from pathlib import Path
+
+    from igs.models.recalibration import evaluation_effects, person_risks, populations_of
+
+    if opts.recalibration_table is None:
+        return None
+    if model.time_scale != "age":
+        log.warning("recalibrated risks need the age time scale; %s is on %s", model_file,
+                    model.time_scale)  # fmt: skip
+        return None
+    pops = populations_of(opts.recalibration_table, [str(opts.country)])
+    effects = evaluation_effects(Path(model_file).parent)
+
+    def risks(data: SurvivalData, prs_z: np.ndarray) -> PersonRisks:
+        sex = np.where(data.features["sex_male"].to_numpy(float) == 1, "male", "female")
+        return person_risks(pops, effects, str(opts.country), sex, prs_z, data.start, opts.horizon,
+                            n_draws=opts.models.n_draws, seed=opts.models.settings.seed)  # fmt: skip
+
+    return risks
 
 
 def export_model_card(

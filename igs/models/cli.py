@@ -63,7 +63,8 @@ def models_evaluate(
     write_evaluation(result, out_dir)
     from igs.models.recalibration import write_recalibration
 
-    write_recalibration(out_dir, dict(opts.recalibration_tables), threshold_age=opts.threshold_age,
+    write_recalibration(out_dir, dict(opts.recalibration_tables), screening_age=opts.screening_age,
+                        window=opts.screening_window,
                         n_draws=opts.n_draws, seed=opts.settings.seed)  # fmt: skip
 
 

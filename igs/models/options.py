@@ -21,14 +21,16 @@ class ModelsOptions:
         int  # model.json leaves the biobank: its baseline steps hold at least this many events
     )
     baseline_grid_years: float
-    # models.recalibration: (location, population table) pairs, threshold age, draws
+    # models.recalibration: (location, population table) pairs, screening age and window, draws
     recalibration_tables: tuple[tuple[str, str], ...] = ()
-    threshold_age: float = 60.0
+    screening_age: float = 50.0
+    screening_window: float = 10.0
     n_draws: int = 500
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ModelsOptions:
         m = cfg["models"]
+        recal = m.get("recalibration", {})
         settings = EvaluationSettings(
             horizons=tuple(float(h) for h in m["horizons"]), test_fraction=m["test_fraction"],
             n_folds=m["n_folds"], penalizers=tuple(m["penalizers"]), n_bootstrap=m["n_bootstrap"],
@@ -41,9 +43,10 @@ class ModelsOptions:
             n_pcs=cfg["scores"]["ancestry_adjustment"]["n_pcs"],
             min_cell=cfg["share"]["min_cell"],
             baseline_grid_years=cfg["share"]["baseline_grid_years"],
-            recalibration_tables=tuple(m.get("recalibration", {}).get("tables", {}).items()),
-            threshold_age=float(m.get("recalibration", {}).get("threshold_age", 60.0)),
-            n_draws=int(m.get("recalibration", {}).get("n_draws", 500)),
+            recalibration_tables=tuple(recal.get("tables", {}).items()),
+            screening_age=float(recal.get("screening_age", 50.0)),
+            screening_window=float(recal.get("screening_window", 10.0)),
+            n_draws=int(recal.get("n_draws", 500)),
         )
 
     def score_of(self, endpoint: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 def write_plots(result: dict, paths: dict[str, Path]) -> None:
@@ -66,3 +67,39 @@ def write_plots(result: dict, paths: dict[str, Path]) -> None:
     ax.set_xscale("log")
     ax.set(xlabel="hazard ratio (vs 40-60%)", title="By score percentile")
     save(fig, "percentile_hr.png")
+
+
+def plot_recalibrated(curves: pd.DataFrame, ages: pd.DataFrame | None = None) -> bytes:
+    """PNG of ``recalibrated_incidence.tsv``: one panel per location and sex, each score group's
+    lifetime cumulative incidence with its CI band (the population dashed), and each group's
+    age reaching the screening threshold (``threshold_ages.tsv``) as a dot on its curve."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(curves.groupby(["location", "sex"], sort=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), squeeze=False)
+    for ax, ((loc, sex), c) in zip(axes[0], panels, strict=True):
+        for group, g in c.groupby("group", sort=False):
+            style = {"ls": "--", "color": "k"} if group == "population" else {}
+            (line,) = ax.plot(g["age"], 100 * g["cumulative_incidence"], label=group, **style)
+            ax.fill_between(g["age"], 100 * g["ci_low"], 100 * g["ci_high"], alpha=0.2,
+                            color=line.get_color(), lw=0)  # fmt: skip
+            if ages is not None and len(ages):
+                a = ages[
+                    (ages["location"] == loc) & (ages["sex"] == sex) & (ages["group"] == group)
+                ]
+                if len(a) and np.isfinite(a["age_reached"].iloc[0]):
+                    x = float(a["age_reached"].iloc[0])
+                    ax.plot(x, 100 * np.interp(x, g["age"], g["cumulative_incidence"]), "o",
+                            color=line.get_color(), ms=4)  # fmt: skip
+        ax.set(xlabel="age (years)", ylabel="cumulative incidence (%)", title=f"{loc}, {sex}")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

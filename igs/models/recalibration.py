@@ -14,6 +14,12 @@ competing-risks product over bands (mortality as the competing hazard):
 ``CI += S * h / (h + m) * (1 - exp(-(h + m) * width))``, ``S *= exp(-(h + m) * width)``.
 CIs: percentiles of the curves over draws of ``beta_sex`` and ``gamma`` from their normal
 sampling distributions (independent; the population rates are taken as known).
+
+Screening threshold (:func:`threshold_ages`): the population's risk within ``window`` years from
+``screening_age`` among those alive and free of the disease then; each group reaches it at the
+first age at which its own ``window``-year risk, ``(CI(a + window) - CI(a)) / S(a)``, does.
+A person (:func:`person_risk`) with score ``z`` has hazard ``h0 exp(beta z)`` with the same
+band baselines; their risk over a horizon from their current age follows the same product.
 """
 
 from __future__ import annotations
@@ -102,27 +108,28 @@ def group_hr(beta: np.ndarray, lo_pct: float, hi_pct: float) -> np.ndarray:
     )
 
 
-def cumulative_incidence(pop: Population, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative incidence at each band edge of every ``PARTITION`` group and of the whole
-    population: arrays (draws, groups, edges) and (draws, edges). ``beta`` is (draws, bands)."""
+def _fit(pop: Population, beta: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Band by band: the baseline hazard (draws, bands), every ``PARTITION`` group's hazard
+    ratio (draws, groups, bands), and its cumulative incidence and survival free of both the
+    disease and death at each band edge (draws, groups, edges)."""
     beta = np.atleast_2d(beta)
     groups = list(itertools.pairwise(PARTITION))
     p = np.array([hi - lo for lo, hi in groups], float) / 100
     hr = np.stack([group_hr(beta, lo, hi) for lo, hi in groups], axis=1)  # draws, groups, bands
     n_draws, n_groups, n_bands = hr.shape
-    surv = np.ones((n_draws, n_groups))
+    surv = np.ones((n_draws, n_groups, n_bands + 1))
     ci = np.zeros((n_draws, n_groups, n_bands + 1))
+    h0 = np.zeros((n_draws, n_bands))
     width = np.diff(pop.edges)
     for j in range(n_bands):
-        h0 = _baseline(pop.incidence[j], pop.mortality[j], width[j], p * surv, hr[:, :, j])
-        h = h0[:, None] * hr[:, :, j]
+        h0[:, j] = _baseline(pop.incidence[j], pop.mortality[j], width[j], p * surv[:, :, j],
+                             hr[:, :, j])  # fmt: skip
+        h = h0[:, j, None] * hr[:, :, j]
         total = h + pop.mortality[j]
-        out = 1 - np.exp(-total * width[j])
-        ci[:, :, j + 1] = (
-            ci[:, :, j] + surv * np.where(total > 0, h / np.where(total > 0, total, 1), 0) * out
-        )
-        surv = surv * (1 - out)
-    return ci, (ci * p[None, :, None]).sum(axis=1)
+        out = -np.expm1(-total * width[j])
+        ci[:, :, j + 1] = ci[:, :, j] + surv[:, :, j] * _share(h, total) * out
+        surv[:, :, j + 1] = surv[:, :, j] * (1 - out)
+    return h0, hr, ci, surv
 
 
 def _baseline(
@@ -144,6 +151,149 @@ def _baseline(
     return incidence * weights.sum(axis=1) / (weights * hr).sum(axis=1)
 
 
+def _share(h: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """h / total, 0 where total is 0 (no hazard at all)."""
+    return np.where(total > 0, h / np.where(total > 0, total, 1), 0.0)
+
+
+def cumulative_incidence(pop: Population, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative incidence at each band edge of every ``PARTITION`` group and of the whole
+    population: arrays (draws, groups, edges) and (draws, edges). ``beta`` is (draws, bands)."""
+    _, _, ci, _ = _fit(pop, beta)
+    p = np.diff(np.array(PARTITION, float)) / 100
+    return ci, (ci * p[None, :, None]).sum(axis=1)
+
+
+def baseline_hazards(pop: Population, beta: np.ndarray) -> np.ndarray:
+    """The recalibrated baseline hazard (draws, bands): a person with score ``z`` (in SD) has
+    hazard ``h0 * exp(beta * z)`` in each band. ``beta`` is (draws, bands)."""
+    return _fit(pop, beta)[0]
+
+
+def _band_sums(edges: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Years of [start, stop] in each band: (people, bands)."""
+    lo = np.maximum(edges[None, :-1], start[:, None])
+    hi = np.minimum(edges[None, 1:], stop[:, None])
+    return np.clip(hi - lo, 0, None)
+
+
+def person_risk(
+    pop: Population,
+    h0: np.ndarray,
+    beta: np.ndarray,
+    z: np.ndarray,
+    start: np.ndarray,
+    horizon: float,
+) -> np.ndarray:
+    """Each person's probability (draws, people) of the disease in ``[start, start + horizon]``
+    given alive and free of it at ``start``, with death competing: hazard ``h0 exp(beta z)`` and
+    mortality constant within each band (``h0`` and ``beta`` are (draws, bands)). Ages beyond
+    the table's last edge add nothing (the horizon is cut there); NaN for a missing score or a
+    ``start`` outside the table's ages."""
+    z, start = np.asarray(z, float), np.asarray(start, float)
+    years = _band_sums(pop.edges, start, start + horizon)  # people, bands
+    h0, beta = np.atleast_2d(h0), np.atleast_2d(beta)
+    surv = np.ones((h0.shape[0], len(z)))
+    risk = np.zeros_like(surv)
+    for j in np.flatnonzero(years.sum(axis=0) > 0):
+        h = h0[:, j, None] * np.exp(beta[:, j, None] * z[None, :])
+        total = h + pop.mortality[j]
+        out = -np.expm1(-total * years[None, :, j])
+        risk += surv * _share(h, total) * out
+        surv *= 1 - out
+    bad = ~(np.isfinite(z) & (start >= pop.edges[0]) & (start < pop.edges[-1]))
+    risk[:, bad] = np.nan
+    return risk
+
+
+def _state_at(
+    pop: Population, h: np.ndarray, ci: np.ndarray, surv: np.ndarray, ages: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative incidence and survival (draws, groups, ages) at any ``ages`` within the table,
+    from their values at the band edges and the bands' constant hazards ``h`` (draws, groups,
+    bands)."""
+    j = np.clip(np.searchsorted(pop.edges, ages, side="right") - 1, 0, len(pop.edges) - 2)
+    dt = ages - pop.edges[j]
+    total = h[:, :, j] + pop.mortality[j]
+    out = -np.expm1(-total * dt)
+    return ci[:, :, j] + surv[:, :, j] * _share(h[:, :, j], total) * out, surv[:, :, j] * (1 - out)
+
+
+def _members() -> dict[str, np.ndarray]:
+    """Per ``REPORT_GROUPS`` label and ``population``, the weight of each ``PARTITION`` group."""
+    groups = list(itertools.pairwise(PARTITION))
+    w = np.diff(np.array(PARTITION, float))
+    return {label: np.array([lo <= a and b <= hi for a, b in groups]) * w
+            for label, (lo, hi) in REPORT_GROUPS.items()} | {"population": w}  # fmt: skip
+
+
+def window_risks(
+    pop: Population,
+    beta: np.ndarray,
+    ages: np.ndarray,
+    window: float,
+    chunk: int = 64,
+    fit: tuple[np.ndarray, ...] | None = None,
+) -> dict[str, np.ndarray]:
+    """Per ``REPORT_GROUPS`` label and ``population``: the risk (draws, ages) of the disease
+    within ``window`` years from each age among the group's people alive and free of it then,
+    ``(CI(a + window) - CI(a)) / S(a)`` over the group's share of the score partition
+    (``fit``: :func:`_fit` of ``pop`` and ``beta`` when already computed)."""
+    h0, hr, ci, surv = fit if fit is not None else _fit(pop, beta)
+    h = h0[:, None, :] * hr
+    members = _members()
+    out = {label: np.zeros((h.shape[0], len(ages))) for label in members}
+    ages = np.asarray(ages, float)
+    for s in range(0, len(ages), chunk):
+        a = ages[s : s + chunk]
+        ci0, s0 = _state_at(pop, h, ci, surv, a)
+        ci1, _ = _state_at(pop, h, ci, surv, np.minimum(a + window, pop.edges[-1]))
+        for label, wt in members.items():
+            num = np.einsum("g,dga->da", wt, ci1 - ci0)
+            out[label][:, s : s + chunk] = num / np.einsum("g,dga->da", wt, s0)
+    return out
+
+
+def _draw_window_risk(pop, h, ci, surv, wt, ages, window) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The window risk of one group (weights ``wt``) at one age per draw (``ages``: draws)."""
+    d = np.arange(len(ages))
+
+    def state(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        j = np.clip(np.searchsorted(pop.edges, a, side="right") - 1, 0, len(pop.edges) - 2)
+        hh = h[d, :, j]  # draws, groups
+        total = hh + pop.mortality[j][:, None]
+        out = -np.expm1(-total * (a - pop.edges[j])[:, None])
+        return ci[d, :, j] + surv[d, :, j] * _share(hh, total) * out, surv[d, :, j] * (1 - out)
+
+    (c0, s0), (c1, _) = state(ages), state(np.minimum(ages + window, pop.edges[-1]))
+    return (c1 - c0) @ wt / (s0 @ wt)
+
+
+def threshold_ages(
+    pop: Population, beta: np.ndarray, level: float, window: float, step: float = 1.0
+) -> dict[str, np.ndarray]:
+    """Per ``REPORT_GROUPS`` label and ``population``: the first age (per draw) at which the
+    group's ``window``-year risk reaches ``level``: bracketed on a grid ``step`` years apart,
+    then found by bisection to 1e-6 years (NaN if never while the window fits in the table;
+    the table's first age if already reached there)."""
+    fit = _fit(pop, beta)
+    h0, hr, ci, surv = fit
+    h = h0[:, None, :] * hr
+    grid = np.arange(pop.edges[0], pop.edges[-1] - window + step / 2, step)
+    coarse = window_risks(pop, beta, grid, window, fit=fit)
+    out = {}
+    for label, wt in _members().items():
+        above = coarse[label] >= level
+        k = np.where(above.any(axis=1), above.argmax(axis=1), -1)
+        lo, hi = grid[np.maximum(k - 1, 0)], grid[np.maximum(k, 0)]
+        while np.any(hi - lo > 1e-6):
+            mid = (lo + hi) / 2
+            up = _draw_window_risk(pop, h, ci, surv, wt, mid, window) >= level
+            lo, hi = np.where(up, lo, mid), np.where(up, mid, hi)
+        out[label] = np.where(k < 0, np.nan, np.where(k == 0, grid[0], hi))
+    return out
+
+
 def report_curves(ci: np.ndarray) -> dict[str, np.ndarray]:
     """The ``REPORT_GROUPS`` curves (draws, edges) as the share-weighted mean of the partition's."""
     groups = list(itertools.pairwise(PARTITION))
@@ -152,21 +302,6 @@ def report_curves(ci: np.ndarray) -> dict[str, np.ndarray]:
         idx = [k for k, (a, b) in enumerate(groups) if a >= lo and b <= hi]
         w = np.array([groups[k][1] - groups[k][0] for k in idx], float)
         out[label] = (ci[:, idx, :] * (w / w.sum())[None, :, None]).sum(axis=1)
-    return out
-
-
-def age_reaching(edges: np.ndarray, curve: np.ndarray, level: float) -> np.ndarray:
-    """Age at which each curve (draws, edges) first reaches ``level`` (linear within a band; NaN
-    if never)."""
-    out = np.full(curve.shape[0], np.nan)
-    for d in range(curve.shape[0]):
-        k = np.flatnonzero(curve[d] >= level)
-        if len(k) and k[0] > 0:
-            j = k[0]
-            lo, hi = curve[d, j - 1], curve[d, j]
-            out[d] = edges[j - 1] + (level - lo) / (hi - lo) * (edges[j] - edges[j - 1])
-        elif len(k):
-            out[d] = edges[0]
     return out
 
 
@@ -191,7 +326,8 @@ def recalibrate(
     pops: dict[tuple[str, str], Population],
     effects: dict[str, ScoreEffect],
     *,
-    threshold_age: float = 60.0,
+    screening_age: float = 50.0,
+    window: float = 10.0,
     n_draws: int = 500,
     seed: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -199,29 +335,37 @@ def recalibrate(
 
     ``curves``: location, sex, group (a ``REPORT_GROUPS`` label or ``population``), age (each
     band edge), cumulative_incidence, ci_low, ci_high. ``threshold ages``: location, sex, group,
-    threshold (the population's cumulative incidence by ``threshold_age``), age_reached,
-    age_low, age_high (NaN when a group never reaches it within the table's ages).
+    screening_age, window, threshold (the population's risk within ``window`` years from
+    ``screening_age`` among those alive and free of the disease then), age_reached (the first
+    age at which the group's own ``window``-year risk reaches it, :func:`threshold_ages`),
+    age_low, age_high (NaN when a group never reaches it within the table's ages); ages
+    are rounded to 0.01 years (no 6-digit number that could match a person's exact age).
     """
     curves, ages = [], []
     for (loc, sex), pop in pops.items():
         if sex not in effects:
             continue
         mids = (pop.edges[:-1] + pop.edges[1:]) / 2
-        ci, popc = cumulative_incidence(pop, effects[sex].draws(mids, n_draws, seed))
-        level = float(np.interp(threshold_age, pop.edges, popc[0]))
+        beta = effects[sex].draws(mids, n_draws, seed)
+        ci, popc = cumulative_incidence(pop, beta)
+        level = float(
+            window_risks(pop, beta[:1], np.array([screening_age]), window)["population"][0, 0]
+        )
+        reached_by = threshold_ages(pop, beta, level, window)
         for label, c in {**report_curves(ci), "population": popc}.items():
             lo, hi = np.percentile(c[1:], [2.5, 97.5], axis=0)
             curves += [{"location": loc, "sex": sex, "group": label, "age": float(a),
                         "cumulative_incidence": float(v), "ci_low": float(q1), "ci_high": float(q2)}
                        for a, v, q1, q2 in zip(pop.edges, c[0], lo, hi, strict=True)]  # fmt: skip
-            reached = age_reaching(pop.edges, c, level)
+            reached = reached_by[label]
             rest = reached[1:]
             ok = np.isfinite(rest)
             low, high = (
                 np.percentile(rest[ok], [2.5, 97.5]) if ok.mean() > 0.975 else (np.nan, np.nan)
             )
-            ages.append({"location": loc, "sex": sex, "group": label, "threshold": level,
-                         "age_reached": reached[0], "age_low": low, "age_high": high})  # fmt: skip
+            ages.append({"location": loc, "sex": sex, "group": label, "screening_age": screening_age,
+                         "window": window, "threshold": level, "age_reached": round(reached[0], 2),
+                         "age_low": round(low, 2), "age_high": round(high, 2)})  # fmt: skip
     return pd.DataFrame(curves), pd.DataFrame(ages)
 
 
@@ -270,47 +414,104 @@ def synthetic_population_table(truth: dict = SYNTHETIC_TRUTH, width: float = 5.0
     return pd.DataFrame(rows, columns=list(POPULATION_COLUMNS))
 
 
-def recalibrate_evaluation(
-    evaluate_dir: str | os.PathLike[str],
-    population: str | os.PathLike[str],
-    *,
-    locations: list[str] | None = None,
-    threshold_age: float = 60.0,
-    n_draws: int = 500,
-    seed: int = 1,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`recalibrate` with the score effects of one endpoint's evaluation folder
-    (``hr_per_sd.tsv``, ``prs_modifiers.tsv``) and the population table at ``population``,
-    for ``locations`` (default: every location in the table)."""
+def evaluation_effects(evaluate_dir: str | os.PathLike[str]) -> dict[str, ScoreEffect]:
+    """:func:`effects_from_evaluation` of one endpoint's evaluation folder (``hr_per_sd.tsv``,
+    ``prs_modifiers.tsv`` when present)."""
     from pathlib import Path
 
     ev = Path(evaluate_dir)
     hr = pd.read_csv(ev / "hr_per_sd.tsv", sep="\t")
     mods_file = ev / "prs_modifiers.tsv"
     mods = pd.read_csv(mods_file, sep="\t") if mods_file.is_file() else pd.DataFrame()
+    return effects_from_evaluation(hr, mods)
+
+
+def populations_of(
+    population: str | os.PathLike[str], locations: list[str] | None = None
+) -> dict[tuple[str, str], Population]:
+    """:func:`read_population` restricted to ``locations`` (default: all); an absent one fails."""
     pops = read_population(population)
-    if locations is not None:
-        unknown = sorted(set(locations) - {loc for loc, _ in pops})
-        if unknown:
-            known = sorted({loc for loc, _ in pops})
-            raise InputFormatError(
-                f"{population}: no rows for location(s) {', '.join(unknown)}; "
-                f"the table has {', '.join(known)}."
-            )
-        pops = {k: v for k, v in pops.items() if k[0] in locations}
-    return recalibrate(pops, effects_from_evaluation(hr, mods), threshold_age=threshold_age,
-                       n_draws=n_draws, seed=seed)  # fmt: skip
+    if locations is None:
+        return pops
+    unknown = sorted(set(locations) - {loc for loc, _ in pops})
+    if unknown:
+        known = sorted({loc for loc, _ in pops})
+        raise InputFormatError(
+            f"{population}: no rows for location(s) {', '.join(unknown)}; "
+            f"the table has {', '.join(known)}."
+        )
+    return {k: v for k, v in pops.items() if k[0] in locations}
+
+
+def recalibrate_evaluation(
+    evaluate_dir: str | os.PathLike[str],
+    population: str | os.PathLike[str],
+    *,
+    locations: list[str] | None = None,
+    screening_age: float = 50.0,
+    window: float = 10.0,
+    n_draws: int = 500,
+    seed: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`recalibrate` with the score effects of one endpoint's evaluation folder
+    (``hr_per_sd.tsv``, ``prs_modifiers.tsv``) and the population table at ``population``,
+    for ``locations`` (default: every location in the table)."""
+    return recalibrate(populations_of(population, locations), evaluation_effects(evaluate_dir),
+                       screening_age=screening_age, window=window, n_draws=n_draws, seed=seed)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PersonRisks:
+    """Per person: the recalibrated risk (point estimate), its 2.5 and 97.5 percentiles over
+    draws of the score effects, and the location used ("" where none applied)."""
+
+    risk: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    location: np.ndarray
+
+
+def person_risks(
+    pops: dict[tuple[str, str], Population],
+    effects: dict[str, ScoreEffect],
+    location: str,
+    sex: np.ndarray,
+    z: np.ndarray,
+    start: np.ndarray,
+    horizon: float,
+    *,
+    n_draws: int = 500,
+    seed: int = 1,
+) -> PersonRisks:
+    """Each person's risk within ``horizon`` years from age ``start`` in ``location``'s population
+    (:func:`person_risk` with the sex's recalibrated baseline and score effect, ``z`` the score in
+    SD); NaN for a sex without a table row or score effect, a missing score or age."""
+    sex, z, start = np.asarray(sex).astype(str), np.asarray(z, float), np.asarray(start, float)
+    risk, low, high = (np.full(len(z), np.nan) for _ in range(3))
+    where = np.full(len(z), "", dtype=object)
+    for s in np.unique(sex):
+        if (location, s) not in pops or s not in effects:
+            continue
+        pop, idx = pops[(location, s)], np.flatnonzero(sex == s)
+        beta = effects[s].draws((pop.edges[:-1] + pop.edges[1:]) / 2, n_draws, seed)
+        r = person_risk(pop, baseline_hazards(pop, beta), beta, z[idx], start[idx], horizon)
+        risk[idx] = r[0]
+        low[idx], high[idx] = np.percentile(r[1:], [2.5, 97.5], axis=0)
+        where[idx] = np.where(np.isfinite(r[0]), location, "")
+    return PersonRisks(risk, low, high, where)
 
 
 CURVE_COLUMNS = ("location", "sex", "group", "age", "cumulative_incidence", "ci_low", "ci_high")
-AGE_COLUMNS = ("location", "sex", "group", "threshold", "age_reached", "age_low", "age_high")
+AGE_COLUMNS = ("location", "sex", "group", "screening_age", "window", "threshold", "age_reached",
+               "age_low", "age_high")  # fmt: skip
 
 
 def write_recalibration(
     evaluate_dir: str | os.PathLike[str],
     tables: dict[str, str],
     *,
-    threshold_age: float = 60.0,
+    screening_age: float = 50.0,
+    window: float = 10.0,
     n_draws: int = 500,
     seed: int = 1,
 ) -> list[str]:
@@ -324,7 +525,7 @@ def write_recalibration(
     curves, ages = [pd.DataFrame(columns=CURVE_COLUMNS)], [pd.DataFrame(columns=AGE_COLUMNS)]
     for location, table in tables.items():
         c, a = recalibrate_evaluation(evaluate_dir, table, locations=[location],
-                                      threshold_age=threshold_age, n_draws=n_draws, seed=seed)  # fmt: skip
+                                      screening_age=screening_age, window=window, n_draws=n_draws, seed=seed)  # fmt: skip
         curves.append(c)
         ages.append(a)
     out = [

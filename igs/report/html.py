@@ -132,7 +132,30 @@ def biobank_section(results: Path, name: str, endpoints: list[str]) -> str:
             for p in ("cumulative_incidence", "calibration", "td_auc", "percentile_hr")
             if (ev / f"{p}.png").is_file()
         ]
+        parts += _recalibration_part(ev, ep)
     return "\n".join(parts)
+
+
+def _recalibration_part(ev: Path, endpoint: str) -> list[str]:
+    """The recalibrated cumulative incidence per score group (plot) and the ages at which each
+    group reaches the screening threshold, when ``models.recalibration`` names tables."""
+    from igs.models.plots import plot_recalibrated
+
+    curves_file, ages_file = ev / "recalibrated_incidence.tsv", ev / "threshold_ages.tsv"
+    if not curves_file.is_file():
+        return []
+    curves = pd.read_csv(curves_file, sep="\t")
+    if curves.empty:
+        return []
+    ages = pd.read_csv(ages_file, sep="\t") if ages_file.is_file() else pd.DataFrame()
+    parts = [f"<p>{html.escape(endpoint)}: lifetime cumulative incidence by score group "
+             "recalibrated to each population (its incidence and competing mortality with the "
+             "score's sex- and age-specific HR; bands: 95% CI over the score effects; dots: the "
+             "age at which the group's risk over the screening window reaches the population's "
+             "at the screening age):</p>", _img(plot_recalibrated(curves, ages), f"{endpoint} recalibrated incidence")]  # fmt: skip
+    if len(ages):
+        parts.append(_table(ages, digits=4))
+    return parts
 
 
 def meta_section(meta_dir: Path) -> str:

@@ -10,6 +10,10 @@ A bundle is a folder of small tables and a manifest:
 * ``calibration.tsv``: predicted and observed risk by decile (adjacent deciles merged until
   none implies a small event count, see :func:`merge_calibration_bins`);
 * ``match.tsv``: per score, the share of its variants matched;
+* ``recalibrated_incidence.tsv``, ``threshold_ages.tsv``: per endpoint, the curves by score group
+  recalibrated to national populations and the ages reaching the screening threshold
+  (:mod:`igs.models.recalibration`; computed from the population tables and the published score
+  effects, no counts; group labels with ``_`` for spaces);
 * ``provenance.json``: a copy of the biobank's provenance record (code, config, input checksums);
 * ``manifest.json``: schema version, biobank, ``min_cell``, what was suppressed, and the
   SHA-256 of every file.
@@ -39,7 +43,7 @@ from igs.share.disclosure import bundle_constraints, count_columns, protect, val
 
 SCHEMA_VERSION = "1.0"
 BUNDLE_FILES = ("counts.tsv", "models.tsv", "prs_effects.tsv", "calibration.tsv", "fairness.tsv",
-                "match.tsv")  # fmt: skip
+                "match.tsv", "recalibrated_incidence.tsv", "threshold_ages.tsv")  # fmt: skip
 
 
 def suppress(
@@ -174,7 +178,7 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
                        **{f"excluded_{k}": v for k, v in ep["excluded"].items()}})  # fmt: skip
     counts = pd.DataFrame(counts)
 
-    models, effects, calib, fair = [], [], [], []
+    models, effects, calib, fair, recal, ages = [], [], [], [], [], []
     for ep, ev in files.evaluations.items():
         if not ev.is_dir():
             continue
@@ -191,6 +195,9 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
         calib.append(pd.read_csv(ev / "calibration.tsv", sep="\t").assign(endpoint=ep))
         if (ev / "fairness.tsv").is_file():
             fair.append(pd.read_csv(ev / "fairness.tsv", sep="\t").assign(endpoint=ep))
+        for name, frames in (("recalibrated_incidence.tsv", recal), ("threshold_ages.tsv", ages)):
+            if (ev / name).is_file():
+                frames.append(pd.read_csv(ev / name, sep="\t").assign(endpoint=ep))
     effect_values = ["hr", "hr_low", "hr_high", "log_hr", "se", "p"]
     effects_df = _stack(effects, ["endpoint", "effect", "group", "n", "n_events", *effect_values])
     calib_raw = _stack(calib, ["endpoint", "model", "bin", "n", "predicted", "observed"])
@@ -212,7 +219,16 @@ def build_bundle(files: BundleFiles, min_cell: int = 5) -> dict[str, pd.DataFram
     calibration_rows = int(cal_gone.sum()) + len(calib_raw) - len(calib_df)
     match = pd.read_csv(files.match_summary, sep="\t")
     match = match[["pgs_id", "n_variants", "matched", "match_rate"]]
-    tables = {**protected, "match.tsv": match}
+    from igs.models.recalibration import AGE_COLUMNS, CURVE_COLUMNS
+
+    recalibrated = {
+        name: _four_digits(_stack([f for f in frames if len(f)], ["endpoint", *cols]).assign(
+            group=lambda d: d["group"].astype(str).str.replace(" ", "_")
+        ))
+        for name, frames, cols in (("recalibrated_incidence.tsv", recal, list(CURVE_COLUMNS)),
+                                   ("threshold_ages.tsv", ages, list(AGE_COLUMNS)))
+    }  # fmt: skip
+    tables = {**protected, "match.tsv": match, **recalibrated}
     if files.provenance is not None and files.provenance.is_file():
         tables["provenance.json"] = files.provenance.read_text()
     tables["__suppressed__"] = pd.DataFrame(
@@ -321,6 +337,16 @@ def check_names(path: Path, manifest: dict, tables: dict[str, pd.DataFrame]) -> 
                 f"{path / name}: {kind} name {value!r} does not match {patterns[kind]} "
                 "(a crafted or corrupted bundle?)."
             )
+
+
+def _four_digits(table: pd.DataFrame) -> pd.DataFrame:
+    """Float columns to 4 significant digits: the recalibrated curves need no more, and fewer
+    long numbers in a bundle leave fewer chance matches with a person's values."""
+    out = table.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = [float(f"{v:.4g}") if np.isfinite(v) else v for v in out[col]]
+    return out
 
 
 def _stack(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from igs.export.clinician import ancestry_outlier, risk_category
@@ -44,3 +45,108 @@ def test_malformed_fhir_is_rejected():
     with pytest.raises(ValueError):
         RiskAssessment.model_validate({"resourceType": "RiskAssessment", "status": "final",
                                        "prediction": [{"probabilityDecimal": "high"}]})  # fmt: skip
+
+
+def population_risk(rates: pd.DataFrame, sex: str, start: float, horizon: float) -> float:
+    """A person's risk within ``horizon`` years from ``start`` in the population table's own
+    rates (per 100,000, constant in each band) with death competing, by scipy quadrature."""
+    from scipy.integrate import quad
+
+    t = rates[rates["sex"] == sex]
+    inc = t[t["measure"] == "incidence"].sort_values("age_start")
+    mort = t[t["measure"] == "mortality"].sort_values("age_start")
+    edges = np.r_[inc["age_start"].to_numpy(float), inc["age_end"].to_numpy(float)[-1]]
+    h, m = inc["rate"].to_numpy() / 1e5, mort["rate"].to_numpy() / 1e5
+
+    def band(a: float) -> int:
+        return int(np.searchsorted(edges, a, side="right")) - 1
+
+    def cumulative(a: float) -> float:
+        return quad(lambda u: h[band(u)] + m[band(u)], start, a, points=list(edges), limit=200)[0]
+
+    return quad(lambda a: h[band(a)] * np.exp(-cumulative(a)), start, start + horizon,
+                points=[e for e in edges if start < e < start + horizon], limit=200)[0]  # fmt: skip
+
+
+def test_export_rows_and_fhir_carry_the_recalibrated_risk(tmp_path):
+    """A biobank's recalibration.country reaches the export: with a score HR of 1 for women each
+    woman's recalibrated risk is the population's own (quadrature of the table's rates, 1e-6),
+    whatever her score; men (HR 1.5 per SD) rise with the score; the interval brackets the
+    risk; the CSV and the FHIR RiskAssessment (a second prediction) name the country."""
+    import json
+    from dataclasses import replace
+    from pathlib import Path
+
+    import igs
+    from igs.config import resolve_config
+    from igs.export.clinician import clinician_table, write_clinician_export
+    from igs.export.options import ExportOptions
+    from igs.export.write import recalibrated_risks
+    from igs.options import stage_config
+
+    table = str(Path(igs.__file__).parent / "resources/recalibration/synthetic_gbd.tsv")
+    cfg = resolve_config({"biobanks": [{"name": "x", "genotypes": {"path": "g", "format": "bed"},
+                                        "phenotypes": {"source": "table", "clinical": "c.tsv"},
+                                        "recalibration": {"country": "Southland"}}],
+                          "models": {"recalibration": {"tables": {"Southland": table}}}},
+                         check_files=False)  # fmt: skip
+    record = stage_config(cfg, "export", "x")
+    opts = ExportOptions.from_config(record["config"], record["biobank"])
+    assert opts.country == "Southland" and opts.recalibration_table == table
+    data, _ = planted(n=400)
+    model = fit_cox(data, ["sex_male", "bmi", "prs"], model_set="clinical_prs")
+    model.to_json(tmp_path / "model.json")
+    pd.DataFrame({"group": ["all", "female", "male"], "log_hr": [0.2, 0.0, np.log(1.5)],
+                  "se": [0.05, 0.0, 0.05]}).to_csv(tmp_path / "hr_per_sd.tsv", sep="\t", index=False)  # fmt: skip
+    people = data.subset(np.arange(8))
+    # (two PCs: ancestry_outlier needs a covariance matrix)
+    people = replace(people, features=people.features.assign(PC2=np.linspace(-1, 1, 8)),
+                     groups={**people.groups, "prs": ["prs", "PC1", "PC2"]})  # fmt: skip
+    scores = pd.DataFrame({"IID": people.iid, "pgs_id": "P1", "SUM": 0.0, "percentile": 50.0,
+                           "Z_norm2": np.linspace(-2, 2, 8)})  # fmt: skip
+    out = clinician_table(
+        people, np.full(8, ""), scores, model, tmp_path / "model.json", pgs_id="P1",
+        match_rate=1.0, horizon=10.0, thresholds=(0.05, 0.1), labels=("low", "mid", "high"),
+        recalibrated=recalibrated_risks(model, tmp_path / "model.json", opts),
+    )  # fmt: skip
+    rates = pd.read_csv(table, sep="\t")
+    rates = rates[rates["location"] == "Southland"]
+    women = people.features["sex_male"].to_numpy() == 0
+    assert 0 < women.sum() < 8
+    want = [population_risk(rates, "female", s, 10.0) for s in people.start[women]]
+    np.testing.assert_allclose(out.loc[women, "risk_recalibrated"], want, atol=1e-6, rtol=0)
+    men = out[~women].assign(start=people.start[~women]).sort_values("prs_z")
+    ratio = men["risk_recalibrated"] / [
+        population_risk(rates, "male", a, 10.0) for a in men["start"]
+    ]
+    assert len(men) > 1 and (np.diff(ratio) > 0).all()  # HR 1.5 per SD: above the population's
+    assert ratio.iloc[-1] > 1 > ratio.iloc[0]
+    assert (out["risk_recalibrated_low"] <= out["risk_recalibrated"]).all()
+    assert (out["risk_recalibrated"] <= out["risk_recalibrated_high"]).all()
+    assert set(out["recalibration_country"]) == {"Southland"}
+    write_clinician_export(out, model, ["P1"], tmp_path / "export", "CAD")
+    csv = pd.read_csv(tmp_path / "export" / "CAD_risk.csv")
+    np.testing.assert_allclose(csv["risk_recalibrated"], out["risk_recalibrated"], rtol=1e-5)
+    fhir = sorted((tmp_path / "export" / "fhir" / "CAD").glob("*.json"))
+    res = json.loads(fhir[0].read_text())
+    iid = res["subject"]["identifier"]["value"]
+    row = out.set_index("IID").loc[iid]
+    base, recal = res["prediction"]
+    assert base["probabilityDecimal"] == pytest.approx(row["risk"], abs=1e-6)
+    assert recal["probabilityDecimal"] == pytest.approx(row["risk_recalibrated"], abs=1e-6)
+    assert "Southland" in recal["outcome"]["text"] and "95% interval" in recal["rationale"]
+
+
+def test_recalibration_country_must_be_a_configured_location():
+    from igs.config import resolve_config
+    from igs.errors import ConfigError
+
+    bb = {"name": "x", "genotypes": {"path": "g", "format": "bed"},
+          "phenotypes": {"source": "table", "clinical": "c.tsv"},
+          "recalibration": {"country": "Atlantis"}}  # fmt: skip
+    for tables, names in (({}, "none given"), ({"Northland": "t.tsv"}, "Northland")):
+        with pytest.raises(
+            ConfigError, match=f"is not a location of models.recalibration.tables \\({names}"
+        ):
+            resolve_config({"biobanks": [bb], "models": {"recalibration": {"tables": tables}}},
+                           check_files=False)  # fmt: skip

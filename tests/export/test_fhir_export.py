@@ -31,7 +31,9 @@ def table(iids: list[str], risk: float) -> pd.DataFrame:
     t = pd.DataFrame({c: [False] * n for c in EXPORT_COLUMNS if c.startswith("flag_")})
     t = t.assign(IID=iids, endpoint="CAD", pgs_id="PGS_T", prs_raw=0.1, prs_z=0.2,
                  prs_percentile=55.0, integrative_lp=0.3, risk=risk, risk_low=risk / 2,
-                 risk_high=min(2 * risk, 1.0), horizon_years=10.0, risk_category="low",
+                 risk_high=min(2 * risk, 1.0), risk_recalibrated=float("nan"),
+                 risk_recalibrated_low=float("nan"), risk_recalibrated_high=float("nan"),
+                 recalibration_country="", horizon_years=10.0, risk_category="low",
                  model_version="abc123", normalisation="none", qc_pass=True, qc_fail="")  # fmt: skip
     return t[list(EXPORT_COLUMNS)]
 

@@ -27,11 +27,14 @@ CONFIG = {
     "simulation": {"seed": 11, "n_variants": 3000, "chromosomes": ["1", "2", "3"]},
     "qc": {"ancestry_groups": 3},
     "biobanks": [
-        {"name": "one", "simulate": {"n_samples": 4000, "seed": 21, "phenotype_source": "omop"}}
+        {"name": "one", "simulate": {"n_samples": 4000, "seed": 21, "phenotype_source": "omop"},
+         "recalibration": {"country": "Northland"}}
     ],
     "pheno": {"endpoints": [{"name": "CAD", "icd10": ["I21", "I25.1"], "score": "IGS_SIM_CAD"}]},
-    "models": {"n_bootstrap": 30, "n_folds": 3, "penalizers": [0.0, 0.01]},
-}
+    "models": {"n_bootstrap": 30, "n_folds": 3, "penalizers": [0.0, 0.01],
+               "recalibration": {"n_draws": 100, "tables": {
+                   "Northland": str(REPO / "igs/resources/recalibration/synthetic_gbd.tsv")}}},
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +100,19 @@ def test_simulated_biobank_end_to_end(first_run):
     resource = RiskAssessment.model_validate_json(fhir[0].read_text())
     row = export.set_index("IID").loc[resource.subject.identifier.value]
     assert float(resource.prediction[0].probabilityDecimal) == pytest.approx(row["risk"], abs=1e-6)
+    # beside it, the risk recalibrated to Northland's population, with its interval
+    recal = export.dropna(subset=["risk_recalibrated"])
+    assert len(recal) == export["prs_z"].notna().sum() > 0
+    assert set(recal["recalibration_country"]) == {"Northland"}
+    assert recal["risk_recalibrated"].between(0, 1).all()
+    assert (recal["risk_recalibrated_low"] <= recal["risk_recalibrated"]).all()
+    assert (recal["risk_recalibrated"] <= recal["risk_recalibrated_high"]).all()
+    if pd.notna(row["risk_recalibrated"]):
+        second = resource.prediction[1]
+        assert float(second.probabilityDecimal) == pytest.approx(row["risk_recalibrated"], abs=1e-6)
+        assert "Northland" in second.outcome.text
+    curves = pd.read_csv(share / "recalibrated_incidence.tsv", sep="\t")
+    assert set(curves["location"]) == {"Northland"} and "top_10%" in set(curves["group"])
     assert "IGS_SIM_CAD" in resource.note[0].text and row["model_version"] in resource.note[0].text
 
     # the run report is one self-contained file that a headless browser renders
@@ -105,6 +121,7 @@ def test_simulated_biobank_end_to_end(first_run):
     assert "Biobank one" in page and "Meta-analysis" in page and "model comparison" in page
     assert "http://" not in page.replace("http://unitsofmeasure.org", "") and "<script" not in page
     assert page.count("data:image/png;base64,") >= 6
+    assert "recalibrated to each population" in page
     shot = tmp_path / "report.png"
     subprocess.run([require_tool("chromium"), "--headless", "--no-sandbox", "--disable-gpu",
                     "--window-size=1200,2000", f"--screenshot={shot}", report.as_uri()],

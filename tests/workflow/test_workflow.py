@@ -254,3 +254,36 @@ def test_qc_source_provided_none_and_separate_qc_genotypes(small_cohort, tmp_pat
     assert summary["input"] == {"genotypes": str(small_cohort / "genotypes"), "format": "bed"}
     assert not (tmp_path / "results/p/qc/genotypes.bed").exists()
     assert "qc_samples" in proc.stderr and "qc_run" in proc.stderr
+
+
+def test_changed_recalibration_table_reruns_evaluation_and_export(tmp_path):
+    """The population tables of models.recalibration are rule inputs: editing the one a
+    biobank's recalibration.country names reruns its evaluation and its export (outputs made
+    up to date with --touch, so nothing is computed)."""
+    table = tmp_path / "pop table.tsv"
+    shutil.copy(REPO / "igs/resources/recalibration/synthetic_gbd.tsv", table)
+    cfg = {**SCORED, "biobanks": [{**SCORED["biobanks"][0], "recalibration": {"country": "Northland"}}],
+           "models": {"recalibration": {"tables": {"Northland": table.name}}}}  # fmt: skip
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    target = ("results/tiny_a/export/CAD_risk.csv", "--configfile", "c.yaml")
+    plan = snakemake(*target, "-n", "--forceall", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    outputs = [f.strip() for line in plan.stdout.splitlines() if line.startswith("    output: ")
+               for f in line.removeprefix("    output: ").split(",")]  # fmt: skip
+    assert outputs
+    for f in map(tmp_path.joinpath, outputs):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.mkdir() if f.name == "CAD" and f.parent.name == "fhir" else f.write_text("")
+    assert snakemake(*target, "--touch", "--cores", "1", cwd=tmp_path).returncode == 0
+    assert "Nothing to be done" in snakemake(*target, "-n", cwd=tmp_path).stdout
+    rates = pd.read_csv(table, sep="\t")
+    rates.loc[0, "rate"] *= 2
+    rates.to_csv(table, sep="\t", index=False)
+    out = snakemake(*target, "-n", cwd=tmp_path).stdout
+    rules = {
+        line.removeprefix("rule ").rstrip(":")
+        for line in out.splitlines()
+        if line.startswith("rule ")
+    }
+    assert rules == {"models_evaluate", "export_clinician"}, out
+    assert f"Updated input files: {table.name}" in out

@@ -19,6 +19,16 @@ def survival_inputs():
     )
 
 
+def recalibration_tables(biobank=None):
+    """The population tables of models.recalibration (all, or the biobank's recalibration.country
+    only): rule inputs, so a changed table reruns what reads it."""
+    tables = RESOLVED["models"]["recalibration"]["tables"]
+    if biobank is None:
+        return sorted(set(tables.values()))
+    country = BIOBANKS[biobank].get("recalibration", {}).get("country")
+    return [tables[country]] if country else []
+
+
 SURVIVAL_ARGS = (
     "--endpoint-table {input.endpoint_table:q} --covariates {input.covariates:q} --omics {input.omics:q} "
     "--scores {input.scores:q} --pcs {input.pcs:q}"
@@ -29,6 +39,7 @@ rule models_evaluate:
     input:
         **survival_inputs(),
         options=options("models"),
+        recalibration=recalibration_tables(),
     output:
         [
             report(P.evaluation(RESULTS, "{biobank}", "{endpoint}", name), category="{biobank}", subcategory="{endpoint}")

@@ -2,7 +2,8 @@
 # the run report and each biobank's provenance record.
 import igs.share.bundle
 
-BUNDLE_EVALUATION_FILES = ("comparison.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "fairness.tsv", "percentile_hr.tsv", "calibration.tsv")
+BUNDLE_EVALUATION_FILES = ("comparison.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "fairness.tsv", "percentile_hr.tsv", "calibration.tsv",
+                           "recalibrated_incidence.tsv", "threshold_ages.tsv")
 
 
 rule share_bundle:
@@ -55,6 +56,9 @@ rule export_clinician:
     input:
         **survival_inputs(),
         model=P.evaluation(RESULTS, "{biobank}", "{endpoint}", "model.json"),
+        # read beside model.json: the score effects of the recalibrated risks, and the table
+        effects=[P.evaluation(RESULTS, "{biobank}", "{endpoint}", n) for n in ("hr_per_sd.tsv", "prs_modifiers.tsv")],
+        recalibration=lambda wc: recalibration_tables(wc.biobank),
         match=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
         provenance=P.provenance(RESULTS, "{biobank}"),
         options=options("export"),
