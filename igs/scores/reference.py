@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,15 +61,25 @@ REFERENCE_COLUMNS = (
 
 @dataclass(frozen=True)
 class ReferenceOptions:
-    """The reference PCA: its number of PCs, the variant filters and LD thinning, the seed."""
+    """The reference panel's label column, the PCA (number of PCs, variant filters, LD
+    thinning, seed) and the PCs the population classifier uses."""
 
+    population_column: str = "super_pop"
     n_pcs: int = 10
+    n_pcs_population: int = 5
     min_maf: float = 0.01
     prune_r2: float = 0.2
     prune_window: int = 50
     prune_window_kb: int = 1000
     min_variants: int = 50
     seed: int = 42
+
+    @classmethod
+    def from_config(cls, block: dict[str, Any] | None) -> ReferenceOptions:
+        """From ``scores.ancestry_reference`` (schema defaults filled; None: the defaults).
+        The PCA and the random forest use the fixed seed 42."""
+        names = {f.name for f in fields(cls)} - {"seed", "prune_window", "prune_window_kb"}
+        return cls(**{k: v for k, v in (block or {}).items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -302,8 +313,6 @@ def classify_populations(
                 f"the {name} PC table has no column(s) {', '.join(missing)} "
                 f"(scores.ancestry_reference.n_pcs_population = {n_pcs})."
             )
-    if POPULATION not in reference_pcs.columns:
-        raise InputFormatError(f"the reference PC table has no {POPULATION!r} column.")
     clf = RandomForestClassifier(random_state=seed, n_jobs=1)
     clf.fit(reference_pcs[cols].to_numpy(float), reference_pcs[POPULATION].astype(str).to_numpy())
     prob = clf.predict_proba(target_pcs[cols].to_numpy(float))
