@@ -229,16 +229,17 @@ def _check_reference(ref: dict[str, Any] | None, source: str) -> None:
 
     if ref is None:
         return
-    g, where = ref["genotypes"], f"{source}: scores.ancestry_reference"
+    g = ref["genotypes"]
     if has_chrom_field(g["path"]):
         raise ConfigError(
-            f"{where}.genotypes.path: one file(set), without {{chrom}}; got {g['path']}."
+            f"{source}: scores.ancestry_reference.genotypes.path: one file(set), without "
+            f"{{chrom}}; got {g['path']}."
         )
     files = [Path(g["path"] + suffix) for suffix in GENOTYPE_SUFFIXES[g["format"]]]
     files += [Path(g["sample"])] if "sample" in g else []
     for f in [*files, Path(ref["populations"])]:
         if not f.is_file():
-            raise ConfigError(f"{where}: file {f} not found.")
+            raise ConfigError(f"{source}: scores.ancestry_reference: file {f} not found.")
 
 
 def default_blocks(keys: tuple[str, ...]) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""scores.ancestry_reference in the workflow: the config checks its files, and a dry run adds
+one scores_reference job per scored biobank whose outputs scores_adjust fits on."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from igs.config import resolve_config
+from igs.errors import ConfigError
+from tests.conftest import snakemake
+
+
+def _inputs(tmp_path):
+    for prefix in ("chr1", "chr2", "ref panel"):
+        for s in ("bed", "bim", "fam"):
+            (tmp_path / f"{prefix}.{s}").write_text("")  # a dry run reads no genotypes
+    (tmp_path / "S.txt").write_text(
+        "#pgs_id=S\nchr_name\tchr_position\teffect_allele\teffect_weight\n"
+    )
+    (tmp_path / "labels.tsv").write_text("sample\tsuper_pop\n")
+    return {
+        "biobanks": [
+            {
+                "name": "arrays",
+                "genotypes": {"path": "chr{chrom}", "format": "bed"},
+                "qc": {"source": "none"},  # no PCs of its own: the reference gives them
+            }
+        ],
+        "scores": {
+            "scoring_files": ["S.txt"],
+            "ancestry_reference": {
+                "genotypes": {"path": "ref panel", "format": "bed"},
+                "populations": "labels.tsv",
+            },
+        },
+    }
+
+
+def test_reference_config_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = _inputs(tmp_path)
+    resolved = resolve_config(cfg)
+    assert resolved["scores"]["ancestry_reference"]["population_column"] == "super_pop"
+    cfg["scores"]["ancestry_reference"]["populations"] = "none.tsv"
+    with pytest.raises(ConfigError, match=r"scores.ancestry_reference: file none.tsv not found"):
+        resolve_config(cfg)
+    cfg["scores"]["ancestry_reference"]["genotypes"]["path"] = "chr{chrom}"
+    with pytest.raises(
+        ConfigError, match=r"scores.ancestry_reference.genotypes.path: one file\(set\), without"
+    ):
+        resolve_config(cfg)
+
+
+@pytest.mark.workflow
+def test_dry_run_fits_the_adjustment_on_the_reference(tmp_path):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_inputs(tmp_path)))
+    proc = snakemake("-n", "-p", "--cores", "1", "--configfile", "c.yaml", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    reference = next(b for b in out.split("\nrule ")[1:] if b.startswith("scores_reference:"))
+    for arg in ("--reference 'ref panel' --reference-format bed", "--target chr1 --target chr2",
+                "--out-projected results/arrays/scores/reference/projected_pcs.tsv"):  # fmt: skip
+        assert arg in reference, reference
+    adjust = next(b for b in out.split("\nrule ")[1:] if b.startswith("scores_adjust:"))
+    for arg in ("--pcs results/arrays/scores/reference/projected_pcs.tsv",
+                "--reference-pcs results/arrays/scores/reference/pcs.tsv",
+                "--reference-scores results/arrays/scores/reference/scores.tsv.gz"):  # fmt: skip
+        assert arg in adjust, adjust
