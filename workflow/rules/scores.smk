@@ -97,54 +97,65 @@ rule scores_sum:
 # adjustment is then fitted on the reference (README "Ancestry against a reference panel").
 REFERENCE = RESOLVED["scores"].get("ancestry_reference")
 
-if REFERENCE:
 
-    def reference_outputs(biobank):
-        names = {"pcs": "pcs.tsv", "loadings": "pca_loadings.tsv.gz", "scores": "scores.tsv.gz",
-                 "projected": "projected_pcs.tsv", "summary": "summary.json"}  # fmt: skip
-        return {k: P.scores_reference(RESULTS, biobank, f) for k, f in names.items()}
+def reference_outputs(biobank):
+    names = {"pcs": "pcs.tsv", "loadings": "pca_loadings.tsv.gz", "scores": "scores.tsv.gz",
+             "projected": "projected_pcs.tsv", "summary": "summary.json"}  # fmt: skip
+    return {k: P.scores_reference(RESULTS, biobank, f) for k, f in names.items()}
 
-    def reference_args():
-        g = REFERENCE["genotypes"]
-        sample = f" --reference-sample {shlex.quote(g['sample'])}" if "sample" in g else ""
-        return f"--reference {shlex.quote(g['path'])} --reference-format {g['format']}" + sample
 
-    def target_args(wc):
-        """--target (and --target-sample) for every genotype part, and their format (quoted)."""
-        g = BIOBANKS[wc.biobank]["genotypes"]
-        args = [f"--target-format {shlex.quote(g['format'])}"]
-        for part, path in PARTS[wc.biobank].items():
-            args.append(f"--target {shlex.quote(path)}")
-            sample = igs.config.part_file(g.get("sample"), part)
-            args += [f"--target-sample {shlex.quote(sample)}"] if sample else []
-        return " ".join(args)
+def reference_inputs(wc):
+    """The reference panel's files (none without scores.ancestry_reference: no job asks then)."""
+    if not REFERENCE:
+        return {}
+    g = REFERENCE["genotypes"]
+    files = [g["path"] + s for s in igs.config.GENOTYPE_SUFFIXES[g["format"]]]
+    return {"reference": files + ([g["sample"]] if "sample" in g else []),
+            "populations": REFERENCE["populations"]}  # fmt: skip
 
-    rule scores_reference:
-        input:
-            reference=[REFERENCE["genotypes"]["path"] + s for s in igs.config.GENOTYPE_SUFFIXES[REFERENCE["genotypes"]["format"]]],
-            populations=REFERENCE["populations"],
-            genotypes=lambda wc: genotype_files(wc.biobank),
-            report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
-            scoring_files=lambda wc: SCORING_FILES[wc.biobank],
-            options=options("scores"),
-        output:
-            **reference_outputs("{biobank}"),
-        log:
-            f"{LOGS}/{{biobank}}/scores/reference.log",
-        params:
-            reference=reference_args(),
-            targets=target_args,
-            build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
-        threads: rule_threads("scores_reference")
-        resources:
-            mem_mb=rule_mem_mb("scores_reference"),
-            runtime=rule_runtime("scores_reference"),
-        shell:
-            "igs scores reference {params.reference} --populations {input.populations:q} {params.targets} "
-            "--report {input.report:q} --genome-build {params.build:q} --options {input.options:q} "
-            "--out-pcs {output.pcs:q} --out-loadings {output.loadings:q} --out-scores {output.scores:q} "
-            "--out-projected {output.projected:q} --out-summary {output.summary:q} "
-            "{input.scoring_files:q} 2> {log:q}"
+
+def reference_args(wc):
+    g = REFERENCE["genotypes"]
+    sample = f" --reference-sample {shlex.quote(g['sample'])}" if "sample" in g else ""
+    return f"--reference {shlex.quote(g['path'])} --reference-format {g['format']}" + sample
+
+
+def target_args(wc):
+    """--target (and --target-sample) for every genotype part, and their format (quoted)."""
+    g = BIOBANKS[wc.biobank]["genotypes"]
+    args = [f"--target-format {shlex.quote(g['format'])}"]
+    for part, path in PARTS[wc.biobank].items():
+        args.append(f"--target {shlex.quote(path)}")
+        sample = igs.config.part_file(g.get("sample"), part)
+        args += [f"--target-sample {shlex.quote(sample)}"] if sample else []
+    return " ".join(args)
+
+
+rule scores_reference:
+    input:
+        unpack(reference_inputs),
+        genotypes=lambda wc: genotype_files(wc.biobank),
+        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
+        scoring_files=lambda wc: SCORING_FILES[wc.biobank],
+        options=options("scores"),
+    output:
+        **reference_outputs("{biobank}"),
+    log:
+        f"{LOGS}/{{biobank}}/scores/reference.log",
+    params:
+        reference=reference_args,
+        targets=target_args,
+        build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
+    threads: rule_threads("scores_reference")
+    resources:
+        mem_mb=rule_mem_mb("scores_reference"),
+        runtime=rule_runtime("scores_reference"),
+    shell:
+        "igs scores reference {params.reference} --populations {input.populations:q} {params.targets} "
+        "--report {input.report:q} --genome-build {params.build:q} --options {input.options:q} "
+        "--out-pcs {output.pcs:q} --out-loadings {output.loadings:q} --out-scores {output.scores:q} "
+        "--out-projected {output.projected:q} --out-summary {output.summary:q} "
+        "{input.scoring_files:q} 2> {log:q}"
 
 
 def adjust_inputs(wc):
