@@ -199,3 +199,25 @@ def test_classifier_needs_the_pcs():
     ref = pd.DataFrame({"IID": ["a", "b"], "population": ["X", "Y"], "PC1": [0.0, 1.0]})
     with pytest.raises(IGSError, match=r"the biobank PC table has no column\(s\) PC2"):
         classify_populations(ref.assign(PC2=0.0), ref[["IID", "PC1"]], n_pcs=2)
+
+
+def test_simulated_populations_are_recognised(small_universe, small_cohort, tmp_path):
+    """Planted truth without ../shared: the small simulated cohort (three populations, labels
+    from its truth table, chrX variants present) is the reference; another cohort from the same
+    universe is the biobank, and its people are assigned their simulated population."""
+    from igs.scores.reference import classify_populations
+    from igs.simulate import CohortSpec, simulate_cohort
+
+    labels = read_population_labels(small_cohort / "truth_samples.tsv.gz", "population")
+    spec = CohortSpec(name="bb", n_samples=300, seed=9, ancestry_proportions=(0.4, 0.3, 0.3))
+    simulate_cohort(small_universe, spec, tmp_path / "bb", chunk_variants=700)
+    ref = plink.open_genotypes(small_cohort / "genotypes")
+    bb = plink.open_genotypes(tmp_path / "bb" / "genotypes")
+    pca = fit_reference_pca(ref, labels, [bb.variants], ReferenceOptions(n_pcs=4))
+    assert pca.loadings["chrom"].isin(["1", "2", "3"]).all()  # autosomes only
+    assert len(pca.pcs) == len(labels) == ref.n_samples
+    projected = project_parts([bb], pca.loadings)
+    predicted = classify_populations(pca.pcs, projected, n_pcs=2).set_index("IID")
+    truth = read_population_labels(tmp_path / "bb" / "truth_samples.tsv.gz", "population")
+    agree = (predicted["most_similar_population"] == truth.reindex(predicted.index)).mean()
+    assert agree > 0.95, agree
