@@ -51,6 +51,11 @@ def scores() -> None:
 )
 @click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True,
               help="The engine that will compute the scores (hail lists VCF/BGEN variants its way).")  # fmt: skip
+@click.option("--reference", "reference_path",
+              help="A reference panel (scores.ancestry_reference): score only variants it also has.")  # fmt: skip
+@click.option("--reference-format", type=click.Choice(["bed", "pgen", "vcf", "bgen"]), default="bed",
+              show_default=True)  # fmt: skip
+@click.option("--reference-sample", type=IN_FILE, help="BGEN reference: its .sample file.")
 @out_option("--report", "match_report.tsv.gz to write.")
 @out_option(
     "--summary",
@@ -61,10 +66,12 @@ def scores() -> None:
 @click.argument("scoring_files", nargs=-1, required=True)
 def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | None, config_file: Path | None,
                  min_overlap: float | None, keep_ambiguous: bool, no_flips: bool, exclude_chromosomes: str,
-                 sample: Path | None, info_file: Path | None, engine: str, report: Path, summary: Path | None,
+                 sample: Path | None, info_file: Path | None, engine: str, reference_path: str | None,
+                 reference_format: str, reference_sample: Path | None, report: Path, summary: Path | None,
                  scoring_files: tuple[str, ...]) -> None:  # fmt: skip
     """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file
-    row. Variants below scores.min_info / scores.min_maf are not scored (never HWE)."""
+    row. Variants below scores.min_info / scores.min_maf, or not in --reference, are not scored
+    (never HWE)."""
     from igs.scores.run import ScoreFilters, match_files
 
     opts = _options(options_file, config_file, min_overlap=min_overlap, keep_ambiguous=keep_ambiguous,
@@ -78,7 +85,12 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
 
         gset = open_genotypes(prefix, fmt, sample=sample)  # type: ignore[arg-type]
         variants = gset.variants
-    filters = ScoreFilters(opts.min_info, opts.min_maf, gset, info_file)
+    ref_variants = None
+    if reference_path is not None:
+        from igs.scores.run import Fileset
+
+        ref_variants = Fileset(reference_path, reference_format, reference_sample).open().variants
+    filters = ScoreFilters(opts.min_info, opts.min_maf, gset, info_file, ref_variants)
     match_files(variants, list(scoring_files), genome_build, opts.match, report, summary, filters)
 
 

@@ -16,7 +16,10 @@ Steps, as pgsc_calc takes them:
    the origin compared with the reference's own scores; the OADP correction of fraposa is not
    applied.
 4. **Reference scores** on the scoring-file rows matched in *both* the biobank and the
-   reference (:func:`score_reference`); rows matched only in the biobank are counted.
+   reference (:func:`score_reference`). The workflow matches the biobank with the reference's
+   variants as a filter (``igs scores match --reference``: the others become
+   ``not_in_reference``, as pgsc_calc scores only variants in both), so the two scores sum
+   the same rows; rows matched only in the biobank would be counted.
 5. **Most similar population** (:func:`classify_populations`): a random forest trained on the
    reference's top PCs and labels, as pgsc_calc's ``RandomForest`` method, with the predicted
    class probability.
@@ -116,19 +119,28 @@ def shared_variants(reference: pd.DataFrame, targets: list[pd.DataFrame]) -> np.
     """Sorted rows of ``reference`` (variants: chrom, pos, a1, a2) on autosomes that the target
     variant tables hold (chromosome with or without "chr", position, alleles in either order);
     strand-ambiguous SNPs and positions seen twice in the reference are left out."""
-    key = ["chrom", "pos"]
-    ref = reference.reset_index(drop=True).assign(
-        chrom=reference["chrom"].astype(str).str.removeprefix("chr").to_numpy(),
-        ref_index=np.arange(len(reference)),
-    )
+    ref = reference.reset_index(drop=True)
+    chrom = ref["chrom"].astype(str).str.removeprefix("chr")
     ambiguous = (ref["a1"] + ref["a2"]).isin(["AT", "TA", "CG", "GC"])
-    ref = ref[ref["chrom"].isin(AUTOSOMES) & ~ambiguous & ~ref.duplicated(key, keep=False)]
-    tgt = pd.concat([t[[*key, "a1", "a2"]] for t in targets], ignore_index=True)
-    tgt = tgt.assign(chrom=tgt["chrom"].astype(str).str.removeprefix("chr"))
-    cand = ref[[*key, "a1", "a2", "ref_index"]].merge(tgt, on=key, suffixes=("", "_t"))
-    same = (cand["a1"] == cand["a1_t"]) & (cand["a2"] == cand["a2_t"])
-    swapped = (cand["a1"] == cand["a2_t"]) & (cand["a2"] == cand["a1_t"])
-    return np.unique(cand.loc[same | swapped, "ref_index"].to_numpy(np.int64))
+    usable = chrom.isin(AUTOSOMES) & ~ambiguous & ~ref.duplicated(["chrom", "pos"], keep=False)
+    tgt = pd.concat([t[["chrom", "pos", "a1", "a2"]] for t in targets], ignore_index=True)
+    return np.flatnonzero(usable.to_numpy() & variants_in(ref, tgt))
+
+
+def variants_in(target: pd.DataFrame, reference: pd.DataFrame) -> np.ndarray:
+    """Bool per row of ``target``: the reference has the variant (chromosome with or without
+    "chr", position, the two alleles in either order)."""
+    key = ["chrom", "pos"]
+    strip = lambda t: t.assign(chrom=t["chrom"].astype(str).str.removeprefix("chr"))  # noqa: E731
+    tgt = strip(target.reset_index(drop=True)[[*key, "a1", "a2"]]).assign(
+        row=np.arange(len(target))
+    )
+    cand = tgt.merge(strip(reference[[*key, "a1", "a2"]]), on=key, suffixes=("", "_r"))
+    same = (cand["a1"] == cand["a1_r"]) & (cand["a2"] == cand["a2_r"])
+    swapped = (cand["a1"] == cand["a2_r"]) & (cand["a2"] == cand["a1_r"])
+    found = np.zeros(len(target), dtype=bool)
+    found[cand.loc[same | swapped, "row"].to_numpy(np.int64)] = True
+    return found
 
 
 def hard_calls(
@@ -262,7 +274,8 @@ def score_reference(
     """Scores of every reference sample on the scoring-file rows matched in both the biobank
     (``target_report``: its combined match report) and the reference, and per score the counts
     ``matched_both`` and ``matched_target_only`` (rows the reference lacks: the biobank's
-    score has them, the reference's does not)."""
+    score has them, the reference's does not; 0 when the biobank was matched with the
+    reference's variants as a filter, ``igs scores match --reference``, as the workflow does)."""
     from igs.scores.engine import compute_scores, score_weights
     from igs.scores.match import check_build, match_variants
     from igs.scores.scorefile import read_scoring_file

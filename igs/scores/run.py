@@ -44,12 +44,14 @@ def target_variants(
 @dataclass(frozen=True)
 class ScoreFilters:
     """The scoring filters for imputed data (``scores.min_info``, ``scores.min_maf``) and where
-    their values come from: the INFO of ``variants`` (or an info file), frequencies from ``gset``."""
+    their values come from: the INFO of ``variants`` (or an info file), frequencies from ``gset``;
+    and the variants of a reference panel, outside which nothing is scored."""
 
     min_info: float = 0.0
     min_maf: float = 0.0
     gset: GenotypeSet | None = None
     info_file: PathLike | None = None
+    reference_variants: pd.DataFrame | None = None  # scores.ancestry_reference: score only these
 
 
 def match_files(
@@ -101,8 +103,13 @@ def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ig
     variant, in one streaming pass per score over the variants not yet seen)."""
     from igs.scores.filters import a1_frequencies, filter_matches, read_info_file
 
-    if not filters.min_info and not filters.min_maf:
+    if not filters.min_info and not filters.min_maf and filters.reference_variants is None:
         return lambda report: report
+    in_reference = None
+    if filters.reference_variants is not None:
+        from igs.scores.reference import variants_in
+
+        in_reference = variants_in(variants, filters.reference_variants)
     info = None
     if filters.min_info and filters.info_file is not None:
         by_id = read_info_file(filters.info_file)
@@ -125,7 +132,7 @@ def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ig
             a1_freq = pd.Series(freq)
         return filter_matches(
             report, variants, min_info=filters.min_info or None, min_maf=filters.min_maf or None,
-            a1_freq=a1_freq, info=info,
+            a1_freq=a1_freq, info=info, in_reference=in_reference,
         )  # fmt: skip
 
     return apply

@@ -1,5 +1,6 @@
-"""scores.ancestry_reference in the workflow: the config checks its files, and a dry run adds
-one scores_reference job per scored biobank whose outputs scores_adjust fits on."""
+"""scores.ancestry_reference in the workflow: the config checks its files, and a dry run scores
+only reference variants and adds one scores_reference job per scored biobank whose outputs
+scores_adjust fits on."""
 
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ def test_dry_run_fits_the_adjustment_on_the_reference(tmp_path):
     for arg in ("--reference 'ref panel' --reference-format bed", "--target chr1 --target chr2",
                 "--out-projected results/arrays/scores/reference/projected_pcs.tsv"):  # fmt: skip
         assert arg in reference, reference
+    matches = [b for b in out.split("\nrule ")[1:] if b.startswith("scores_match:")]
+    assert len(matches) == 2  # one per chromosome file, each scoring only reference variants
+    assert all("--reference 'ref panel' --reference-format bed" in b for b in matches), matches
     adjust = next(b for b in out.split("\nrule ")[1:] if b.startswith("scores_adjust:"))
     for arg in ("--pcs results/arrays/scores/reference/projected_pcs.tsv",
                 "--reference-pcs results/arrays/scores/reference/pcs.tsv",
