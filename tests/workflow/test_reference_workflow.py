@@ -71,3 +71,41 @@ def test_dry_run_fits_the_adjustment_on_the_reference(tmp_path):
                 "--reference-pcs results/arrays/scores/reference/pcs.tsv",
                 "--reference-scores results/arrays/scores/reference/scores.tsv.gz"):  # fmt: skip
         assert arg in adjust, adjust
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_tiny_workflow_adjusts_on_a_simulated_reference(tmp_path):
+    """A real run to scores_adjusted.tsv.gz: the reference is another cohort of the workflow's
+    simulated universe (labels from its truth table); every person is assigned a population,
+    the assignments agree with the simulated ones, and the adjustment was fitted on the
+    reference (ancestry_models.json counts its samples)."""
+    import json
+
+    import pandas as pd
+
+    from igs.simulate import CohortSpec, UniverseSpec, build_universe, simulate_cohort
+
+    universe = build_universe(UniverseSpec(seed=7, n_variants=2000, chromosomes=("1", "2")))
+    spec = CohortSpec(name="ref", n_samples=300, seed=21, ancestry_proportions=(0.4, 0.3, 0.3))
+    simulate_cohort(universe, spec, tmp_path / "ref", chunk_variants=700)
+    cfg = {
+        "simulation": {"seed": 7, "n_variants": 2000, "chromosomes": ["1", "2"]},
+        "biobanks": [{"name": "tiny_a", "simulate": {"n_samples": 200, "seed": 5,
+                                                     "ancestry_proportions": [0.5, 0.3, 0.2]}}],
+        "scores": {"ancestry_reference": {
+            "genotypes": {"path": "ref/genotypes", "format": "bed"},
+            "populations": "ref/truth_samples.tsv.gz", "population_column": "population",
+            "n_pcs": 4, "n_pcs_population": 2}},
+    }  # fmt: skip
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/tiny_a/scores/scores_adjusted.tsv.gz"
+    proc = snakemake(target, "--cores", "2", "--configfile", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    adjusted = pd.read_csv(tmp_path / target, sep="\t")
+    truth = pd.read_csv(tmp_path / "results/simulated/tiny_a/truth_samples.tsv.gz", sep="\t")
+    both = adjusted.merge(truth[["IID", "population"]], on="IID")
+    assert len(both) == len(adjusted) and adjusted["most_similar_population"].notna().all()
+    assert (both["most_similar_population"] == both["population"]).mean() > 0.9
+    models = json.loads((tmp_path / "results/tiny_a/scores/ancestry_models.json").read_text())
+    assert {m["n_reference"] for m in models} == {300}
