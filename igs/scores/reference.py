@@ -43,6 +43,7 @@ import pandas as pd
 
 from igs.errors import InputFormatError, MatchRateError
 from igs.io.plink import GenotypeSet, iter_dosage_chunks, read_genotype_codes
+from igs.qc.decisions import thin_evenly
 from igs.qc.ld import LDPruner, standardize_codes
 from igs.qc.pca import fit_pca, match_loadings
 from igs.scores.ancestry import empirical_percentile
@@ -75,13 +76,20 @@ class ReferenceOptions:
     prune_window: int = 50
     prune_window_kb: int = 1000
     min_variants: int = 50
+    max_variants: int = 20000
+    chunk_variants: int = 4096
     seed: int = 42
 
     @classmethod
     def from_config(cls, block: dict[str, Any] | None) -> ReferenceOptions:
         """From ``scores.ancestry_reference`` (schema defaults filled; None: the defaults).
         The PCA and the random forest use the fixed seed 42."""
-        names = {f.name for f in fields(cls)} - {"seed", "prune_window", "prune_window_kb"}
+        names = {f.name for f in fields(cls)} - {
+            "seed",
+            "prune_window",
+            "prune_window_kb",
+            "chunk_variants",
+        }
         return cls(**{k: v for k, v in (block or {}).items() if k in names})
 
 
@@ -143,6 +151,12 @@ def variants_in(target: pd.DataFrame, reference: pd.DataFrame) -> np.ndarray:
     return found
 
 
+def _frequencies(g: np.ndarray) -> np.ndarray:
+    """a1 frequency of each column of int8 codes among called genotypes (0 if none called)."""
+    called = (g >= 0) & (g <= 2)
+    return np.where(called, g, 0).sum(axis=0) / (2.0 * np.maximum(called.sum(axis=0), 1))
+
+
 def hard_calls(
     gset: GenotypeSet, variant_index: np.ndarray, sample_index: np.ndarray
 ) -> np.ndarray:
@@ -178,12 +192,14 @@ def fit_reference_pca(
             f"{gset.prefix}: no autosomal variant of the reference panel is in the biobank's "
             "genotypes (chromosome, position and alleles); are both on the same genome build?"
         )
-    g = hard_calls(gset, shared, sample_index)
-    called = (g >= 0) & (g <= 2)
-    freq = np.where(called, g, 0).sum(axis=0) / (2.0 * np.maximum(called.sum(axis=0), 1))
-    common = np.minimum(freq, 1 - freq) >= max(options.min_maf, 1e-12)
-    cols = np.flatnonzero(common)
-    variants = gset.variants.iloc[shared[cols]]
+    # pass 1: reference frequencies, chunk by chunk; pass 2: LD thinning of the common ones
+    chunks = [
+        shared[i : i + options.chunk_variants]
+        for i in range(0, len(shared), options.chunk_variants)
+    ]
+    freq = np.concatenate([_frequencies(hard_calls(gset, c, sample_index)) for c in chunks])
+    common = shared[np.minimum(freq, 1 - freq) >= max(options.min_maf, 1e-12)]
+    variants = gset.variants.iloc[common]
     pruner = LDPruner(
         variants["pos"].to_numpy(),
         pd.factorize(variants["chrom"].astype(str))[0],
@@ -191,11 +207,16 @@ def fit_reference_pca(
         window_kb=options.prune_window_kb,
         r2=options.prune_r2,
     )
-    pruner.add(standardize_codes(g[:, cols]))
-    kept = cols[pruner.kept]
+    for i in range(0, len(common), options.chunk_variants):
+        pruner.add(
+            standardize_codes(
+                hard_calls(gset, common[i : i + options.chunk_variants], sample_index)
+            )
+        )
+    kept = thin_evenly(common[pruner.kept], options.max_variants)
     log.info(
-        "reference PCA: %d shared variants, %d with MAF >= %g, %d after LD thinning",
-        len(shared), len(cols), options.min_maf, len(kept),
+        "reference PCA: %d shared variants, %d with MAF >= %g, %d after LD thinning, %d used",
+        len(shared), len(common), options.min_maf, int(pruner.kept.sum()), len(kept),
     )  # fmt: skip
     if len(kept) < options.min_variants:
         raise MatchRateError(
@@ -203,9 +224,10 @@ def fit_reference_pca(
             f"reference PCA after the MAF filter and LD thinning (of {len(shared)} shared); "
             f"need at least {options.min_variants}."
         )
-    fit = fit_pca(np.asfortranarray(g[:, kept]), options.n_pcs, seed=options.seed)
+    g = hard_calls(gset, kept, sample_index)
+    fit = fit_pca(g, options.n_pcs, seed=options.seed)
     pc_cols = [f"PC{i}" for i in range(1, fit.loadings.shape[1] + 1)]
-    loadings = gset.variants.iloc[shared[kept]][["chrom", "id", "pos", "a1", "a2"]].copy()
+    loadings = gset.variants.iloc[kept][["chrom", "id", "pos", "a1", "a2"]].copy()
     loadings["chrom"] = loadings["chrom"].astype(str).str.removeprefix("chr")
     loadings["a1_freq"] = fit.a1_freq
     loadings[pc_cols] = fit.loadings
