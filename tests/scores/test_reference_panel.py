@@ -237,3 +237,21 @@ def test_simulated_populations_are_recognised(small_universe, small_cohort, tmp_
     truth = read_population_labels(tmp_path / "bb" / "truth_samples.tsv.gz", "population")
     agree = (predicted["most_similar_population"] == truth.reindex(predicted.index)).mean()
     assert agree > 0.95, agree
+
+
+@needs_1000g
+def test_projection_sums_over_chromosome_files(split_1000g, tmp_path):
+    """The biobank as one VCF per autosome (the workflow's {chrom} parts) lands where the same
+    people land from the pgen fileset: the projection is a sum over variants."""
+    from tests.scores.dosage_files import split_vcf_by_chromosome
+
+    d, _ = split_1000g
+    loadings = pd.read_csv(d / "ref_loadings.tsv.gz", sep="\t", dtype={"chrom": str})
+    parts = split_vcf_by_chromosome(VCF, tmp_path)
+    assert len(parts) > 10
+    by_part = project_parts([plink.open_genotypes(p, "vcf") for p in parts.values()], loadings)
+    whole = pd.read_csv(d / "projected.tsv", sep="\t", dtype={"IID": str}).set_index("IID")
+    cols = [c for c in whole.columns if c.startswith("PC")]
+    np.testing.assert_allclose(
+        by_part.set_index("IID").loc[whole.index, cols], whole[cols], atol=1e-6
+    )
