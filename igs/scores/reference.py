@@ -267,13 +267,9 @@ def project_parts(
         flip = cand["swapped"].to_numpy()
         row = 0
         for chunk, g in iter_dosage_chunks(gset, idx, chunk_variants=2048):
-            w, f, pp = (
-                weights[row : row + len(chunk)],
-                flip[row : row + len(chunk)],
-                p[row : row + len(chunk)],
-            )
-            g = np.where(f, 2 - g, g) - 2 * pp  # counted from the loadings' a1
-            scores += np.nan_to_num(g) @ w
+            sl = slice(row, row + len(chunk))
+            g = np.where(flip[sl], 2 - g, g) - 2 * p[sl]  # counted from the loadings' a1
+            scores += np.nan_to_num(g) @ weights[sl]
             row += len(chunk)
     rate = found / max(len(loadings), 1)
     if rate < min_overlap:
