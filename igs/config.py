@@ -223,10 +223,30 @@ def _check_values(cfg: dict[str, Any], source: str) -> None:
                 f"{source}: {key}: {cfg[key]!r} is a filesystem root or the home folder; igs writes "
                 "and replaces files under it. Give a folder of its own, e.g. results/."
             )
+    _check_reference(cfg["scores"].get("ancestry_reference"), source)
     for i, bb in enumerate(cfg["biobanks"]):
         url = bb.get("phenotypes", {}).get("omop_url")
         if url is not None:
             check_no_password(url, f"{source}: biobanks[{i}] ({bb['name']}).phenotypes.omop_url")
+
+
+def _check_reference(ref: dict[str, Any] | None, source: str) -> None:
+    """scores.ancestry_reference: its genotype files and population table exist."""
+    from igs.io.chroms import has_chrom_field
+
+    if ref is None:
+        return
+    g = ref["genotypes"]
+    if has_chrom_field(g["path"]):
+        raise ConfigError(
+            f"{source}: scores.ancestry_reference.genotypes.path: one file(set), without "
+            f"{{chrom}}; got {g['path']}."
+        )
+    files = [Path(g["path"] + suffix) for suffix in GENOTYPE_SUFFIXES[g["format"]]]
+    files += [Path(g["sample"])] if "sample" in g else []
+    for f in [*files, Path(ref["populations"])]:
+        if not f.is_file():
+            raise ConfigError(f"{source}: scores.ancestry_reference: file {f} not found.")
 
 
 def default_blocks(keys: tuple[str, ...]) -> dict[str, Any]:

@@ -44,6 +44,11 @@ def scores(results: Root, name: str, file: str) -> str:
     return f"{biobank(results, name)}/scores/{file}"
 
 
+def scores_reference(results: Root, name: str, file: str) -> str:
+    """A file of the biobank's comparison with the shared reference panel (scores.ancestry_reference)."""
+    return scores(results, name, f"reference/{file}")
+
+
 def scores_part(results: Root, name: str, part: str, file: str) -> str:
     """A file of one genotype part's scoring (a chromosome file, or ``all``), summed later."""
     return scores(results, name, f"parts/{part}/{file}")

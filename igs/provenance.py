@@ -83,6 +83,15 @@ def input_files(biobank: dict[str, Any], scoring_files: list[str]) -> list[str]:
     return files
 
 
+def reference_files(reference: dict[str, Any] | None) -> list[str]:
+    """The files of the shared reference panel (``scores.ancestry_reference``), if any."""
+    if not reference:
+        return []
+    g = reference["genotypes"]
+    files = [g["path"] + s for s in GENOTYPE_SUFFIXES[g["format"]]]
+    return [*files, *([g["sample"]] if "sample" in g else []), reference["populations"]]
+
+
 def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
     """The provenance record of one biobank's results (see the module docstring)."""
     import igs
@@ -92,6 +101,7 @@ def provenance(config: dict[str, Any], biobank_name: str) -> dict[str, Any]:
     bb = get_biobank(config, biobank_name)
     canonical = redact_urls(json.dumps(config, sort_keys=True, separators=(",", ":"), default=str))
     files = input_files(bb, scoring_files(config, biobank_name))
+    files += reference_files(config.get("scores", {}).get("ancestry_reference"))
     record: dict[str, Any] = {
         "provenance_version": PROVENANCE_VERSION,
         "biobank": biobank_name,

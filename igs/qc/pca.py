@@ -75,6 +75,21 @@ def project_pca(g: np.ndarray, fit: PCAFit) -> np.ndarray:
     return hwe_normalize(g, fit.a1_freq) @ fit.loadings
 
 
+def match_loadings(variants: pd.DataFrame, loadings: pd.DataFrame) -> pd.DataFrame:
+    """The loadings rows found in ``variants`` (chromosome, position and alleles in either
+    order), with ``target_index`` (row of ``variants``) and ``swapped`` (alleles the other way
+    round), in target order."""
+    key = ["chrom", "pos"]
+    target = variants.reset_index(drop=True)
+    ld = loadings.assign(chrom=loadings["chrom"].astype(str), load_row=np.arange(len(loadings)))
+    tv = target.assign(chrom=target["chrom"].astype(str), target_index=np.arange(len(target)))
+    cand = ld.merge(tv[[*key, "a1", "a2", "target_index"]], on=key, suffixes=("", "_t"))
+    same = (cand["a1"] == cand["a1_t"]) & (cand["a2"] == cand["a2_t"])
+    swapped = (cand["a1"] == cand["a2_t"]) & (cand["a2"] == cand["a1_t"])
+    cand = cand[same | swapped].assign(swapped=swapped[same | swapped])
+    return cand.drop_duplicates("load_row").sort_values("target_index")
+
+
 def project_samples(
     gset: GenotypeSet,
     loadings: pd.DataFrame,
@@ -90,15 +105,7 @@ def project_samples(
     are found.
     """
     pc_cols = [c for c in loadings.columns if c.startswith("PC")]
-    target = gset.variants.reset_index(drop=True)
-    key = ["chrom", "pos"]
-    ld = loadings.assign(chrom=loadings["chrom"].astype(str), load_row=np.arange(len(loadings)))
-    tv = target.assign(chrom=target["chrom"].astype(str), target_index=np.arange(len(target)))
-    cand = ld.merge(tv[[*key, "a1", "a2", "target_index"]], on=key, suffixes=("", "_t"))
-    same = (cand["a1"] == cand["a1_t"]) & (cand["a2"] == cand["a2_t"])
-    swapped = (cand["a1"] == cand["a2_t"]) & (cand["a2"] == cand["a1_t"])
-    cand = cand[same | swapped].assign(swapped=swapped[same | swapped])
-    cand = cand.drop_duplicates("load_row").sort_values("target_index")
+    cand = match_loadings(gset.variants, loadings)
     rate = len(cand) / max(len(loadings), 1)
     if rate < min_overlap:
         raise MatchRateError(

@@ -51,6 +51,11 @@ def scores() -> None:
 )
 @click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True,
               help="The engine that will compute the scores (hail lists VCF/BGEN variants its way).")  # fmt: skip
+@click.option("--reference", "reference_path",
+              help="A reference panel (scores.ancestry_reference): score only variants it also has.")  # fmt: skip
+@click.option("--reference-format", type=click.Choice(["bed", "pgen", "vcf", "bgen"]), default="bed",
+              show_default=True)  # fmt: skip
+@click.option("--reference-sample", type=IN_FILE, help="BGEN reference: its .sample file.")
 @out_option("--report", "match_report.tsv.gz to write.")
 @out_option(
     "--summary",
@@ -61,10 +66,12 @@ def scores() -> None:
 @click.argument("scoring_files", nargs=-1, required=True)
 def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | None, config_file: Path | None,
                  min_overlap: float | None, keep_ambiguous: bool, no_flips: bool, exclude_chromosomes: str,
-                 sample: Path | None, info_file: Path | None, engine: str, report: Path, summary: Path | None,
+                 sample: Path | None, info_file: Path | None, engine: str, reference_path: str | None,
+                 reference_format: str, reference_sample: Path | None, report: Path, summary: Path | None,
                  scoring_files: tuple[str, ...]) -> None:  # fmt: skip
     """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file
-    row. Variants below scores.min_info / scores.min_maf are not scored (never HWE)."""
+    row. Variants below scores.min_info / scores.min_maf, or not in --reference, are not scored
+    (never HWE)."""
     from igs.scores.run import ScoreFilters, match_files
 
     opts = _options(options_file, config_file, min_overlap=min_overlap, keep_ambiguous=keep_ambiguous,
@@ -78,7 +85,12 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
 
         gset = open_genotypes(prefix, fmt, sample=sample)  # type: ignore[arg-type]
         variants = gset.variants
-    filters = ScoreFilters(opts.min_info, opts.min_maf, gset, info_file)
+    ref_variants = None
+    if reference_path is not None:
+        from igs.scores.run import Fileset
+
+        ref_variants = Fileset(reference_path, reference_format, reference_sample).open().variants
+    filters = ScoreFilters(opts.min_info, opts.min_maf, gset, info_file, ref_variants)
     match_files(variants, list(scoring_files), genome_build, opts.match, report, summary, filters)
 
 
@@ -187,6 +199,54 @@ def scores_adjust(scores_path: Path, pcs: Path, sample_qc: Path | None, referenc
     """Adjust scores for genetic ancestry: Z-scores, mean and mean+variance PC regressions, percentiles."""
     from igs.scores.run import adjust_files
 
-    n_pcs = n_pcs if n_pcs is not None else _options(options_file, config_file).n_pcs
-    adjust_files(scores_path, pcs, out, models, n_pcs=n_pcs, sample_qc=sample_qc,
-                 reference_scores=reference_scores, reference_pcs=reference_pcs)  # fmt: skip
+    opts = _options(options_file, config_file)
+    adjust_files(scores_path, pcs, out, models, n_pcs=n_pcs if n_pcs is not None else opts.n_pcs,
+                 sample_qc=sample_qc, reference_scores=reference_scores, reference_pcs=reference_pcs,
+                 n_pcs_population=opts.reference.n_pcs_population)  # fmt: skip
+
+
+@scores.command("reference")
+@click.option("--reference", "reference_path", required=True,
+              help="The reference panel: fileset prefix (bed/pgen) or the VCF/BGEN file.")  # fmt: skip
+@click.option("--reference-format", type=click.Choice(["bed", "pgen", "vcf", "bgen"]), default="bed",
+              show_default=True)  # fmt: skip
+@click.option("--reference-sample", type=IN_FILE, help="BGEN reference: its .sample file.")
+@click.option("--populations", type=IN_FILE, required=True,
+              help="Population-label table of the reference (IID/sample column and the label column).")  # fmt: skip
+@click.option("--target", "targets", multiple=True, required=True,
+              help="The biobank's genotypes, once per part (chromosome file).")  # fmt: skip
+@click.option("--target-format", type=click.Choice(["bed", "pgen", "vcf", "bgen"]), default="bed",
+              show_default=True)  # fmt: skip
+@click.option("--target-sample", "target_samples", multiple=True, type=IN_FILE,
+              help="BGEN parts: each part's .sample file, in --target order.")  # fmt: skip
+@click.option("--report", type=IN_FILE, required=True,
+              help="The biobank's combined match_report.tsv.gz (`igs scores sum`).")  # fmt: skip
+@click.option("--genome-build", type=click.Choice(["GRCh37", "GRCh38"]), required=True,
+              help="Build of the biobank and the reference.")  # fmt: skip
+@options_options("scores", _BLOCKS)
+@out_option("--out-pcs", "The reference samples' IID, population and PCs (TSV).")
+@out_option("--out-loadings", "The reference PCA's loadings (as pca_loadings.tsv.gz).")
+@out_option("--out-scores", "The reference samples' scores (as scores.tsv.gz).")
+@out_option("--out-projected", "The biobank's people on the reference PCs (TSV).")
+@out_option("--out-summary", "JSON counts: samples, populations, variants, matched rows.")
+@click.argument("scoring_files", nargs=-1, required=True)
+def scores_reference(reference_path: str, reference_format: str, reference_sample: Path | None,
+                     populations: Path, targets: tuple[str, ...], target_format: str,
+                     target_samples: tuple[Path, ...], report: Path, genome_build: str,
+                     options_file: Path | None, config_file: Path | None, out_pcs: Path,
+                     out_loadings: Path, out_scores: Path, out_projected: Path, out_summary: Path,
+                     scoring_files: tuple[str, ...]) -> None:  # fmt: skip
+    """PCA of a labelled reference panel on the variants it shares with the biobank, the
+    biobank projected onto it, and the reference scored on the rows matched in both; then
+    `igs scores adjust --pcs PROJECTED --reference-pcs PCS --reference-scores SCORES`."""
+    from igs.scores.run import Fileset, ReferenceOutputs, reference_files
+
+    if target_samples and len(target_samples) != len(targets):
+        raise click.UsageError("give one --target-sample for each --target, or none.")
+    opts = _options(options_file, config_file)
+    samples = target_samples or (None,) * len(targets)
+    parts = [Fileset(t, target_format, s) for t, s in zip(targets, samples, strict=True)]
+    outputs = ReferenceOutputs(out_pcs, out_loadings, out_scores, out_projected, out_summary)
+    reference_files(Fileset(reference_path, reference_format, reference_sample), populations,
+                    parts, report, list(scoring_files), genome_build, outputs,
+                    match_options=opts.match, options=opts.reference)  # fmt: skip

@@ -67,11 +67,15 @@ def filter_matches(
     min_maf: float | None = None,
     a1_freq: pd.Series | None = None,
     info: pd.Series | None = None,
+    in_reference: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The report with matched rows failing a filter re-labelled, and a ``filter_reason`` column.
 
     ``info`` (by target index) defaults to ``variants["info"]`` when present; ``a1_freq`` is the
     a1 frequency by target index (from :func:`a1_frequencies`), needed when ``min_maf`` is set.
+    ``in_reference`` (bool by target index) marks the variants a reference panel also has
+    (``scores.ancestry_reference``); the others become ``not_in_reference``, as pgsc_calc scores
+    only variants in both when it compares with a reference.
     """
     report = report.copy()
     if "filter_reason" not in report.columns:
@@ -99,5 +103,12 @@ def filter_matches(
         low = matched & (maf < min_maf)
         report.loc[low, "match_status"] = "filtered_maf"
         report.loc[low, "filter_reason"] = [f"maf {v:.4g} < min_maf {min_maf:g}" for v in maf[low]]
+        matched &= ~low
+    if in_reference is not None:
+        absent = matched & ~in_reference[np.maximum(target, 0)]
+        report.loc[absent, "match_status"] = "not_in_reference"
+        report.loc[absent, "filter_reason"] = (
+            "not in the reference panel (scores.ancestry_reference)"
+        )
     report.loc[report["match_status"] != "matched", "match_type"] = None
     return report

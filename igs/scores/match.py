@@ -37,6 +37,7 @@ STATUSES = (
     "absent",
     "filtered_info",
     "filtered_maf",
+    "not_in_reference",
 )
 
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from igs.scores.match import MatchOptions
+from igs.scores.reference import ReferenceOptions
 
 
 @dataclass(frozen=True)
 class ScoresOptions:
     """How to match (``MatchOptions``), the scoring filters for imputed data, whether a score
-    below ``min_overlap`` stops the run, how many PCs adjust for ancestry, the Hail settings."""
+    below ``min_overlap`` stops the run, how many PCs adjust for ancestry, the Hail settings,
+    and the reference panel's options (``scores.ancestry_reference``; defaults when absent)."""
 
     match: MatchOptions
     n_pcs: int
@@ -20,6 +22,7 @@ class ScoresOptions:
     min_info: float = 0.0
     min_maf: float = 0.0
     strict: bool = False
+    reference: ReferenceOptions = dataclasses.field(default_factory=ReferenceOptions)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], **match: Any) -> ScoresOptions:
@@ -33,4 +36,5 @@ class ScoresOptions:
             min_info=s["min_info"],
             min_maf=s["min_maf"],
             strict=s["strict"],
+            reference=ReferenceOptions.from_config(s.get("ancestry_reference")),
         )

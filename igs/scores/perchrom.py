@@ -25,6 +25,7 @@ STATUS_RANK = (
     "duplicate",
     "filtered_info",
     "filtered_maf",
+    "not_in_reference",
     "excluded_ambiguous",
     "allele_mismatch",
     "absent",

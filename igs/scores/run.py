@@ -44,12 +44,14 @@ def target_variants(
 @dataclass(frozen=True)
 class ScoreFilters:
     """The scoring filters for imputed data (``scores.min_info``, ``scores.min_maf``) and where
-    their values come from: the INFO of ``variants`` (or an info file), frequencies from ``gset``."""
+    their values come from: the INFO of ``variants`` (or an info file), frequencies from ``gset``;
+    and the variants of a reference panel, outside which nothing is scored."""
 
     min_info: float = 0.0
     min_maf: float = 0.0
     gset: GenotypeSet | None = None
     info_file: PathLike | None = None
+    reference_variants: pd.DataFrame | None = None  # scores.ancestry_reference: score only these
 
 
 def match_files(
@@ -101,8 +103,13 @@ def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ig
     variant, in one streaming pass per score over the variants not yet seen)."""
     from igs.scores.filters import a1_frequencies, filter_matches, read_info_file
 
-    if not filters.min_info and not filters.min_maf:
+    if not filters.min_info and not filters.min_maf and filters.reference_variants is None:
         return lambda report: report
+    in_reference = None
+    if filters.reference_variants is not None:
+        from igs.scores.reference import variants_in
+
+        in_reference = variants_in(variants, filters.reference_variants)
     info = None
     if filters.min_info and filters.info_file is not None:
         by_id = read_info_file(filters.info_file)
@@ -125,7 +132,7 @@ def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ig
             a1_freq = pd.Series(freq)
         return filter_matches(
             report, variants, min_info=filters.min_info or None, min_maf=filters.min_maf or None,
-            a1_freq=a1_freq, info=info,
+            a1_freq=a1_freq, info=info, in_reference=in_reference,
         )  # fmt: skip
 
     return apply
@@ -236,6 +243,7 @@ def adjust_files(
     sample_qc: PathLike | None = None,
     reference_scores: PathLike | None = None,
     reference_pcs: PathLike | None = None,
+    n_pcs_population: int = 5,
 ) -> None:
     """Ancestry-adjusted scores (Z-scores, mean and mean+variance PC regressions, percentiles)
     and the fitted adjustment models as JSON.
@@ -245,6 +253,11 @@ def adjust_files(
     rows carry ``qc_pass`` and ``qc_fail`` (the QC step that removed the person, '' if none).
     Without PC columns in ``pcs`` and without a reference (``qc.source: none``) the adjustment
     is skipped: ``Z_raw`` and its percentile only, and the reason in the models file.
+
+    A ``reference_pcs`` table with a ``population`` column (``igs scores reference``) adds
+    the most similar reference population of each person (random forest on its first
+    ``n_pcs_population`` PCs), its probability, and the Z-score and percentile within that
+    population's reference scores (``REFERENCE_COLUMNS``).
     """
     from igs.scores.ancestry import adjust_scores, skip_adjustment
 
@@ -253,7 +266,7 @@ def adjust_files(
     read = lambda p: read_tsv(p, dtypes={"IID": "string"}) if p else None  # noqa: E731
     table, pc_table = read(scores), read(pcs)
     status = qc_status(read(sample_qc), table["IID"]) if sample_qc is not None else None
-    groups, ref_scores = None, read(reference_scores)
+    groups, ref_scores, ref_pc_table = None, read(reference_scores), read(reference_pcs)
     if status is not None:
         passed = status[status["qc_pass"]]
         groups = pd.Series(passed["ancestry_group"].to_numpy(), index=passed["IID"])
@@ -266,9 +279,14 @@ def adjust_files(
     else:
         adjusted, fits = adjust_scores(
             table, pc_table, n_pcs=n_pcs, reference_scores=ref_scores,
-            reference_pcs=read(reference_pcs), groups=groups,
+            reference_pcs=ref_pc_table, groups=groups,
         )  # fmt: skip
         record = [f.to_dict() for f in fits]
+        if ref_pc_table is not None and "population" in ref_pc_table.columns:
+            from igs.scores.reference import classify_populations, reference_population_columns
+
+            populations = classify_populations(ref_pc_table, pc_table, n_pcs=n_pcs_population)
+            adjusted = reference_population_columns(adjusted, populations, ref_scores, ref_pc_table)
     if status is not None:
         adjusted = adjusted.merge(
             status[["IID", *QC_STATUS_COLUMNS]], on="IID", how="left", validate="many_to_one"
@@ -297,3 +315,82 @@ def qc_status(sample_qc: pd.DataFrame, scored: pd.Series) -> pd.DataFrame:
     status["qc_fail"] = status["qc_fail"].fillna("not_in_qc")
     status["qc_pass"] = status["qc_fail"] == ""
     return status
+
+
+@dataclass(frozen=True)
+class Fileset:
+    """One genotype file(set): the prefix (or VCF/BGEN file), its format, a BGEN's .sample."""
+
+    path: str
+    format: str
+    sample: PathLike | None = None
+
+    def open(self) -> GenotypeSet:
+        from igs.io.plink import open_genotypes
+
+        return open_genotypes(self.path, self.format, sample=self.sample)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ReferenceOutputs:
+    """The files ``igs scores reference`` writes."""
+
+    pcs: PathLike  # reference IID, population, PC1..
+    loadings: PathLike  # as the QC's pca_loadings.tsv.gz
+    scores: PathLike  # reference scores (long, as scores.tsv.gz)
+    projected: PathLike  # the biobank's IID, PC1.. on the reference PCs
+    summary: PathLike  # JSON counts
+
+
+def reference_files(
+    reference: Fileset,
+    populations: PathLike,
+    targets: list[Fileset],
+    report: PathLike,
+    scoring_files: list[str],
+    genome_build: str,
+    outputs: ReferenceOutputs,
+    *,
+    match_options: MatchOptions,
+    options: Any,
+) -> None:
+    """Everything the biobank needs from a reference panel (``scores.ancestry_reference``):
+    the reference PCA on the variants shared with ``targets`` (the biobank's genotype parts),
+    the biobank projected onto it, and the reference scored on the rows of ``report`` (the
+    biobank's combined match report) that the reference also has. ``options`` is a
+    :class:`igs.scores.reference.ReferenceOptions`."""
+    from igs.scores.reference import (
+        fit_reference_pca,
+        project_parts,
+        read_population_labels,
+        score_reference,
+    )
+
+    labels = read_population_labels(populations, options.population_column)
+    ref = reference.open()
+    parts = [t.open() for t in targets]
+    pca = fit_reference_pca(ref, labels, [p.variants for p in parts], options)
+    projected = project_parts(parts, pca.loadings)
+    target_report = read_tsv(report, dtypes={"pgs_id": "string"})
+    ref_scores, counts = score_reference(
+        ref, scoring_files, target_report, genome_build, match_options
+    )
+    ref_scores = ref_scores[ref_scores["IID"].astype(str).isin(pca.pcs["IID"])]
+    summary = {
+        "reference": reference.path,
+        "populations": str(populations),
+        "population_column": options.population_column,
+        "n_reference_samples": len(pca.pcs),
+        "population_counts": pca.pcs["population"].value_counts().sort_index().to_dict(),
+        "n_shared_variants": pca.n_shared,
+        "n_pca_variants": len(pca.loadings),
+        "n_projected": len(projected),
+        "scores": counts,
+    }
+    tables = {outputs.pcs: pca.pcs, outputs.projected: projected,
+              outputs.loadings: pca.loadings, outputs.scores: ref_scores}  # fmt: skip
+    for path, table in tables.items():
+        with atomic_path(Path(path)) as tmp:
+            write_tsv(table, tmp, gzipped=str(path).endswith(".gz"))
+    with atomic_path(Path(outputs.summary)) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")

@@ -58,3 +58,23 @@ def test_provenance_of_a_biobank(small_cohort, small_scoring_files, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "p.json").read_text())["inputs"] == record["inputs"]
+
+
+def test_provenance_lists_the_reference_panel(small_cohort, tmp_path):
+    """scores.ancestry_reference: the reference genotypes and the label table are inputs too."""
+    import numpy as np
+
+    from tests.conftest import write_fileset
+
+    write_fileset(tmp_path / "ref", np.zeros((3, 4), dtype=np.int8))
+    (tmp_path / "labels.tsv").write_text("IID\tsuper_pop\ns0\tEUR\n")
+    cfg = {
+        "biobanks": [{"name": "x", "genotypes": {"path": str(small_cohort / "genotypes"), "format": "bed"}}],
+        "scores": {"ancestry_reference": {"genotypes": {"path": str(tmp_path / "ref"), "format": "bed"},
+                                          "populations": str(tmp_path / "labels.tsv")}},
+    }  # fmt: skip
+    inputs = provenance(resolve_config(cfg), "x")["inputs"]
+    expected = [str(tmp_path / f"ref.{s}") for s in ("bed", "bim", "fam")]
+    assert list(inputs)[-4:] == [*expected, str(tmp_path / "labels.tsv")]
+    digest = hashlib.sha256((tmp_path / "labels.tsv").read_bytes()).hexdigest()
+    assert inputs[str(tmp_path / "labels.tsv")] == digest

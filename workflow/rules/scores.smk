@@ -16,12 +16,53 @@ def info_file(wc):
     return [f] if f else []
 
 
+# scores.ancestry_reference: only variants the shared reference panel also has are scored; its
+# PCA on the variants it shares with the biobank, the biobank projected onto it, the reference
+# scored on the same matched rows; the adjustment is then fitted on the reference (README
+# "Ancestry against a reference panel").
+REFERENCE = RESOLVED["scores"].get("ancestry_reference")
+
+
+def reference_outputs(biobank):
+    names = {"pcs": "pcs.tsv", "loadings": "pca_loadings.tsv.gz", "scores": "scores.tsv.gz",
+             "projected": "projected_pcs.tsv", "summary": "summary.json"}  # fmt: skip
+    return {k: P.scores_reference(RESULTS, biobank, f) for k, f in names.items()}
+
+
+def reference_inputs(wc):
+    """The reference panel's files (none without scores.ancestry_reference: no job asks then)."""
+    if not REFERENCE:
+        return {}
+    g = REFERENCE["genotypes"]
+    files = [g["path"] + s for s in igs.config.GENOTYPE_SUFFIXES[g["format"]]]
+    return {"reference": files + ([g["sample"]] if "sample" in g else []),
+            "populations": REFERENCE["populations"]}  # fmt: skip
+
+
+def reference_args(wc):
+    g = REFERENCE["genotypes"]
+    sample = f" --reference-sample {shlex.quote(g['sample'])}" if "sample" in g else ""
+    return f"--reference {shlex.quote(g['path'])} --reference-format {g['format']}" + sample
+
+
+def target_args(wc):
+    """--target (and --target-sample) for every genotype part, and their format (quoted)."""
+    g = BIOBANKS[wc.biobank]["genotypes"]
+    args = [f"--target-format {shlex.quote(g['format'])}"]
+    for part, path in PARTS[wc.biobank].items():
+        args.append(f"--target {shlex.quote(path)}")
+        sample = igs.config.part_file(g.get("sample"), part)
+        args += [f"--target-sample {shlex.quote(sample)}"] if sample else []
+    return " ".join(args)
+
+
 rule scores_match:
     input:
         genotypes=lambda wc: genotype_files(wc.biobank, wc.chrom),
         info=info_file,
         scoring_files=lambda wc: SCORING_FILES[wc.biobank],
         options=options("scores"),
+        reference=lambda wc: reference_inputs(wc).get("reference", []),
     output:
         report=P.scores_part(RESULTS, "{biobank}", "{chrom}", "match_report.tsv.gz"),
     log:
@@ -32,14 +73,15 @@ rule scores_match:
         info=lambda wc, input: f"--info-file {shlex.quote(input.info[0])}" if input.info else "",
         build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
+        reference=lambda wc: reference_args(wc) if REFERENCE else "",
     threads: rule_threads("scores_match")
     resources:
         mem_mb=rule_mem_mb("scores_match"),
         runtime=rule_runtime("scores_match"),
     shell:
         "igs scores match --genotypes {params.path:q} {params.args} {params.info} --engine {params.engine:q} "
-        "--genome-build {params.build:q} --options {input.options:q} --report {output.report:q} "
-        "{input.scoring_files:q} 2> {log:q}"
+        "--genome-build {params.build:q} --options {input.options:q} {params.reference} "
+        "--report {output.report:q} {input.scoring_files:q} 2> {log:q}"
 
 
 rule scores_compute:
@@ -92,21 +134,69 @@ rule scores_sum:
         "--report {output.report:q} --summary {output.summary:q} --out {output.scores:q} 2> {log:q}"
 
 
+rule scores_reference:
+    input:
+        unpack(reference_inputs),
+        genotypes=lambda wc: genotype_files(wc.biobank),
+        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
+        scoring_files=lambda wc: SCORING_FILES[wc.biobank],
+        options=options("scores"),
+    output:
+        **reference_outputs("{biobank}"),
+    log:
+        f"{LOGS}/{{biobank}}/scores/reference.log",
+    params:
+        reference=reference_args,
+        targets=target_args,
+        build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
+    threads: rule_threads("scores_reference")
+    resources:
+        mem_mb=rule_mem_mb("scores_reference"),
+        runtime=rule_runtime("scores_reference"),
+    shell:
+        "igs scores reference {params.reference} --populations {input.populations:q} {params.targets} "
+        "--report {input.report:q} --genome-build {params.build:q} --options {input.options:q} "
+        "--out-pcs {output.pcs:q} --out-loadings {output.loadings:q} --out-scores {output.scores:q} "
+        "--out-projected {output.projected:q} --out-summary {output.summary:q} "
+        "{input.scoring_files:q} 2> {log:q}"
+
+
+def adjust_inputs(wc):
+    """The scores, the PCs (the biobank's own, or projected onto the reference panel's), QC
+    status, options and, with scores.ancestry_reference, the reference's PCs and scores."""
+    files = {
+        "scores": P.scores(RESULTS, wc.biobank, "scores.tsv.gz"),
+        "pcs": P.qc(RESULTS, wc.biobank, "pcs.tsv"),
+        "sample_qc": P.qc(RESULTS, wc.biobank, "sample_qc.tsv.gz"),
+        "options": P.stage_options(RESULTS, wc.biobank, "scores"),
+    }
+    if REFERENCE:
+        ref = reference_outputs(wc.biobank)
+        files.update(pcs=ref["projected"], reference_pcs=ref["pcs"], reference_scores=ref["scores"])
+    return files
+
+
+def reference_adjust_args(wc, input):
+    if not REFERENCE:
+        return ""
+    return (f"--reference-pcs {shlex.quote(input.reference_pcs)} "
+            f"--reference-scores {shlex.quote(input.reference_scores)}")  # fmt: skip
+
+
 rule scores_adjust:
     input:
-        scores=P.scores(RESULTS, "{biobank}", "scores.tsv.gz"),
-        pcs=P.qc(RESULTS, "{biobank}", "pcs.tsv"),
-        sample_qc=P.qc(RESULTS, "{biobank}", "sample_qc.tsv.gz"),
-        options=options("scores"),
+        unpack(adjust_inputs),
     output:
         adjusted=P.scores(RESULTS, "{biobank}", "scores_adjusted.tsv.gz"),
         models=P.scores(RESULTS, "{biobank}", "ancestry_models.json"),
     log:
         f"{LOGS}/{{biobank}}/scores/adjust.log",
+    params:
+        reference=reference_adjust_args,
     threads: rule_threads("scores_adjust")
     resources:
         mem_mb=rule_mem_mb("scores_adjust"),
         runtime=rule_runtime("scores_adjust"),
     shell:
         "igs scores adjust --scores {input.scores:q} --pcs {input.pcs:q} --sample-qc {input.sample_qc:q} "
-        "--options {input.options:q} --out {output.adjusted:q} --models {output.models:q} 2> {log:q}"
+        "{params.reference} --options {input.options:q} --out {output.adjusted:q} --models {output.models:q} 2> {log:q}"
