@@ -84,8 +84,9 @@ def risk_category(
 
 def ancestry_outlier(pcs: np.ndarray, reference: np.ndarray, quantile: float = 0.999) -> np.ndarray:
     """Squared Mahalanobis distance to the reference PCs beyond the chi-square quantile."""
+    pcs, reference = np.atleast_2d(pcs.T).T, np.atleast_2d(reference.T).T  # one PC: a column
     mu = reference.mean(axis=0)
-    inv = np.linalg.pinv(np.cov(reference, rowvar=False))
+    inv = np.linalg.pinv(np.atleast_2d(np.cov(reference, rowvar=False)))
     d = pcs - mu
     d2 = np.einsum("ij,jk,ik->i", d, inv, d)
     return d2 > stats.chi2.ppf(quantile, pcs.shape[1])

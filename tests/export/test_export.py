@@ -24,6 +24,9 @@ def test_ancestry_outlier_flags_only_distant_people():
     people = np.vstack([ref[:100], [[8.0, 0, 0, 0]]])
     flags = ancestry_outlier(people, ref)
     assert flags[-1] and flags[:100].sum() <= 1
+    # one PC: the squared z-score against the chi-square(1) quantile (3.29^2 at 0.999)
+    one = ancestry_outlier(np.array([[0.0], [3.2], [3.4]]), np.array([[-1.0], [1.0]] * 500))
+    assert one.tolist() == [False, False, True]
 
 
 def test_risk_interval_brackets_the_risk_and_narrows_with_data():
