@@ -29,9 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from igs.io.plink import X_CHROMS, GenotypeSet, iter_bed_rows, iter_dosage_chunks
-from igs.scores import kernels
-from igs.scores.kernels import A1_COUNT_OF_CODE
+from igs.io.plink import X_CHROMS, GenotypeSet, iter_bed_rows, iter_dosage_rows
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +170,8 @@ def imputation_dosage(a1_alleles: np.ndarray, observed_alleles: np.ndarray) -> n
 def _score_packed(
     gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums
 ) -> None:
+    from igs.scores import kernels  # numba: imported only when a .bed is scored
+
     n, s = totals.sums.shape
     acc = np.zeros((n, 2 * s if dosage_sums else s))
     present = weights.present.astype(np.int64)
@@ -214,6 +214,8 @@ def _code_table(
 ) -> np.ndarray:
     """Per variant and 2-bit code: each score's weighted dosage (V, 4, S), followed by its
     called dosage when ``dosage_sums`` (V, 4, 2S)."""
+    from igs.scores.kernels import A1_COUNT_OF_CODE
+
     a1 = np.broadcast_to(A1_COUNT_OF_CODE.astype(np.float64), (len(r), 4)).copy()
     a1[:, 1] = a1_mean if mean_impute else 0.0
     swapped, model = w.swapped[r][:, None, :], w.model[r][:, None, :]
@@ -233,12 +235,89 @@ def _score_dosages(
     # float chunks are 8 bytes per call: keep them near 64 MB whatever the sample count
     chunk = max(64, min(chunk_variants, (8 << 20) // max(gset.n_samples, 1)))
     done = 0
-    for rows, g in iter_dosage_chunks(gset, weights.variant_index, chunk_variants=chunk):
+    for rows, d in iter_dosage_rows(gset, weights.variant_index, chunk_variants=chunk):
         r = np.arange(done, done + len(rows))
         done += len(rows)
-        a1_mean = _dosage_imputation(g, is_x[r], is_male)
-        _accumulate(g, a1_mean, weights, r, mean_impute, totals, dosage_sums)
+        if (weights.model[r] == 0).all():
+            _accumulate_additive(d, is_x[r], is_male, weights, r, mean_impute, totals, dosage_sums)
+        else:
+            g = d.T
+            a1_mean = _dosage_imputation(g, is_x[r], is_male)
+            _accumulate(g, a1_mean, weights, r, mean_impute, totals, dosage_sums)
         log.info("scored %d of %d variants", done, len(weights.variant_index))
+
+
+def _accumulate_additive(
+    d: np.ndarray,
+    is_x: np.ndarray,
+    is_male: np.ndarray,
+    w: ScoreWeights,
+    rows: np.ndarray,
+    mean_impute: bool,
+    totals: Totals,
+    dosage_sums: bool,
+) -> None:
+    """Add one chunk of float dosages (variants x samples, NaN missing; missing calls are set
+    to 0 in place) for additive scores: one matrix product, then a correction built from the
+    missing calls only (rows without any cost nothing more).
+
+    Effect dosage = ``sign * a1 + const`` per variant and score (``2 - a1`` when swapped), so
+    a missing call scored as a1 = 0 added ``w * const``; it should add ``w * (const + sign *
+    mean)`` with mean imputation, nothing without, and nothing to the called-dosage sums.
+    """
+    row_sums = d.sum(axis=1)  # NaN exactly on the variants with a missing call
+    holes = np.flatnonzero(np.isnan(row_sums))
+    present = w.present[rows].astype(np.float64)
+    sign = np.where(w.swapped[rows], -1.0, 1.0) * present
+    const = np.where(w.swapped[rows], 2.0, 0.0) * present
+    weight = w.weight[rows]
+    if len(holes):
+        sub = d[holes]
+        missing = np.isnan(sub)
+        sub[missing] = 0.0
+        d[holes] = sub
+        row_sums[holes] = sub.sum(axis=1)
+    a1_mean = _row_imputation(d, row_sums, holes, missing if len(holes) else None, is_x, is_male)
+    totals.sums += d.T @ (sign * weight) + (const * weight).sum(axis=0)
+    if dosage_sums:
+        totals.dosages += d.T @ sign + const.sum(axis=0)
+    if not len(holes):
+        return
+    m = missing.T.astype(np.float64)  # samples x variants with a missing call
+    totals.missing += np.rint(m @ present[holes]).astype(np.int64)
+    if mean_impute:
+        fix = sign[holes] * a1_mean[holes][:, None] * weight[holes]
+    else:
+        fix = -const[holes] * weight[holes]
+    totals.sums += m @ fix
+    if dosage_sums:
+        totals.dosages -= m @ const[holes]
+
+
+def _row_imputation(
+    d: np.ndarray,
+    row_sums: np.ndarray,
+    holes: np.ndarray,
+    missing: np.ndarray | None,
+    is_x: np.ndarray,
+    is_male: np.ndarray,
+) -> np.ndarray:
+    """Mean A1 dosage per row of ``d`` (missing calls already 0, ``missing`` their mask on the
+    ``holes`` rows); on chrX a male is one allele, half his dosage (:func:`_dosage_imputation`)."""
+    a1 = row_sums.copy()
+    alleles = np.full(len(d), 2.0 * d.shape[1])
+    if len(holes):
+        alleles[holes] -= 2.0 * missing.sum(axis=1)
+    if is_x.any():
+        x = np.flatnonzero(is_x)
+        a1[x] -= d[np.ix_(x, np.flatnonzero(is_male))].sum(axis=1) / 2
+        called_males = np.full(len(x), float(is_male.sum()))
+        if len(holes):
+            x_holes = np.isin(holes, x)
+            pos = np.searchsorted(x, holes[x_holes])
+            called_males[pos] -= missing[x_holes][:, is_male].sum(axis=1)
+        alleles[x] -= called_males
+    return imputation_dosage(a1, alleles)
 
 
 def _dosage_imputation(g: np.ndarray, is_x: np.ndarray, is_male: np.ndarray) -> np.ndarray:
