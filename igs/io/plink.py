@@ -298,12 +298,8 @@ def iter_dosage_rows(
                 reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, buf, allele_idx=1)
             else:
                 reader.read_dosages_list(idx.astype(np.uint32), buf, allele_idx=1)
-            # pgenlib writes -9 for a missing call; only rows holding one are rewritten
-            rows = np.flatnonzero(buf.min(axis=1) < 0)
-            if len(rows):
-                sub = buf[rows]
-                sub[sub == MISSING_INT8] = np.nan
-                buf[rows] = sub
+            # pgenlib writes -9 for a missing call (dosages are never negative)
+            buf[np.nonzero(buf < 0)] = np.nan
             yield idx, buf
 
 

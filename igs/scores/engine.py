@@ -258,65 +258,56 @@ def _accumulate_additive(
     dosage_sums: bool,
 ) -> None:
     """Add one chunk of float dosages (variants x samples, NaN missing; missing calls are set
-    to 0 in place) for additive scores: one matrix product, then a correction built from the
-    missing calls only (rows without any cost nothing more).
+    to 0 in place) for additive scores: one matrix product, then a correction added call by
+    call for the missing calls only.
 
     Effect dosage = ``sign * a1 + const`` per variant and score (``2 - a1`` when swapped), so
     a missing call scored as a1 = 0 added ``w * const``; it should add ``w * (const + sign *
     mean)`` with mean imputation, nothing without, and nothing to the called-dosage sums.
     """
     row_sums = d.sum(axis=1)  # NaN exactly on the variants with a missing call
-    holes = np.flatnonzero(np.isnan(row_sums))
     present = w.present[rows].astype(np.float64)
     sign = np.where(w.swapped[rows], -1.0, 1.0) * present
     const = np.where(w.swapped[rows], 2.0, 0.0) * present
     weight = w.weight[rows]
-    if len(holes):
-        sub = d[holes]
-        missing = np.isnan(sub)
-        sub[missing] = 0.0
-        d[holes] = sub
-        row_sums[holes] = sub.sum(axis=1)
-    a1_mean = _row_imputation(d, row_sums, holes, missing if len(holes) else None, is_x, is_male)
+    v = i = np.zeros(0, dtype=np.intp)  # the missing calls: variant (row) and sample
+    if np.isnan(row_sums).any():
+        v, i = np.nonzero(np.isnan(d))
+        d[v, i] = 0.0
+        holes = np.unique(v)
+        row_sums[holes] = d[holes].sum(axis=1)
+    a1_mean = _row_imputation(d, row_sums, v, i, is_x, is_male)
     totals.sums += d.T @ (sign * weight) + (const * weight).sum(axis=0)
     if dosage_sums:
         totals.dosages += d.T @ sign + const.sum(axis=0)
-    if not len(holes):
+    if not len(v):
         return
-    m = missing.T.astype(np.float64)  # samples x variants with a missing call
-    totals.missing += np.rint(m @ present[holes]).astype(np.int64)
-    if mean_impute:
-        fix = sign[holes] * a1_mean[holes][:, None] * weight[holes]
-    else:
-        fix = -const[holes] * weight[holes]
-    totals.sums += m @ fix
-    if dosage_sums:
-        totals.dosages -= m @ const[holes]
+    n = d.shape[1]
+    fix = sign * a1_mean[:, None] * weight if mean_impute else -const * weight
+    for j in range(weight.shape[1]):
+        totals.missing[:, j] += np.bincount(i, weights=present[v, j], minlength=n).astype(np.int64)
+        totals.sums[:, j] += np.bincount(i, weights=fix[v, j], minlength=n)
+        if dosage_sums:
+            totals.dosages[:, j] -= np.bincount(i, weights=const[v, j], minlength=n)
 
 
 def _row_imputation(
     d: np.ndarray,
     row_sums: np.ndarray,
-    holes: np.ndarray,
-    missing: np.ndarray | None,
+    v: np.ndarray,
+    i: np.ndarray,
     is_x: np.ndarray,
     is_male: np.ndarray,
 ) -> np.ndarray:
-    """Mean A1 dosage per row of ``d`` (missing calls already 0, ``missing`` their mask on the
-    ``holes`` rows); on chrX a male is one allele, half his dosage (:func:`_dosage_imputation`)."""
+    """Mean A1 dosage per row of ``d`` (its missing calls at ``(v, i)``, already 0); on chrX a
+    male is one allele, half his dosage (as :func:`_dosage_imputation`)."""
+    k, n = d.shape
     a1 = row_sums.copy()
-    alleles = np.full(len(d), 2.0 * d.shape[1])
-    if len(holes):
-        alleles[holes] -= 2.0 * missing.sum(axis=1)
+    alleles = 2.0 * (n - np.bincount(v, minlength=k))
     if is_x.any():
         x = np.flatnonzero(is_x)
         a1[x] -= d[np.ix_(x, np.flatnonzero(is_male))].sum(axis=1) / 2
-        called_males = np.full(len(x), float(is_male.sum()))
-        if len(holes):
-            x_holes = np.isin(holes, x)
-            pos = np.searchsorted(x, holes[x_holes])
-            called_males[pos] -= missing[x_holes][:, is_male].sum(axis=1)
-        alleles[x] -= called_males
+        alleles[x] -= is_male.sum() - np.bincount(v[is_male[i]], minlength=k)[x]
     return imputation_dosage(a1, alleles)
 
 
