@@ -129,7 +129,9 @@ def match_variants(
     if not options.keep_ambiguous:
         # located but strand-ambiguous: excluded whether or not the alleles line up (as pgsc_calc counts)
         status = np.where((status != "absent") & ambiguous, "excluded_ambiguous", status)
-    t_index = pd.array(np.where(has, target_index[chosen], 0), dtype="Int64")
+    t_values = np.zeros(n, dtype=np.int64)
+    t_values[has] = target_index[chosen[has]]
+    t_index = pd.array(t_values, dtype="Int64")
     t_index[~has] = pd.NA
     dup = (status == "matched") & pd.Series(t_index).duplicated(keep="first").to_numpy() & has
     status = np.where(dup, "duplicate", status).astype(object)
