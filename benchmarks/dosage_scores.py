@@ -25,6 +25,7 @@ from igs.io.chroms import expand_chrom_paths, has_chrom_field
 from igs.io.plink import AUTOSOMES
 from igs.scores import MatchOptions, compute_scores, match_variants, read_scoring_file
 from igs.scores.engine import score_weights
+from igs.scores.match import prepare_target
 from igs.scores.perchrom import concat_variants, report_for_part, sum_score_tables
 
 
@@ -90,7 +91,8 @@ def score(path: str, fmt: str, scoring_files: list[Path], out: Path) -> None:
     variants, offsets = concat_variants({c: g.variants for c, g in parts.items()})
     sizes = {c: g.n_variants for c, g in parts.items()}
     options = MatchOptions(keep_ambiguous=True)
-    reports = [match_variants(s, variants, options) for s in scores]
+    prepared = prepare_target(variants, options)  # once for every score, as `igs scores match`
+    reports = [match_variants(s, variants, options, prepared) for s in scores]
     tables = []
     for c, g in parts.items():
         sub = [report_for_part(r, offsets, sizes, c) for r in reports]
