@@ -25,7 +25,7 @@ import pandas as pd
 
 from igs import columns as C
 from igs.errors import MatchRateError
-from igs.scores.scorefile import ScoringFile, normalise_chroms
+from igs.scores.scorefile import ScoringFile, normalise_chroms, upper_alleles
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 MATCH_PRIORITY = {"exact": 0, "swapped": 0, "flipped": 1, "flipped_swapped": 1}
@@ -69,8 +69,8 @@ def prepare_target(target: pd.DataFrame, options: MatchOptions = MatchOptions())
             "t_chrom": chrom[order],
             "t_pos": pos[order],
             "t_id": target["id"].to_numpy()[order],
-            "a1": target["a1"].str.upper().to_numpy()[order],
-            "a2": target["a2"].str.upper().to_numpy()[order],
+            "a1": upper_alleles(target["a1"]).to_numpy()[order],
+            "a2": upper_alleles(target["a2"]).to_numpy()[order],
             "t_key": key[order],
         }
     )

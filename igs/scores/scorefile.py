@@ -96,8 +96,8 @@ def read_scoring_file(path: str | os.PathLike[str]) -> ScoringFile:
             C.RSID: _rsid(df),
             C.CHR_NAME: normalise_chroms(df[chrom_col]) if has_pos else "",
             C.CHR_POSITION: _to_number(df[pos_col]).astype("Int64") if has_pos else pd.NA,
-            C.EFFECT_ALLELE: df[C.EFFECT_ALLELE].str.upper(),
-            C.OTHER_ALLELE: other.str.upper(),
+            C.EFFECT_ALLELE: upper_alleles(df[C.EFFECT_ALLELE]),
+            C.OTHER_ALLELE: upper_alleles(other),
             C.EFFECT_WEIGHT: weight.astype(float),
             "is_dominant": _flag(df, "is_dominant"),
             "is_recessive": _flag(df, "is_recessive"),
@@ -129,6 +129,14 @@ def normalise_chroms(chroms: pd.Series) -> pd.Series:
     return pd.Series(
         mapped[codes] if len(names) else np.array([], dtype=object), index=chroms.index
     )
+
+
+def upper_alleles(alleles: pd.Series) -> pd.Series:
+    """``alleles.str.upper()``, computed once per distinct allele (a column of millions of
+    alleles holds a handful of distinct ones)."""
+    codes, names = pd.factorize(alleles.astype(object))
+    upper = np.array([str(a).upper() for a in names] + [np.nan], dtype=object)
+    return pd.Series(upper[codes], index=alleles.index)
 
 
 def _normalise_build(build: str | None) -> str | None:
