@@ -299,7 +299,7 @@ def iter_dosage_rows(
             else:
                 reader.read_dosages_list(idx.astype(np.uint32), buf, allele_idx=1)
             # pgenlib writes -9 for a missing call (dosages are never negative)
-            buf[np.nonzero(buf < 0)] = np.nan
+            buf.reshape(-1)[np.flatnonzero(buf < 0)] = np.nan
             yield idx, buf
 
 

@@ -272,9 +272,11 @@ def _accumulate_additive(
     weight = w.weight[rows]
     v = i = np.zeros(0, dtype=np.intp)  # the missing calls: variant (row) and sample
     if np.isnan(row_sums).any():
-        v, i = np.nonzero(np.isnan(d))
-        d[v, i] = 0.0
-        holes = np.unique(v)
+        d = np.ascontiguousarray(d)  # a view of the chunk (pgen) or a copy (VCF, BGEN: F order)
+        flat = np.flatnonzero(np.isnan(d))  # row-major: v sorted
+        v, i = np.divmod(flat, d.shape[1])
+        d.reshape(-1)[flat] = 0.0
+        holes = v[np.r_[True, v[1:] != v[:-1]]]
         row_sums[holes] = d[holes].sum(axis=1)
     a1_mean = _row_imputation(d, row_sums, v, i, is_x, is_male)
     totals.sums += d.T @ (sign * weight) + (const * weight).sum(axis=0)
