@@ -76,9 +76,10 @@ def score_weights(reports: list[pd.DataFrame], n_target_variants: int) -> ScoreW
     """Build the weight matrices from match reports (one per score)."""
     pgs_ids = tuple(r["pgs_id"].iloc[0] for r in reports)
     matched = [r[r["match_status"] == "matched"] for r in reports]
-    used = np.unique(
-        np.concatenate([m["target_index"].to_numpy(dtype=np.int64) for m in matched] or [[]])
-    )
+    is_used = np.zeros(n_target_variants, dtype=bool)  # a mask, not np.unique: no sort
+    for m in matched:
+        is_used[m["target_index"].to_numpy(dtype=np.int64)] = True
+    used = np.flatnonzero(is_used)
     pos = np.full(n_target_variants, -1)
     pos[used] = np.arange(len(used))
     shape = (len(used), len(pgs_ids))
@@ -276,8 +277,7 @@ def _accumulate_additive(
         flat = np.flatnonzero(np.isnan(d))  # row-major: v sorted
         v, i = np.divmod(flat, d.shape[1])
         d.reshape(-1)[flat] = 0.0
-        holes = v[np.r_[True, v[1:] != v[:-1]]]
-        row_sums[holes] = d[holes].sum(axis=1)
+        row_sums = d.sum(axis=1)  # again, missing calls now 0 (cheaper than copying rows)
     a1_mean = _row_imputation(d, row_sums, v, i, is_x, is_male)
     totals.sums += d.T @ (sign * weight) + (const * weight).sum(axis=0)
     if dosage_sums:
