@@ -16,7 +16,9 @@ _MEASURE = (
     "import resource, subprocess, sys\n"
     "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
     "sys.stderr.write(rc.stderr.decode()[-2000:] if rc.returncode else '')\n"
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(ru.ru_utime + ru.ru_stime)\n"
+    "print(ru.ru_maxrss)\n"
     "sys.exit(rc.returncode)\n"
 )
 
@@ -25,6 +27,7 @@ _MEASURE = (
 class Measured:
     wall_s: float
     peak_mb: float
+    cpu_s: float = 0.0  # user + system CPU time: what a loaded machine changes least
 
 
 def measure(cmd: list[str], cwd: Path | None = None) -> Measured:
@@ -36,13 +39,16 @@ def measure(cmd: list[str], cwd: Path | None = None) -> Measured:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
-    return Measured(wall, int(proc.stdout.strip().splitlines()[-1]) / 1024)
+    cpu, peak = proc.stdout.strip().splitlines()[-2:]
+    return Measured(wall, int(peak) / 1024, float(cpu))
 
 
 def measure_all(cmds: list[list[str]], cwd: Path | None = None) -> Measured:
     """Summed wall time and the largest peak memory of a sequence of commands."""
     runs = [measure(c, cwd) for c in cmds]
-    return Measured(sum(r.wall_s for r in runs), max(r.peak_mb for r in runs))
+    return Measured(
+        sum(r.wall_s for r in runs), max(r.peak_mb for r in runs), sum(r.cpu_s for r in runs)
+    )
 
 
 def simulated_cohort(out: Path, n_samples: int, n_variants: int, seed: int = 7) -> Path:

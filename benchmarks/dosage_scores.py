@@ -24,7 +24,8 @@ from igs.io import plink
 from igs.io.chroms import expand_chrom_paths, has_chrom_field
 from igs.io.plink import AUTOSOMES
 from igs.scores import MatchOptions, compute_scores, match_variants, read_scoring_file
-from igs.scores.engine import score_weights
+from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING, score_weights
+from igs.scores.match import prepare_target
 from igs.scores.perchrom import concat_variants, report_for_part, sum_score_tables
 
 
@@ -84,13 +85,19 @@ def _dosage_paths(out: Path) -> dict[str, Path]:
 
 def score(path: str, fmt: str, scoring_files: list[Path], out: Path) -> None:
     """Match and score (per chromosome when ``path`` has ``{chrom}``), mean imputation."""
-    scores = [read_scoring_file(p) for p in scoring_files]
     files = expand_chrom_paths(path, fmt) if has_chrom_field(path) else {"all": Path(path)}
     parts = {c: plink.open_genotypes(p, fmt) for c, p in files.items()}
     variants, offsets = concat_variants({c: g.variants for c, g in parts.items()})
     sizes = {c: g.n_variants for c, g in parts.items()}
     options = MatchOptions(keep_ambiguous=True)
-    reports = [match_variants(s, variants, options) for s in scores]
+    prepared = prepare_target(variants, options)  # once for every score, as `igs scores match`
+    # only what scoring reads, as `igs scores compute` reads the written report
+    reports = [
+        r.loc[r["match_status"] == "matched", list(REPORT_COLUMNS_FOR_SCORING)]
+        for r in (
+            match_variants(read_scoring_file(p), variants, options, prepared) for p in scoring_files
+        )  # one scoring file in memory at a time
+    ]
     tables = []
     for c, g in parts.items():
         sub = [report_for_part(r, offsets, sizes, c) for r in reports]

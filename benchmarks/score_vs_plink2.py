@@ -89,12 +89,27 @@ def compare_sums(igs_scores: Path, plink_sscore: Path) -> float:
     return float(max(diffs))
 
 
+def median_run(runs: list[Measured]) -> Measured:
+    """The median wall time of repeated runs and the largest peak memory."""
+    return Measured(
+        float(np.median([r.wall_s for r in runs])),
+        max(r.peak_mb for r in runs),
+        float(np.median([r.cpu_s for r in runs])),
+    )
+
+
 def dosage_options(parser) -> None:
     parser.add_argument(
         "--dosages", action="store_true", help="Score imputed dosages (pgen, VCF DS)."
     )
     parser.add_argument(
         "--per-chrom", action="store_true", help="With --dosages: also per-chromosome files."
+    )
+    parser.add_argument(
+        "--inputs", default="pgen,vcf", help="With --dosages: the inputs to time (pgen, vcf)."
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="Runs of each command; the median wall time."
     )
 
 
@@ -136,40 +151,55 @@ def dosage_benchmark(args, prefix: Path, out: Path) -> None:
             [plink2, "--pfile", str(tmp), *plink2_score_args(plink_file, out / f"plink_{tag}")],
         ]
 
-    rows: dict[str, Measured] = {}
-    pairs = []
-    rows["plink2 pgen"] = measure([plink2, "--pfile", str(files["pgen"]),
-                                   *plink2_score_args(plink_file, out / "plink_pgen")])  # fmt: skip
-    rows["igs pgen"] = measure(igs("pgen", files["pgen"], "pgen"))
-    pairs.append(("plink2 pgen", "igs pgen"))
-    rows["plink2 VCF import+score"] = measure_all(vcf_import_and_score(files["vcf"], "vcf"))
-    rows["igs VCF"] = measure(igs("vcf", files["vcf"], "vcf"))
-    pairs.append(("plink2 VCF import+score", "igs VCF"))
-    if args.per_chrom:
-        rows["plink2 pgen x22"] = measure_all(
-            [[plink2, "--pfile", str(out / "dosages" / f"chr{c}"),
-              *plink2_score_args(plink_file, out / f"plink_pgen_chr{c}")] for c in chroms]
-        )  # fmt: skip
-        rows["igs pgen x22"] = measure(igs("pgen", files["pgen_per_chrom"], "pgen_chroms"))
-        pairs.append(("plink2 pgen x22", "igs pgen x22"))
-        rows["plink2 VCF x22"] = measure_all(
-            [cmd for c in chroms
-             for cmd in vcf_import_and_score(out / "dosages" / f"chr{c}.vcf.gz", f"vcf_chr{c}")]
-        )  # fmt: skip
-        rows["igs VCF x22"] = measure(igs("vcf", files["vcf_per_chrom"], "vcf_chroms"))
-        pairs.append(("plink2 VCF x22", "igs VCF x22"))
-    title = f"{N_SCORES} dosage scores on {args.n_samples} samples x {args.n_variants} variants"
+    inputs = set(args.inputs.split(","))
+    timed: dict[str, object] = {}
+    if "pgen" in inputs:
+        timed["plink2 pgen"] = [[plink2, "--pfile", str(files["pgen"]),
+                                 *plink2_score_args(plink_file, out / "plink_pgen")]]  # fmt: skip
+        timed["igs pgen"] = [igs("pgen", files["pgen"], "pgen")]
+    if "vcf" in inputs:
+        timed["plink2 VCF import+score"] = vcf_import_and_score(files["vcf"], "vcf")
+        timed["igs VCF"] = [igs("vcf", files["vcf"], "vcf")]
+    if args.per_chrom and "pgen" in inputs:
+        timed["plink2 pgen x22"] = [
+            [plink2, "--pfile", str(out / "dosages" / f"chr{c}"),
+             *plink2_score_args(plink_file, out / f"plink_pgen_chr{c}")] for c in chroms
+        ]  # fmt: skip
+        timed["igs pgen x22"] = [igs("pgen", files["pgen_per_chrom"], "pgen_chroms")]
+    if args.per_chrom and "vcf" in inputs:
+        timed["plink2 VCF x22"] = [
+            cmd for c in chroms
+            for cmd in vcf_import_and_score(out / "dosages" / f"chr{c}.vcf.gz", f"vcf_chr{c}")
+        ]  # fmt: skip
+        timed["igs VCF x22"] = [igs("vcf", files["vcf_per_chrom"], "vcf_chroms")]
+    # peer and igs alternate within each repeat, so both see the same load
+    runs: dict[str, list[Measured]] = {name: [] for name in timed}
+    for _ in range(args.repeats):
+        for name, cmds in timed.items():
+            runs[name].append(measure_all(cmds))  # type: ignore[arg-type]
+    rows = {name: median_run(r) for name, r in runs.items()}
+    pairs = [(p, o) for p, o in (("plink2 pgen", "igs pgen"), ("plink2 VCF import+score", "igs VCF"),
+             ("plink2 pgen x22", "igs pgen x22"), ("plink2 VCF x22", "igs VCF x22")) if o in rows]  # fmt: skip
+    title = (
+        f"{N_SCORES} dosage scores on {args.n_samples} samples x {args.n_variants} variants "
+        f"(median wall of {args.repeats} runs, largest peak)"
+    )
     ratios = {}
-    print(f"\n{title}\n{'run':<26}{'wall s':>10}{'peak MB':>10}")
+    print(f"\n{title}\n{'run':<26}{'wall s':>10}{'CPU s':>10}{'peak MB':>10}")
     for name, m in rows.items():
-        print(f"{name:<26}{m.wall_s:>10.2f}{m.peak_mb:>10.0f}")
+        print(f"{name:<26}{m.wall_s:>10.2f}{m.cpu_s:>10.2f}{m.peak_mb:>10.0f}")
     for peer, ours in pairs:
         r = rows[ours].wall_s / rows[peer].wall_s
+        c = rows[ours].cpu_s / rows[peer].cpu_s
         ratios[f"{ours} / {peer}"] = r
-        print(f"{ours} / {peer}: wall {r:.2f}x, peak memory {rows[ours].peak_mb:.0f} MB")
+        ratios[f"{ours} / {peer} (CPU)"] = c
+        print(
+            f"{ours} / {peer}: wall {r:.2f}x, CPU {c:.2f}x, peak memory {rows[ours].peak_mb:.0f} MB"
+        )
     # each against plink2 on the same input: the VCF holds plink2's 4-decimal DS export
     peers = {"pgen": "pgen", "vcf": "vcf", "pgen_chroms": "pgen", "vcf_chroms": "vcf"}
-    tags = ("pgen", "vcf", *(("pgen_chroms", "vcf_chroms") if args.per_chrom else ()))
+    tags = [t for t, name in (("pgen", "igs pgen"), ("vcf", "igs VCF"),
+            ("pgen_chroms", "igs pgen x22"), ("vcf_chroms", "igs VCF x22")) if name in rows]  # fmt: skip
     diffs = {
         t: compare_sums(out / f"igs_{t}.tsv.gz", out / f"plink_{peers[t]}.sscore") for t in tags
     }
@@ -198,23 +228,34 @@ def main() -> None:
                  "--score", str(plink_file), "1", "2", "header-read", "cols=+scoresums",
                  "--score-col-nums", f"3-{2 + N_SCORES}", "--out", str(out / "plink")]  # fmt: skip
     measure(compute_cmd if (out / "match_report.tsv.gz").is_file() else match_cmd)  # warm caches
-    match = measure(match_cmd)
-    compute = measure(compute_cmd)
-    plink = measure(plink_cmd)
+    runs: dict[str, list[Measured]] = {"match": [], "compute": [], "plink": [], "both": []}
+    for _ in range(args.repeats):  # alternating, so that igs and plink2 see the same load
+        m, c = measure(match_cmd), measure(compute_cmd)
+        runs["match"].append(m)
+        runs["compute"].append(c)
+        runs["both"].append(
+            Measured(m.wall_s + c.wall_s, max(m.peak_mb, c.peak_mb), m.cpu_s + c.cpu_s)
+        )
+        runs["plink"].append(measure(plink_cmd))
+    match, compute, plink = (median_run(runs[k]) for k in ("match", "compute", "plink"))
     rows = {
         "plink2 --score": plink,
         "igs scores match": match,
         "igs scores compute": compute,
-        "igs match + compute": type(match)(
-            match.wall_s + compute.wall_s, max(match.peak_mb, compute.peak_mb)
-        ),
+        "igs match + compute": median_run(runs["both"]),
     }
     title = (
-        f"{N_SCORES} scores on {args.n_samples} samples x {args.n_variants} variants (2 threads)"
+        f"{N_SCORES} scores on {args.n_samples} samples x {args.n_variants} variants (2 threads, "
+        f"median wall of {args.repeats} runs)"
     )
     ratio = report(title, rows, "plink2 --score", "igs match + compute")
     compute_ratio = compute.wall_s / plink.wall_s
     print(f"igs scores compute alone / plink2: wall {compute_ratio:.2f}x")
+    both = rows["igs match + compute"]
+    print(
+        f"CPU s: plink2 {plink.cpu_s:.2f}, igs match {match.cpu_s:.2f}, compute "
+        f"{compute.cpu_s:.2f}; igs match + compute / plink2: CPU {both.cpu_s / plink.cpu_s:.2f}x"
+    )
     max_diff = compare_sums(out / "scores.tsv.gz", out / "plink.sscore")
     print(f"largest |igs SUM - plink2 SUM|: {max_diff:.2e}")
     if args.json:

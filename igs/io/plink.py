@@ -274,6 +274,35 @@ def iter_dosage_chunks(
             yield idx, np.asarray(buf.T, dtype=dtype, order=order)
 
 
+def iter_dosage_rows(
+    gset: GenotypeSet, variant_index: np.ndarray, *, chunk_variants: int = 1024
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(variant_index, D)`` for chunks of the selected (sorted) variants, ``D`` float64
+    of shape (len(chunk), n_samples), variant-major, ``NaN`` for missing (:func:`iter_dosage_chunks`
+    transposed). A pgen chunk is one bulk pgenlib call into a C-ordered array, never copied."""
+    if gset.format != "pgen":
+        for idx, g in iter_dosage_chunks(gset, variant_index, chunk_variants=chunk_variants):
+            yield idx, g.T
+        return
+    if chunk_variants < 1:
+        raise ValueError("chunk_variants must be >= 1")
+    variant_index = np.asarray(variant_index, dtype=np.int64)
+    import pgenlib
+
+    n = gset.n_samples
+    with pgenlib.PgenReader(bytes(gset.file("pgen")), raw_sample_ct=n) as reader:
+        for start in range(0, len(variant_index), chunk_variants):
+            idx = variant_index[start : start + chunk_variants]
+            buf = np.empty((len(idx), n), dtype=np.float64)
+            if _is_contiguous(idx):
+                reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, buf, allele_idx=1)
+            else:
+                reader.read_dosages_list(idx.astype(np.uint32), buf, allele_idx=1)
+            # pgenlib writes -9 for a missing call (dosages are never negative)
+            buf.reshape(-1)[np.flatnonzero(buf < 0)] = np.nan
+            yield idx, buf
+
+
 def read_genotype_codes(
     gset: GenotypeSet,
     variant_index: np.ndarray | slice,

@@ -29,9 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from igs.io.plink import X_CHROMS, GenotypeSet, iter_bed_rows, iter_dosage_chunks
-from igs.scores import kernels
-from igs.scores.kernels import A1_COUNT_OF_CODE
+from igs.io.plink import X_CHROMS, GenotypeSet, iter_bed_rows, iter_dosage_rows
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +76,10 @@ def score_weights(reports: list[pd.DataFrame], n_target_variants: int) -> ScoreW
     """Build the weight matrices from match reports (one per score)."""
     pgs_ids = tuple(r["pgs_id"].iloc[0] for r in reports)
     matched = [r[r["match_status"] == "matched"] for r in reports]
-    used = np.unique(
-        np.concatenate([m["target_index"].to_numpy(dtype=np.int64) for m in matched] or [[]])
-    )
+    is_used = np.zeros(n_target_variants, dtype=bool)  # a mask, not np.unique: no sort
+    for m in matched:
+        is_used[m["target_index"].to_numpy(dtype=np.int64)] = True
+    used = np.flatnonzero(is_used)
     pos = np.full(n_target_variants, -1)
     pos[used] = np.arange(len(used))
     shape = (len(used), len(pgs_ids))
@@ -172,6 +171,8 @@ def imputation_dosage(a1_alleles: np.ndarray, observed_alleles: np.ndarray) -> n
 def _score_packed(
     gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums
 ) -> None:
+    from igs.scores import kernels  # numba: imported only when a .bed is scored
+
     n, s = totals.sums.shape
     acc = np.zeros((n, 2 * s if dosage_sums else s))
     present = weights.present.astype(np.int64)
@@ -214,6 +215,8 @@ def _code_table(
 ) -> np.ndarray:
     """Per variant and 2-bit code: each score's weighted dosage (V, 4, S), followed by its
     called dosage when ``dosage_sums`` (V, 4, 2S)."""
+    from igs.scores.kernels import A1_COUNT_OF_CODE
+
     a1 = np.broadcast_to(A1_COUNT_OF_CODE.astype(np.float64), (len(r), 4)).copy()
     a1[:, 1] = a1_mean if mean_impute else 0.0
     swapped, model = w.swapped[r][:, None, :], w.model[r][:, None, :]
@@ -233,12 +236,81 @@ def _score_dosages(
     # float chunks are 8 bytes per call: keep them near 64 MB whatever the sample count
     chunk = max(64, min(chunk_variants, (8 << 20) // max(gset.n_samples, 1)))
     done = 0
-    for rows, g in iter_dosage_chunks(gset, weights.variant_index, chunk_variants=chunk):
+    for rows, d in iter_dosage_rows(gset, weights.variant_index, chunk_variants=chunk):
         r = np.arange(done, done + len(rows))
         done += len(rows)
-        a1_mean = _dosage_imputation(g, is_x[r], is_male)
-        _accumulate(g, a1_mean, weights, r, mean_impute, totals, dosage_sums)
+        if (weights.model[r] == 0).all():
+            _accumulate_additive(d, is_x[r], is_male, weights, r, mean_impute, totals, dosage_sums)
+        else:
+            g = d.T
+            a1_mean = _dosage_imputation(g, is_x[r], is_male)
+            _accumulate(g, a1_mean, weights, r, mean_impute, totals, dosage_sums)
         log.info("scored %d of %d variants", done, len(weights.variant_index))
+
+
+def _accumulate_additive(
+    d: np.ndarray,
+    is_x: np.ndarray,
+    is_male: np.ndarray,
+    w: ScoreWeights,
+    rows: np.ndarray,
+    mean_impute: bool,
+    totals: Totals,
+    dosage_sums: bool,
+) -> None:
+    """Add one chunk of float dosages (variants x samples, NaN missing; missing calls are set
+    to 0 in place) for additive scores: one matrix product, then a correction added call by
+    call for the missing calls only.
+
+    Effect dosage = ``sign * a1 + const`` per variant and score (``2 - a1`` when swapped), so
+    a missing call scored as a1 = 0 added ``w * const``; it should add ``w * (const + sign *
+    mean)`` with mean imputation, nothing without, and nothing to the called-dosage sums.
+    """
+    row_sums = d.sum(axis=1)  # NaN exactly on the variants with a missing call
+    present = w.present[rows].astype(np.float64)
+    sign = np.where(w.swapped[rows], -1.0, 1.0) * present
+    const = np.where(w.swapped[rows], 2.0, 0.0) * present
+    weight = w.weight[rows]
+    v = i = np.zeros(0, dtype=np.intp)  # the missing calls: variant (row) and sample
+    if np.isnan(row_sums).any():
+        d = np.ascontiguousarray(d)  # a view of the chunk (pgen) or a copy (VCF, BGEN: F order)
+        flat = np.flatnonzero(np.isnan(d))  # row-major: v sorted
+        v, i = np.divmod(flat, d.shape[1])
+        d.reshape(-1)[flat] = 0.0
+        row_sums = d.sum(axis=1)  # again, missing calls now 0 (cheaper than copying rows)
+    a1_mean = _row_imputation(d, row_sums, v, i, is_x, is_male)
+    totals.sums += d.T @ (sign * weight) + (const * weight).sum(axis=0)
+    if dosage_sums:
+        totals.dosages += d.T @ sign + const.sum(axis=0)
+    if not len(v):
+        return
+    n = d.shape[1]
+    fix = sign * a1_mean[:, None] * weight if mean_impute else -const * weight
+    for j in range(weight.shape[1]):
+        totals.missing[:, j] += np.bincount(i, weights=present[v, j], minlength=n).astype(np.int64)
+        totals.sums[:, j] += np.bincount(i, weights=fix[v, j], minlength=n)
+        if dosage_sums:
+            totals.dosages[:, j] -= np.bincount(i, weights=const[v, j], minlength=n)
+
+
+def _row_imputation(
+    d: np.ndarray,
+    row_sums: np.ndarray,
+    v: np.ndarray,
+    i: np.ndarray,
+    is_x: np.ndarray,
+    is_male: np.ndarray,
+) -> np.ndarray:
+    """Mean A1 dosage per row of ``d`` (its missing calls at ``(v, i)``, already 0); on chrX a
+    male is one allele, half his dosage (as :func:`_dosage_imputation`)."""
+    k, n = d.shape
+    a1 = row_sums.copy()
+    alleles = 2.0 * (n - np.bincount(v, minlength=k))
+    if is_x.any():
+        x = np.flatnonzero(is_x)
+        a1[x] -= d[np.ix_(x, np.flatnonzero(is_male))].sum(axis=1) / 2
+        alleles[x] -= is_male.sum() - np.bincount(v[is_male[i]], minlength=k)[x]
+    return imputation_dosage(a1, alleles)
 
 
 def _dosage_imputation(g: np.ndarray, is_x: np.ndarray, is_male: np.ndarray) -> np.ndarray:

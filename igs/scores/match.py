@@ -25,7 +25,7 @@ import pandas as pd
 
 from igs import columns as C
 from igs.errors import MatchRateError
-from igs.scores.scorefile import ScoringFile, normalise_chroms
+from igs.scores.scorefile import ScoringFile, normalise_chroms, upper_alleles
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 MATCH_PRIORITY = {"exact": 0, "swapped": 0, "flipped": 1, "flipped_swapped": 1}
@@ -52,21 +52,27 @@ class MatchOptions:
 
 
 def prepare_target(target: pd.DataFrame, options: MatchOptions = MatchOptions()) -> pd.DataFrame:
-    """The target variants in the form :func:`match_variants` joins on (do it once per target).
+    """The target variants in the form :func:`match_variants` joins on (do it once per target):
+    sorted by ``t_key`` (chromosome code, position), ``t_chrom`` categorical.
 
     ``target`` has columns chrom, id, pos, a1, a2 (an igs GenotypeSet's variants).
     """
     target_chrom = normalise_chroms(target["chrom"])
     keep = ~target_chrom.isin(options.exclude_chromosomes).to_numpy()
     target, target_chrom = target[keep], target_chrom[keep]
+    chrom = pd.Categorical(target_chrom.to_numpy())
+    pos = target["pos"].to_numpy(dtype=np.int64)
+    key = _position_keys(chrom.codes, pos)
+    order = np.argsort(key, kind="stable")
     return pd.DataFrame(
         {
-            "target_index": np.asarray(target.index),
-            "t_chrom": target_chrom.to_numpy(),
-            "t_pos": target["pos"].to_numpy(),
-            "t_id": target["id"].to_numpy(),
-            "a1": target["a1"].str.upper().to_numpy(),
-            "a2": target["a2"].str.upper().to_numpy(),
+            "target_index": np.asarray(target.index)[order],
+            "t_chrom": chrom[order],
+            "t_pos": pos[order],
+            "t_id": target["id"].to_numpy()[order],
+            "a1": upper_alleles(target["a1"]).to_numpy()[order],
+            "a2": upper_alleles(target["a2"]).to_numpy()[order],
+            "t_key": key[order],
         }
     )
 
@@ -82,45 +88,90 @@ def match_variants(
     ``target`` has columns chrom, id, pos, a1, a2 (an igs GenotypeSet's variants);
     ``prepared`` is ``prepare_target(target, options)`` when matching many scores.
     Raises MatchRateError when the matched share is below ``options.min_overlap``.
+
+    Rows are joined to the target on (chromosome, position) by binary search on the sorted
+    target keys (several candidates at a multi-allelic site), or on rsID without a position.
     """
     rows = score.rows
     tgt = prepare_target(target, options) if prepared is None else prepared
-    by_position = rows[C.CHR_POSITION].notna()
-    cand_pos = rows[by_position].merge(
-        tgt, left_on=[C.CHR_NAME, C.CHR_POSITION], right_on=["t_chrom", "t_pos"], how="inner"
-    )
-    cand_id = rows[~by_position & (rows[C.RSID] != "")].merge(
-        tgt, left_on=C.RSID, right_on="t_id", how="inner"
-    )
-    cand = pd.concat([cand_pos, cand_id], ignore_index=True)
-    cand["match_type"] = _match_type(cand, options.allow_flips)
-    cand = cand[cand["match_type"] != ""]
-    cand = cand.assign(priority=cand["match_type"].map(MATCH_PRIORITY))
-    best = cand.sort_values(["row", "priority", "target_index"], kind="stable").drop_duplicates(
-        "row"
-    )
+    pos_row, pos_t = _position_candidates(rows, tgt)
+    by_id = rows[C.CHR_POSITION].isna().to_numpy()
+    id_row, id_t = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if by_id.any():
+        by_id &= (rows[C.RSID] != "").to_numpy()
+        hits = pd.DataFrame(
+            {"r": np.flatnonzero(by_id), C.RSID: rows[C.RSID].to_numpy()[by_id]}
+        ).merge(tgt[["t_id"]].reset_index(), left_on=C.RSID, right_on="t_id", how="inner")
+        id_row, id_t = hits["r"].to_numpy(np.int64), hits["index"].to_numpy(np.int64)
+    cand_row, cand_t = np.concatenate([pos_row, id_row]), np.concatenate([pos_t, id_t])
+    ea_all = rows[C.EFFECT_ALLELE].to_numpy(dtype=object)
+    oa_all = rows[C.OTHER_ALLELE].to_numpy(dtype=object)
+    match_type = _match_type(
+        ea_all[cand_row], oa_all[cand_row], tgt["a1"].to_numpy()[cand_t],
+        tgt["a2"].to_numpy()[cand_t], options.allow_flips,
+    )  # fmt: skip
+    ok = match_type != ""
+    cand_row, cand_t, match_type = cand_row[ok], cand_t[ok], match_type[ok]
+    target_index = tgt["target_index"].to_numpy()[cand_t]
+    priority = np.isin(match_type, ["flipped", "flipped_swapped"]).astype(np.int8)
+    order = np.lexsort((target_index, priority, cand_row))
+    first = order[np.r_[True, np.diff(cand_row[order]) != 0]] if len(order) else order
+    best_row = cand_row[first]
 
-    report = rows.merge(best[["row", "target_index", "t_id", "match_type"]], on="row", how="left")
-    located = rows["row"].isin(cand_pos["row"]) | rows["row"].isin(cand_id["row"])
-    ambiguous = _is_ambiguous(report[C.EFFECT_ALLELE], report[C.OTHER_ALLELE])
-    status = np.where(
-        report["match_type"].notna(), "matched", np.where(located, "allele_mismatch", "absent")
-    )
+    n = len(rows)
+    chosen = np.full(n, -1, dtype=np.int64)
+    chosen[best_row] = first
+    has = chosen >= 0
+    located = np.zeros(n, dtype=bool)
+    located[pos_row] = True
+    located[id_row] = True
+    ambiguous = _is_ambiguous(ea_all, oa_all)
+    status = np.where(has, "matched", np.where(located, "allele_mismatch", "absent"))
     if not options.keep_ambiguous:
         # located but strand-ambiguous: excluded whether or not the alleles line up (as pgsc_calc counts)
         status = np.where((status != "absent") & ambiguous, "excluded_ambiguous", status)
-    report["match_status"] = status
-    matched = report["match_status"] == "matched"
-    dup = matched & report["target_index"].duplicated(keep="first") & report["target_index"].notna()
-    report.loc[dup, "match_status"] = "duplicate"
-    report["is_ambiguous"] = ambiguous
-    report.insert(0, "pgs_id", score.pgs_id)
-    report["target_index"] = report["target_index"].astype("Int64")
-    report = report.rename(columns={"t_id": "target_id"})
-    report.loc[report["match_status"] != "matched", "match_type"] = None
+    t_values = np.zeros(n, dtype=np.int64)
+    t_values[has] = target_index[chosen[has]]
+    t_index = pd.array(t_values, dtype="Int64")
+    t_index[~has] = pd.NA
+    dup = (status == "matched") & pd.Series(t_index).duplicated(keep="first").to_numpy() & has
+    status = np.where(dup, "duplicate", status).astype(object)
+    t_id = np.full(n, np.nan, dtype=object)
+    t_id[has] = tgt["t_id"].to_numpy()[cand_t[chosen[has]]]
+    mtype = np.full(n, None, dtype=object)
+    mtype[has] = match_type[chosen[has]]
+    mtype[status != "matched"] = None
 
+    report = rows.copy()
+    report.insert(0, "pgs_id", score.pgs_id)
+    report["target_index"] = t_index
+    report["target_id"] = t_id
+    report["match_type"] = mtype
+    report["match_status"] = status
+    report["is_ambiguous"] = ambiguous
     check_overlap(report, score, options.min_overlap)
     return report
+
+
+def _position_keys(chrom_codes: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """One int64 per (chromosome code, position); code -1 (unknown) gives a negative key."""
+    return chrom_codes.astype(np.int64) * (1 << 32) + pos
+
+
+def _position_candidates(rows: pd.DataFrame, tgt: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(score row, prepared-target row) for every target variant at a row's chromosome and
+    position (several at a multi-allelic site); rows without a position have none."""
+    has_pos = rows[C.CHR_POSITION].notna().to_numpy()
+    r = np.flatnonzero(has_pos)
+    codes = tgt["t_chrom"].cat.categories.get_indexer(rows[C.CHR_NAME].to_numpy()[r])
+    r = r[codes >= 0]
+    pos = rows[C.CHR_POSITION].to_numpy(dtype=np.int64, na_value=-1)[r]
+    keys = _position_keys(codes[codes >= 0], pos)
+    t_keys = tgt["t_key"].to_numpy()
+    lo = np.searchsorted(t_keys, keys, side="left")
+    count = np.searchsorted(t_keys, keys, side="right") - lo
+    starts = np.repeat(lo - (np.cumsum(count) - count), count)
+    return np.repeat(r, count), starts + np.arange(int(count.sum()))
 
 
 def check_overlap(report: pd.DataFrame, score: ScoringFile, min_overlap: float) -> None:
@@ -206,22 +257,26 @@ def check_build(score: ScoringFile, target_build: str) -> None:
 def _allele_codes(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Integer codes for allele strings, the code of each code's complement and its length.
 
-    Comparing small integers is much faster than comparing millions of strings.
+    Comparing small integers is much faster than comparing millions of strings: the columns
+    are factorised together in one hash pass, then the few distinct alleles are complemented.
     """
-    seen = pd.unique(np.concatenate([np.asarray(c, dtype=object) for c in columns]))
-    complements = [str(a).translate(COMPLEMENT) for a in seen]
-    vocab = pd.Index(list(dict.fromkeys([*map(str, seen), *complements])))
-    codes = [vocab.get_indexer(np.asarray(c, dtype=object)) for c in columns]
-    complement = vocab.get_indexer([a.translate(COMPLEMENT) for a in vocab])
-    return codes, complement, vocab.str.len().to_numpy()
+    arrays = [np.asarray(c, dtype=object) for c in columns]
+    codes, seen = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object))
+    vocab = {str(a): i for i, a in enumerate(seen)}
+    for a in list(vocab):
+        vocab.setdefault(a.translate(COMPLEMENT), len(vocab))
+    complement = np.array([vocab[a.translate(COMPLEMENT)] for a in vocab], dtype=np.int64)
+    length = np.array([len(a) for a in vocab], dtype=np.int64)
+    split = np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+    return split, complement, length
 
 
-def _match_type(cand: pd.DataFrame, allow_flips: bool) -> np.ndarray:
-    (ea, oa, a1, a2), complement, _ = _allele_codes(
-        cand[C.EFFECT_ALLELE], cand[C.OTHER_ALLELE], cand["a1"], cand["a2"]
-    )
-    no_other = cand[C.OTHER_ALLELE].to_numpy(dtype=object) == ""
-    out = np.full(len(cand), "", dtype=object)
+def _match_type(
+    ea: np.ndarray, oa: np.ndarray, a1: np.ndarray, a2: np.ndarray, allow_flips: bool
+) -> np.ndarray:
+    (ea, oa, a1, a2), complement, length = _allele_codes(ea, oa, a1, a2)
+    no_other = length[oa] == 0
+    out = np.full(len(ea), "", dtype=object)
     flip_ea, flip_oa = complement[ea], complement[oa]
     if allow_flips:
         out[(flip_ea == a2) & ((flip_oa == a1) | no_other)] = "flipped_swapped"

@@ -13,6 +13,8 @@ with :func:`report_for_part` uses far less memory than one report per score and 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -47,6 +49,56 @@ def combine_match_reports(reports: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     best.loc[best["match_status"] != "matched", "chrom_part"] = None
     return best.drop(columns="_rank").reset_index(drop=True)
+
+
+def combine_match_report_files(
+    paths: dict[str, str | os.PathLike[str]],
+) -> pd.DataFrame:
+    """:func:`combine_match_reports` of report files, streamed: one part's report is read at a
+    time and only the rows that are each row's best so far are kept, so memory holds about two
+    reports whatever the number of chromosome files.
+
+    Every part must list the same scoring-file rows in the same order (``igs scores match``
+    on the same scoring files); ties keep the first part, as :func:`combine_match_reports`.
+    """
+    from igs.io.tables import read_tsv
+
+    rank_of = {s: i for i, s in enumerate(STATUS_RANK)}
+    first: pd.DataFrame | None = None
+    best_rank = source = np.zeros(0, dtype=np.int64)
+    kept: dict[int, pd.DataFrame] = {}
+    for k, (part, path) in enumerate(paths.items()):
+        report = read_tsv(path, dtypes={"pgs_id": "string"})
+        rank = report["match_status"].map(rank_of).fillna(len(rank_of)).to_numpy(np.int64)
+        if first is None:
+            first = report[["pgs_id", "row"]]
+            best_rank, source = rank, np.zeros(len(report), dtype=np.int64)
+        else:
+            _check_same_rows(first, report, path, next(iter(paths.values())))
+            better = rank < best_rank
+            best_rank[better], source[better] = rank[better], k
+            for j in list(kept):
+                kept[j] = kept[j][source[kept[j]["_pos"].to_numpy()] == j]
+        mine = np.flatnonzero(source == k)
+        kept[k] = report.iloc[mine].assign(chrom_part=str(part), _pos=mine)
+        del report
+    if first is None:
+        raise ValueError("no per-chromosome match reports to combine")
+    best = pd.concat(list(kept.values()), ignore_index=True).sort_values("_pos", kind="stable")
+    best.loc[best["match_status"] != "matched", "chrom_part"] = None
+    return best.drop(columns="_pos").reset_index(drop=True)
+
+
+def _check_same_rows(first: pd.DataFrame, report: pd.DataFrame, path, first_path) -> None:
+    same = len(first) == len(report) and bool(
+        (first["row"].to_numpy() == report["row"].to_numpy()).all()
+        and (first["pgs_id"].to_numpy() == report["pgs_id"].to_numpy()).all()
+    )
+    if not same:
+        raise InputFormatError(
+            f"{path}: lists other scoring-file rows than {first_path}; every chromosome's match "
+            "report must come from `igs scores match` on the same scoring files."
+        )
 
 
 def sum_score_tables(

@@ -157,30 +157,34 @@ def sum_parts(
     """
     from igs.errors import MatchRateError
     from igs.scores.match import summarise_matches
-    from igs.scores.perchrom import combine_match_reports, sum_score_tables
+    from igs.scores.perchrom import combine_match_report_files, sum_score_tables
 
-    per_part = {p: read_tsv(r, dtypes={"pgs_id": "string"}) for p, (r, _) in parts.items()}
-    combined, dropped = [], {}
-    for pgs_id in pd.unique(next(iter(per_part.values()))["pgs_id"]):
-        merged = combine_match_reports({p: r[r["pgs_id"] == pgs_id] for p, r in per_part.items()})
-        rate = float((merged["match_status"] == "matched").mean()) if len(merged) else 0.0
+    report_table = combine_match_report_files({p: r for p, (r, _) in parts.items()})
+    dropped = {}
+    matched = (report_table["match_status"] == "matched").groupby(
+        report_table["pgs_id"], sort=False
+    )
+    for pgs_id, is_matched in matched:
+        rate = float(is_matched.mean()) if len(is_matched) else 0.0
         if rate < min_overlap:
-            counts = merged["match_status"].value_counts().to_dict()
+            counts = report_table.loc[is_matched.index, "match_status"].value_counts().to_dict()
             reason = (
-                f"{pgs_id}: only {rate:.1%} of {len(merged)} variants matched the target over "
+                f"{pgs_id}: only {rate:.1%} of {len(is_matched)} variants matched the target over "
                 f"{len(parts)} genotype file(s) (min_overlap {min_overlap:.0%}); statuses {counts}."
             )
             if strict:
                 raise MatchRateError(reason + " scores.strict is true: the run stops.")
             log.warning("%s Dropped (scores.strict is false).", reason)
             dropped[pgs_id] = reason
-        combined.append(merged)
-    del per_part
     names = [str(s) for _, s in parts.values()]
-    tables = [read_tsv(s, dtypes={"IID": "string", "pgs_id": "string"}) for s in names]
-    tables = [t[~t["pgs_id"].isin(list(dropped))] for t in tables]
-    total = sum_score_tables(tables, mean_impute=mean_impute, names=names)
-    report_table = pd.concat(combined, ignore_index=True)
+    total = None
+    for name in names:  # one part's table at a time
+        table = read_tsv(name, dtypes={"IID": "string", "pgs_id": "string"})
+        table = table[~table["pgs_id"].isin(list(dropped))]
+        total = table if total is None else sum_score_tables(
+            [total, table], mean_impute=mean_impute, names=[names[0], name]
+        )  # fmt: skip
+    total = sum_score_tables([total], mean_impute=mean_impute, names=names[:1])
     with atomic_path(Path(report)) as tmp:
         write_tsv(report_table, tmp, gzipped=True)
     with atomic_path(Path(summary)) as tmp:

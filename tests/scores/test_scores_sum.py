@@ -11,10 +11,11 @@ from click.testing import CliRunner
 
 from igs.cli import cli
 from igs.config import resolve_config
-from igs.errors import ConfigError, MatchRateError
+from igs.errors import ConfigError, InputFormatError, MatchRateError
 from igs.io import plink
 from igs.options import stage_config, write_stage_config
 from igs.scores.match import MatchOptions
+from igs.scores.perchrom import combine_match_report_files
 from igs.scores.run import ScoreFilters, match_files
 from tests.scores.dosage_files import random_dosages, variant_table, write_vcf
 
@@ -114,3 +115,28 @@ def test_min_maf_needs_the_local_reader(tmp_path):
     ):
         match_files(listed, [str(tmp_path / "s.txt")], "GRCh38", MatchOptions(), tmp_path / "r.tsv.gz",
                     filters=ScoreFilters(min_maf=0.01))  # fmt: skip
+
+
+def test_part_reports_must_list_the_same_rows(tmp_path):
+    # igs scores sum streams the parts' reports row by row: a part matched on other scoring
+    # files is refused, naming it; a part whose rows match combines as the best status per row
+    samples, variants = ["a", "b"], variant_table(8, ("1", "2"), seed=3)
+    for c, rows in (("1", range(4)), ("2", range(4, 8))):
+        write_vcf(tmp_path / f"chr{c}.vcf.gz", [variants[j] for j in rows], samples,
+                  random_dosages(2, 4, seed=4))  # fmt: skip
+    write_score(tmp_path / "s.txt", "S", variants, [0, 1, 5], 1)
+    write_score(tmp_path / "t.txt", "T", variants, [2, 6], 0)
+    reports = {}
+    for c, files in (("1", ["s.txt"]), ("2", ["s.txt", "t.txt"]), ("3", ["s.txt"])):
+        vcf = "chr1" if c == "3" else f"chr{c}"
+        listed = plink.open_genotypes(tmp_path / f"{vcf}.vcf.gz", "vcf").variants
+        reports[c] = tmp_path / f"r{c}.tsv.gz"
+        match_files(listed, [str(tmp_path / f) for f in files], "GRCh38", MatchOptions(),
+                    reports[c])  # fmt: skip
+    with pytest.raises(InputFormatError, match="lists other scoring-file rows than") as err:
+        combine_match_report_files({"1": reports["1"], "2": reports["2"]})
+    assert str(reports["2"]) in str(err.value)
+    both = combine_match_report_files({"1": reports["1"], "3": reports["3"]})
+    # rows 0 and 1 on chromosome 1 (found in part 1 first), row 5 on chromosome 2: absent
+    assert both["match_status"].tolist() == ["matched", "matched", "absent", "absent"]
+    assert both["chrom_part"].tolist()[:2] == ["1", "1"]
