@@ -49,6 +49,12 @@ def scores() -> None:
 @click.option(
     "--info-file", type=IN_FILE, help="Imputation info file (ID and R2/INFO) for scores.min_info."
 )
+@click.option(
+    "--liftover-chain",
+    type=IN_FILE,
+    help="UCSC chain file from the scoring files' build to --genome-build (default: "
+    "scores.liftover_chain); scoring files on another build are lifted over with it.",
+)
 @click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True,
               help="The engine that will compute the scores (hail lists VCF/BGEN variants its way).")  # fmt: skip
 @out_option("--report", "match_report.tsv.gz to write.")
@@ -61,8 +67,8 @@ def scores() -> None:
 @click.argument("scoring_files", nargs=-1, required=True)
 def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | None, config_file: Path | None,
                  min_overlap: float | None, keep_ambiguous: bool, no_flips: bool, exclude_chromosomes: str,
-                 sample: Path | None, info_file: Path | None, engine: str, report: Path, summary: Path | None,
-                 scoring_files: tuple[str, ...]) -> None:  # fmt: skip
+                 sample: Path | None, info_file: Path | None, liftover_chain: Path | None, engine: str,
+                 report: Path, summary: Path | None, scoring_files: tuple[str, ...]) -> None:  # fmt: skip
     """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file
     row. Variants below scores.min_info / scores.min_maf are not scored (never HWE)."""
     from igs.scores.run import ScoreFilters, match_files
@@ -79,7 +85,9 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
         gset = open_genotypes(prefix, fmt, sample=sample)  # type: ignore[arg-type]
         variants = gset.variants
     filters = ScoreFilters(opts.min_info, opts.min_maf, gset, info_file)
-    match_files(variants, list(scoring_files), genome_build, opts.match, report, summary, filters)
+    chain = liftover_chain if liftover_chain is not None else opts.liftover_chain
+    match_files(variants, list(scoring_files), genome_build, opts.match, report, summary, filters,
+                liftover_chain=chain)  # fmt: skip
 
 
 @scores.command("compute")

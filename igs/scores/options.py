@@ -12,7 +12,8 @@ from igs.scores.match import MatchOptions
 @dataclass(frozen=True)
 class ScoresOptions:
     """How to match (``MatchOptions``), the scoring filters for imputed data, whether a score
-    below ``min_overlap`` stops the run, how many PCs adjust for ancestry, the Hail settings."""
+    below ``min_overlap`` stops the run, how many PCs adjust for ancestry, the Hail settings, and
+    the chain file that lifts scoring files on another build to the target's."""
 
     match: MatchOptions
     n_pcs: int
@@ -20,6 +21,7 @@ class ScoresOptions:
     min_info: float = 0.0
     min_maf: float = 0.0
     strict: bool = False
+    liftover_chain: str | None = None
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], **match: Any) -> ScoresOptions:
@@ -33,4 +35,5 @@ class ScoresOptions:
             min_info=s["min_info"],
             min_maf=s["min_maf"],
             strict=s["strict"],
+            liftover_chain=s.get("liftover_chain"),
         )

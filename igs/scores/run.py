@@ -60,9 +60,14 @@ def match_files(
     report: PathLike,
     summary: PathLike | None = None,
     filters: ScoreFilters = ScoreFilters(),
+    liftover_chain: PathLike | None = None,
 ) -> None:
     """Match each scoring file to the target; one report row per scoring-file row, and a
     per-score summary. One scoring file is in memory at a time; pgs_ids must be unique.
+
+    A scoring file that states a build other than ``genome_build`` is lifted over with
+    ``liftover_chain`` (a UCSC chain file from its build to the target's) before matching;
+    without a chain it is refused.
 
     Without ``summary`` (one chromosome file of several) every score is kept whatever its
     overlap: :func:`sum_parts` checks it on all chromosomes together.
@@ -76,6 +81,7 @@ def match_files(
     summaries = []
     prepared = prepare_target(variants, options)
     apply_filters = _filter_function(variants, filters)
+    chain = None
     with atomic_path(Path(report)) as tmp, TsvWriter(tmp, gzipped=True) as out:
         for path in scoring_files:
             score = read_scoring_file(path)
@@ -84,6 +90,15 @@ def match_files(
                     f"two scoring files share a pgs_id: {score.pgs_id!r} ({seen[score.pgs_id]} and {path})."
                 )
             seen[score.pgs_id] = path
+            if liftover_chain is not None and score.genome_build not in (None, genome_build):
+                from igs.scores.liftover import lift_scoring_file, read_chain
+
+                chain = chain or read_chain(liftover_chain)
+                log.info("%s: lifting %s over to %s with %s", score.pgs_id, score.genome_build,
+                         genome_build, liftover_chain)  # fmt: skip
+                score = lift_scoring_file(score, chain, genome_build)
+                log.info("%s: %s variant(s) unmapped by the chain", score.pgs_id,
+                         score.header["liftover_unmapped"])  # fmt: skip
             check_build(score, genome_build)
             part = apply_filters(match_variants(score, variants, options, prepared))
             n_matched = int((part["match_status"] == "matched").sum())
