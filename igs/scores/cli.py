@@ -78,7 +78,9 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
     if engine == "hail" and fmt in ("vcf", "bgen"):
         from igs.scores.run import target_variants
 
-        variants, gset = target_variants(prefix, fmt, opts.hail, engine="hail"), None
+        variants = target_variants(prefix, fmt, opts.hail, engine="hail", sample=sample,
+                                   genome_build=genome_build)  # fmt: skip
+        gset = None
     else:
         from igs.io.plink import open_genotypes
 
@@ -113,17 +115,22 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
     help="Variants read per chunk (memory, not results).",
 )
 @_SAMPLE
+@click.option(
+    "--genome-build",
+    type=click.Choice(["GRCh37", "GRCh38"]),
+    help="Build of the target: the Hail engine reads VCF/BGEN loci on it (default: guessed).",
+)
 @out_option("--out", "scores.tsv.gz to write.")
 def scores_compute(prefix: str, fmt: str, engine: str, options_file: Path | None, config_file: Path | None,
                    report: Path, no_mean_imputation: bool, dosage_sums: bool, chunk_variants: int,
-                   sample: Path | None, out: Path) -> None:  # fmt: skip
+                   sample: Path | None, genome_build: str | None, out: Path) -> None:  # fmt: skip
     """Compute every matched score for every sample in one pass (plink2 --score semantics)."""
     from igs.scores.run import compute_files
 
     hail = _options(options_file, config_file).hail if engine == "hail" else None
     compute_files(prefix, fmt, report, out, engine=engine, mean_impute=not no_mean_imputation,
                   dosage_sums=dosage_sums, chunk_variants=chunk_variants, hail_config=hail,
-                  sample=sample)  # fmt: skip
+                  sample=sample, genome_build=genome_build)  # fmt: skip
 
 
 @scores.command("sum")

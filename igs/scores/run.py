@@ -29,13 +29,16 @@ def target_variants(
     *,
     engine: str = "local",
     sample: PathLike | None = None,
+    genome_build: str | None = None,
 ) -> pd.DataFrame:
     """The variants of a genotype fileset (with the Hail engine, VCF/BGEN listed through Hail,
-    whose variant order its scoring uses)."""
+    whose variant order its scoring uses, on ``genome_build``)."""
     if engine == "hail" and fmt in ("vcf", "bgen"):
         from igs.scores.hail_engine import hail_target_variants
 
-        return hail_target_variants(prefix, fmt, hail_config or {})
+        return hail_target_variants(
+            prefix, fmt, hail_config or {}, genome_build=genome_build, sample=sample
+        )
     from igs.io.plink import open_genotypes
 
     return open_genotypes(prefix, fmt, sample=sample).variants  # type: ignore[arg-type]
@@ -209,9 +212,10 @@ def compute_files(
     chunk_variants: int = 8192,
     hail_config: dict[str, Any] | None = None,
     sample: PathLike | None = None,
+    genome_build: str | None = None,
 ) -> None:
     """Every matched score for every sample in one pass (plink2 --score semantics); ``sample``
-    is a BGEN's .sample file."""
+    is a BGEN's .sample file, ``genome_build`` the build Hail reads VCF/BGEN loci on."""
     from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING, compute_scores, score_weights
 
     full = read_tsv(
@@ -224,7 +228,8 @@ def compute_files(
         n_target = int(full["target_index"].max()) + 1 if full["target_index"].notna().any() else 0
         result = compute_scores_hail(
             prefix, fmt, score_weights(reports, n_target), mean_impute=mean_impute,
-            dosage_sums=dosage_sums, hail_config=hail_config or {},
+            dosage_sums=dosage_sums, hail_config=hail_config or {}, genome_build=genome_build,
+            sample=sample,
         )  # fmt: skip
     else:
         from igs.io.plink import open_genotypes

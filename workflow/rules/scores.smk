@@ -63,13 +63,14 @@ rule scores_compute:
         path=lambda wc: PARTS[wc.biobank][wc.chrom],
         args=part_args,
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
+        build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
     threads: rule_threads("scores_compute")
     resources:
         mem_mb=rule_mem_mb("scores_compute"),
         runtime=rule_runtime("scores_compute"),
     shell:
         "igs scores compute --genotypes {params.path:q} {params.args} --engine {params.engine:q} "
-        "--options {input.options:q} --report {input.report:q} --out {output:q} 2> {log:q}"
+        "--genome-build {params.build:q} --options {input.options:q} --report {input.report:q} --out {output:q} 2> {log:q}"
 
 
 def part_outputs(file):
