@@ -163,6 +163,9 @@ def resolve_config(
                 raise ConfigError(f"{source}: scores.scoring_files[{j}]: file {f} not found.")
         for bb in cfg["biobanks"]:
             scoring_files(cfg, bb["name"], source=source)  # every PGS ID is in the cache
+        chain = cfg["scores"].get("liftover_chain")
+        if chain is not None and not Path(chain).is_file():
+            raise ConfigError(f"{source}: scores.liftover_chain: chain file {chain} not found.")
     return cfg
 
 

@@ -9,9 +9,10 @@ and :func:`igs.io.plink.iter_dosage_chunks` work unchanged:
   ``n_samples * chunk_variants`` whatever the file size.
 
 VCF dosages come from ``FORMAT/DS``, else ``GP`` (P(het) + 2 P(hom alt)), else ``GT`` (hard
-calls; a haploid call counts as homozygous, as plink2 stores it); the field used is
-``GenotypeSet.dosage_field``. BGEN probabilities give the expected count of the second allele
-(a haploid call counts twice, as above).
+calls); the field used is ``GenotypeSet.dosage_field``. BGEN probabilities give the expected
+count of the second allele. A haploid call (a male on chrX: GT ``1``, DS 0..1, two GP values,
+BGEN ploidy 1) counts twice, as ``plink2 --vcf/--bgen`` stores it and ``plink2 --score`` scores
+it; a VCF's haploid DS is found by its GT, looked at off the autosomes only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 VCF_DOSAGE_FIELDS = ("DS", "GP", "GT")
 INFO_KEYS = ("R2", "DR2", "INFO")  # minimac, Beagle, IMPUTE-style INFO scores
+AUTOSOMES = frozenset([*map(str, range(1, 23)), *(f"chr{c}" for c in range(1, 23))])
 
 
 # --------------------------------------------------------------------------- VCF
@@ -133,13 +135,27 @@ def _vcf_dosage(rec, field: str, path: Path) -> np.ndarray:
         raise InputFormatError(f"{path}: variant {rec.CHROM}:{rec.POS} has no FORMAT/{field}.")
     values = values.astype(np.float64)
     if field == "DS":
-        return values[:, 0]
+        haploid = _haploid(rec)
+        return values[:, 0] if haploid is None else np.where(haploid, 2.0, 1.0) * values[:, 0]
+    if values.shape[1] == 2:  # every call haploid: P(ref), P(alt)
+        return 2.0 * values[:, 1]
     if values.shape[1] != 3:
         raise InputFormatError(
             f"{path}: variant {rec.CHROM}:{rec.POS} FORMAT/GP has {values.shape[1]} values per "
-            "sample, expected 3 (diploid, biallelic)."
+            "sample, expected 3 (diploid, biallelic) or 2 (haploid)."
         )
-    return values[:, 1] + 2.0 * values[:, 2]
+    # a haploid call's two values are padded with NaN (htslib's vector end)
+    haploid = np.isnan(values[:, 2]) & ~np.isnan(values[:, 1])
+    return np.where(haploid, 2.0 * values[:, 1], values[:, 1] + 2.0 * values[:, 2])
+
+
+def _haploid(rec) -> np.ndarray | None:
+    """Samples whose GT is haploid (one allele, then htslib's vector end), or None when there
+    are none; autosomes are not looked at (males are haploid on chrX/Y, MT)."""
+    if rec.CHROM in AUTOSOMES or "GT" not in rec.FORMAT:
+        return None
+    haploid = rec.genotype.array()[:, 1] == -2
+    return haploid if haploid.any() else None
 
 
 # --------------------------------------------------------------------------- BGEN

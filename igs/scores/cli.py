@@ -49,6 +49,12 @@ def scores() -> None:
 @click.option(
     "--info-file", type=IN_FILE, help="Imputation info file (ID and R2/INFO) for scores.min_info."
 )
+@click.option(
+    "--liftover-chain",
+    type=IN_FILE,
+    help="UCSC chain file from the scoring files' build to --genome-build (default: "
+    "scores.liftover_chain); scoring files on another build are lifted over with it.",
+)
 @click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True,
               help="The engine that will compute the scores (hail lists VCF/BGEN variants its way).")  # fmt: skip
 @click.option("--reference", "reference_path",
@@ -66,9 +72,9 @@ def scores() -> None:
 @click.argument("scoring_files", nargs=-1, required=True)
 def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | None, config_file: Path | None,
                  min_overlap: float | None, keep_ambiguous: bool, no_flips: bool, exclude_chromosomes: str,
-                 sample: Path | None, info_file: Path | None, engine: str, reference_path: str | None,
-                 reference_format: str, reference_sample: Path | None, report: Path, summary: Path | None,
-                 scoring_files: tuple[str, ...]) -> None:  # fmt: skip
+                 sample: Path | None, info_file: Path | None, liftover_chain: Path | None, engine: str,
+                 reference_path: str | None, reference_format: str, reference_sample: Path | None,
+                 report: Path, summary: Path | None, scoring_files: tuple[str, ...]) -> None:  # fmt: skip
     """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file
     row. Variants below scores.min_info / scores.min_maf, or not in --reference, are not scored
     (never HWE)."""
@@ -79,7 +85,9 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
     if engine == "hail" and fmt in ("vcf", "bgen"):
         from igs.scores.run import target_variants
 
-        variants, gset = target_variants(prefix, fmt, opts.hail, engine="hail"), None
+        variants = target_variants(prefix, fmt, opts.hail, engine="hail", sample=sample,
+                                   genome_build=genome_build)  # fmt: skip
+        gset = None
     else:
         from igs.io.plink import open_genotypes
 
@@ -91,7 +99,9 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
 
         ref_variants = Fileset(reference_path, reference_format, reference_sample).open().variants
     filters = ScoreFilters(opts.min_info, opts.min_maf, gset, info_file, ref_variants)
-    match_files(variants, list(scoring_files), genome_build, opts.match, report, summary, filters)
+    chain = liftover_chain if liftover_chain is not None else opts.liftover_chain
+    match_files(variants, list(scoring_files), genome_build, opts.match, report, summary, filters,
+                liftover_chain=chain)  # fmt: skip
 
 
 @scores.command("compute")
@@ -117,17 +127,22 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
     help="Variants read per chunk (memory, not results).",
 )
 @_SAMPLE
+@click.option(
+    "--genome-build",
+    type=click.Choice(["GRCh37", "GRCh38"]),
+    help="Build of the target: the Hail engine reads VCF/BGEN loci on it (default: guessed).",
+)
 @out_option("--out", "scores.tsv.gz to write.")
 def scores_compute(prefix: str, fmt: str, engine: str, options_file: Path | None, config_file: Path | None,
                    report: Path, no_mean_imputation: bool, dosage_sums: bool, chunk_variants: int,
-                   sample: Path | None, out: Path) -> None:  # fmt: skip
+                   sample: Path | None, genome_build: str | None, out: Path) -> None:  # fmt: skip
     """Compute every matched score for every sample in one pass (plink2 --score semantics)."""
     from igs.scores.run import compute_files
 
     hail = _options(options_file, config_file).hail if engine == "hail" else None
     compute_files(prefix, fmt, report, out, engine=engine, mean_impute=not no_mean_imputation,
                   dosage_sums=dosage_sums, chunk_variants=chunk_variants, hail_config=hail,
-                  sample=sample)  # fmt: skip
+                  sample=sample, genome_build=genome_build)  # fmt: skip
 
 
 @scores.command("sum")

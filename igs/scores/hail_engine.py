@@ -7,14 +7,18 @@ the ``.bim`` order, so a match report made from the ``.bim`` (or from
 table keyed by ``target_index``; each sample's totals are one ``array_sum`` aggregation per
 column, and the output table is built by the same code as the local engine's.
 
-Multi-allelic VCF/BGEN sites are split (``split_multi_hts``): each ALT is then a biallelic
-variant counted from its ALT allele. Genotypes are hard calls (``GT``); on chrX, males (known
-from a ``.fam``) count as one allele for mean imputation, as in plink2.
+VCF/BGEN are scored on dosages, as the local engine reads them: VCF ``FORMAT/DS``, else ``GP``
+(P(het) + 2 P(hom alt)), else ``GT``; a haploid call counts twice, as plink2 stores it; BGEN
+expected ALT counts. Loci are on the biobank's ``genome_build``; a BGEN's samples come from its
+``.sample`` file. Multi-allelic sites are split (``split_multi_hts``): each ALT is then a
+biallelic variant counted from its ALT allele in ``GT``. PLINK filesets are hard calls; on chrX,
+males (known from a ``.fam``) count as one allele for mean imputation, as in plink2.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from igs.errors import InputFormatError
+from igs.io.dosage import AUTOSOMES
 from igs.io.hail import init_hail, read_matrix_table
 from igs.io.plink import X_CHROMS
 from igs.scores.engine import ScoreWeights, Totals, score_table
@@ -29,20 +35,73 @@ from igs.scores.engine import ScoreWeights, Totals, score_table
 log = logging.getLogger(__name__)
 
 
-def read_scoring_matrix(path: str, fmt: str, hl: Any) -> Any:
-    """Genotypes with biallelic rows numbered ``target_index`` in row order."""
-    mt = read_matrix_table(path, fmt, hl)
-    if fmt != "bed":
-        mt = hl.split_multi_hts(mt)
+def read_scoring_matrix(
+    path: str,
+    fmt: str,
+    hl: Any,
+    *,
+    genome_build: str | None = None,
+    sample: str | os.PathLike[str] | None = None,
+    hail_config: dict[str, Any] | None = None,
+) -> Any:
+    """Genotypes with biallelic rows numbered ``target_index`` in row order and an entry
+    ``a1_dosage`` (float64 counted-allele dosage, missing when not called)."""
+    tmp = (hail_config or {}).get("tmp_dir") or "tmp/hail"
+    fields = ("dosage",) if fmt == "bgen" else ("GT",)  # Hail reads no phased BGEN GT
+    mt = read_matrix_table(path, fmt, hl, genome_build=genome_build, sample=sample,
+                           entry_fields=fields, tmp_dir=tmp)  # fmt: skip
+    if fmt == "bed":
+        mt = mt.annotate_entries(a1_dosage=hl.float64(mt.GT.n_alt_alleles()))
+        return mt.add_row_index("target_index")
+    if fmt == "bgen":  # Hail's dosage is of biallelic variants (the local reader refuses others)
+        mt = mt.filter_rows(hl.len(mt.alleles) == 2)
+        mt = mt.select_entries(a1_dosage=hl.float64(mt.dosage))
+        return mt.add_row_index("target_index")
+    gt = {"GT": mt.GT} if "GT" in mt.entry else {"GT": hl.missing(hl.tcall)}
+    mt = mt.select_entries(**gt, a1_dosage=_dosage_expr(mt, fmt, hl, path))
+    mt = hl.split_multi_hts(mt)
+    mt = mt.annotate_entries(  # a split site's ALT is counted from GT
+        a1_dosage=hl.if_else(mt.was_split, _gt_dosage(mt.GT, hl), mt.a1_dosage)
+    )
     return mt.add_row_index("target_index")
 
 
+def _dosage_expr(mt: Any, fmt: str, hl: Any, path: str) -> Any:
+    """The ALT dosage of a biallelic VCF entry, as :mod:`igs.io.dosage` reads it."""
+    fields = mt.entry.dtype.fields
+    haploid = hl.is_defined(mt.GT) & (mt.GT.ploidy == 1) if "GT" in fields else hl.bool(False)
+    if "DS" in fields:
+        ds = mt.DS[0] if isinstance(mt.DS.dtype, hl.tarray) else mt.DS
+        off_autosomes = ~hl.literal(set(AUTOSOMES)).contains(mt.locus.contig)
+        return hl.float64(ds) * hl.if_else(haploid & off_autosomes, 2.0, 1.0)
+    if "GP" in fields:
+        gp = mt.GP.map(hl.float64)
+        return hl.if_else(hl.len(gp) == 2, 2.0 * gp[1], gp[1] + 2.0 * gp[2])
+    if "GT" in fields:
+        return _gt_dosage(mt.GT, hl)
+    raise InputFormatError(
+        f"{path}: no FORMAT/DS, FORMAT/GP or FORMAT/GT declared in the header; cannot read dosages."
+    )
+
+
+def _gt_dosage(gt: Any, hl: Any) -> Any:
+    """ALT count of a hard call; a haploid ALT counts twice (plink2 stores it homozygous)."""
+    return hl.float64(gt.n_alt_alleles()) * hl.if_else(gt.ploidy == 1, 2.0, 1.0)
+
+
 def hail_target_variants(
-    path: str, fmt: str, hail_config: dict[str, Any] | None = None
+    path: str,
+    fmt: str,
+    hail_config: dict[str, Any] | None = None,
+    *,
+    genome_build: str | None = None,
+    sample: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """The target variants (chrom, id, cm, pos, a1 = counted/ALT, a2 = REF) in ``target_index`` order."""
     hl = init_hail(hail_config)
-    rows = read_scoring_matrix(path, fmt, hl).rows()
+    mt = read_scoring_matrix(path, fmt, hl, genome_build=genome_build, sample=sample,
+                             hail_config=hail_config)  # fmt: skip
+    rows = mt.rows()
     rows = rows.select(
         "target_index",
         chrom=rows.locus.contig,
@@ -74,10 +133,14 @@ def compute_scores_hail(
     mean_impute: bool = True,
     dosage_sums: bool = False,
     hail_config: dict[str, Any] | None = None,
+    genome_build: str | None = None,
+    sample: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
-    """Scores for every sample (``SCORE_COLUMNS``), computed by Hail."""
+    """Scores for every sample (``SCORE_COLUMNS``), computed by Hail; ``genome_build`` and
+    ``sample`` (a BGEN's .sample) as in :func:`read_scoring_matrix`."""
     hl = init_hail(hail_config)
-    mt = read_scoring_matrix(path, fmt, hl)
+    mt = read_scoring_matrix(path, fmt, hl, genome_build=genome_build, sample=sample,
+                             hail_config=hail_config)  # fmt: skip
     s = len(weights.pgs_ids)
     with tempfile.TemporaryDirectory(
         dir=Path("tmp").resolve() if Path("tmp").is_dir() else None
@@ -87,14 +150,14 @@ def compute_scores_hail(
         mt = mt.filter_rows(hl.is_defined(mt.w))
         mt = mt.annotate_rows(is_x=hl.literal(set(X_CHROMS)).contains(mt.locus.contig))
         haploid = mt.is_x & hl.coalesce(mt.is_male, False)
-        d = hl.float64(mt.GT.n_alt_alleles())
+        d = mt.a1_dosage
         # mean A1 dosage for imputation; a chrX male is one allele carrying half his count
         mt = mt.annotate_rows(
             a1_mean=2.0
             * hl.agg.sum(hl.if_else(haploid, d / 2, d))
             / hl.agg.sum(hl.if_else(hl.is_defined(d), hl.if_else(haploid, 1.0, 2.0), 0.0))
         )
-        d = hl.float64(mt.GT.n_alt_alleles())  # the same expression on the annotated table
+        d = mt.a1_dosage  # the same expression on the annotated table
         called = hl.is_defined(d)
         a1 = hl.if_else(called, d, mt.a1_mean if mean_impute else 0.0)
 

@@ -13,8 +13,9 @@ from igs.scores.reference import ReferenceOptions
 @dataclass(frozen=True)
 class ScoresOptions:
     """How to match (``MatchOptions``), the scoring filters for imputed data, whether a score
-    below ``min_overlap`` stops the run, how many PCs adjust for ancestry, the Hail settings,
-    and the reference panel's options (``scores.ancestry_reference``; defaults when absent)."""
+    below ``min_overlap`` stops the run, how many PCs adjust for ancestry, the Hail settings, the
+    chain file that lifts scoring files on another build to the target's, and the reference
+    panel's options (``scores.ancestry_reference``; defaults when absent)."""
 
     match: MatchOptions
     n_pcs: int
@@ -22,6 +23,7 @@ class ScoresOptions:
     min_info: float = 0.0
     min_maf: float = 0.0
     strict: bool = False
+    liftover_chain: str | None = None
     reference: ReferenceOptions = dataclasses.field(default_factory=ReferenceOptions)
 
     @classmethod
@@ -36,5 +38,6 @@ class ScoresOptions:
             min_info=s["min_info"],
             min_maf=s["min_maf"],
             strict=s["strict"],
+            liftover_chain=s.get("liftover_chain"),
             reference=ReferenceOptions.from_config(s.get("ancestry_reference")),
         )

@@ -29,13 +29,16 @@ def target_variants(
     *,
     engine: str = "local",
     sample: PathLike | None = None,
+    genome_build: str | None = None,
 ) -> pd.DataFrame:
     """The variants of a genotype fileset (with the Hail engine, VCF/BGEN listed through Hail,
-    whose variant order its scoring uses)."""
+    whose variant order its scoring uses, on ``genome_build``)."""
     if engine == "hail" and fmt in ("vcf", "bgen"):
         from igs.scores.hail_engine import hail_target_variants
 
-        return hail_target_variants(prefix, fmt, hail_config or {})
+        return hail_target_variants(
+            prefix, fmt, hail_config or {}, genome_build=genome_build, sample=sample
+        )
     from igs.io.plink import open_genotypes
 
     return open_genotypes(prefix, fmt, sample=sample).variants  # type: ignore[arg-type]
@@ -62,9 +65,14 @@ def match_files(
     report: PathLike,
     summary: PathLike | None = None,
     filters: ScoreFilters = ScoreFilters(),
+    liftover_chain: PathLike | None = None,
 ) -> None:
     """Match each scoring file to the target; one report row per scoring-file row, and a
     per-score summary. One scoring file is in memory at a time; pgs_ids must be unique.
+
+    A scoring file that states a build other than ``genome_build`` is lifted over with
+    ``liftover_chain`` (a UCSC chain file from its build to the target's) before matching;
+    without a chain it is refused.
 
     Without ``summary`` (one chromosome file of several) every score is kept whatever its
     overlap: :func:`sum_parts` checks it on all chromosomes together.
@@ -78,6 +86,7 @@ def match_files(
     summaries = []
     prepared = prepare_target(variants, options)
     apply_filters = _filter_function(variants, filters)
+    chain = None
     with atomic_path(Path(report)) as tmp, TsvWriter(tmp, gzipped=True) as out:
         for path in scoring_files:
             score = read_scoring_file(path)
@@ -86,6 +95,15 @@ def match_files(
                     f"two scoring files share a pgs_id: {score.pgs_id!r} ({seen[score.pgs_id]} and {path})."
                 )
             seen[score.pgs_id] = path
+            if liftover_chain is not None and score.genome_build not in (None, genome_build):
+                from igs.scores.liftover import lift_scoring_file, read_chain
+
+                chain = chain or read_chain(liftover_chain)
+                log.info("%s: lifting %s over to %s with %s", score.pgs_id, score.genome_build,
+                         genome_build, liftover_chain)  # fmt: skip
+                score = lift_scoring_file(score, chain, genome_build)
+                log.info("%s: %s variant(s) unmapped by the chain", score.pgs_id,
+                         score.header["liftover_unmapped"])  # fmt: skip
             check_build(score, genome_build)
             part = apply_filters(match_variants(score, variants, options, prepared))
             n_matched = int((part["match_status"] == "matched").sum())
@@ -205,9 +223,10 @@ def compute_files(
     chunk_variants: int = 8192,
     hail_config: dict[str, Any] | None = None,
     sample: PathLike | None = None,
+    genome_build: str | None = None,
 ) -> None:
     """Every matched score for every sample in one pass (plink2 --score semantics); ``sample``
-    is a BGEN's .sample file."""
+    is a BGEN's .sample file, ``genome_build`` the build Hail reads VCF/BGEN loci on."""
     from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING, compute_scores, score_weights
 
     full = read_tsv(
@@ -220,7 +239,8 @@ def compute_files(
         n_target = int(full["target_index"].max()) + 1 if full["target_index"].notna().any() else 0
         result = compute_scores_hail(
             prefix, fmt, score_weights(reports, n_target), mean_impute=mean_impute,
-            dosage_sums=dosage_sums, hail_config=hail_config or {},
+            dosage_sums=dosage_sums, hail_config=hail_config or {}, genome_build=genome_build,
+            sample=sample,
         )  # fmt: skip
     else:
         from igs.io.plink import open_genotypes

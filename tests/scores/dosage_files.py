@@ -174,3 +174,77 @@ def split_bgen_by_chromosome(src: Path, out: Path) -> None:
              "--out", str(out / f"chr{c}")],
             out,
         )  # fmt: skip
+
+
+def write_vcf_with_gt(
+    path: Path, variants: list[tuple], samples: list[str], d: np.ndarray, haploid: np.ndarray,
+    field: str = "DS",
+) -> None:  # fmt: skip
+    """A gzip VCF with GT and DS (or GP); where ``haploid`` (variants x samples) is set the call
+    is haploid, as a male's on chrX: GT ``0``/``1``, DS the ALT probability (0..1), GP two values."""
+    lines = [
+        "##fileformat=VCFv4.2",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        '##FORMAT=<ID=DS,Number=A,Type=Float,Description="ALT dosage">'
+        if field == "DS"
+        else '##FORMAT=<ID=GP,Number=G,Type=Float,Description="Genotype probabilities">',
+        *[f"##contig=<ID={c}>" for c in dict.fromkeys(v[0] for v in variants)],
+        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", *samples]),
+    ]  # fmt: skip
+    for (chrom, pos, vid, ref, alt), row, hap in zip(variants, d, haploid, strict=True):
+        cells = []
+        for x, h in zip(row, hap, strict=True):
+            if np.isnan(x):
+                cells.append("." if h else "./.")
+                continue
+            gt = str(int(x >= 0.5)) if h else ("0/0", "0/1", "1/1")[int(np.rint(x))]
+            if field == "DS":
+                value = repr(float(x))
+            else:
+                value = (
+                    f"{float(1 - x)!r},{float(x)!r}"
+                    if h
+                    else f"{float(1 - x / 2)!r},0,{float(x / 2)!r}"
+                )
+            cells.append(f"{gt}:{value}")
+        lines.append(
+            "\t".join([chrom, str(pos), vid, ref, alt, ".", "PASS", ".", f"GT:{field}", *cells])
+        )
+    with gzip.open(path, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def write_haploid_bgen(
+    path: Path, variants: list[tuple], samples: list[str], d: np.ndarray, haploid: np.ndarray
+) -> None:
+    """BGEN v1.2, layout 2, zlib, 24-bit unphased; a haploid call (ploidy 1) stores P(ref) = 1 - d,
+    a diploid one P(ref/ref) = 1 - d/2, P(ref/alt) = 0 (``d`` as in :func:`write_vcf_with_gt`)."""
+    n = len(samples)
+    header = struct.pack("<I", 20) + struct.pack("<II", len(variants), n) + b"bgen"
+    header += struct.pack("<I", 1 | (2 << 2))  # zlib, layout 2, no sample IDs inside
+    scale = 2**24 - 1
+    blocks = []
+    for (chrom, pos, vid, ref, alt), row, hap in zip(variants, d, haploid, strict=True):
+        out = b"".join(struct.pack("<H", len(t)) + t.encode() for t in (vid, vid, chrom))
+        out += struct.pack("<IH", pos, 2)
+        out += b"".join(struct.pack("<I", len(a)) + a.encode() for a in (ref, alt))
+        missing = np.isnan(row)
+        ploidy = np.where(hap, 1, 2) | np.where(missing, 0x80, 0)
+        probs = []
+        for x, h, m in zip(row, hap, missing, strict=True):
+            if m:
+                probs += [0] if h else [0, 0]
+            elif h:
+                probs.append(round((1 - x) * scale))
+            else:
+                probs += [round((1 - x / 2) * scale), 0]
+        geno = struct.pack("<IHBB", n, 2, 1 if hap.any() else 2, 2 if (~hap).any() else 1)
+        geno += ploidy.astype(np.uint8).tobytes() + struct.pack("<BB", 0, 24)
+        geno += np.array(probs, dtype="<u4").view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+        packed = zlib.compress(geno)
+        out += struct.pack("<II", len(packed) + 4, len(geno)) + packed
+        blocks.append(out)
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<I", len(header)) + header + b"".join(blocks))
+    text = "ID_1 ID_2 missing\n0 0 0\n" + "".join(f"{s} {s} 0\n" for s in samples)
+    path.with_suffix(".sample").write_text(text)

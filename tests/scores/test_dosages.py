@@ -299,14 +299,14 @@ def test_bad_vcf_and_bgen_files(dosage_data, tmp_path):
     text = "\n".join(
         line
         if line.startswith("#")
-        else "\t".join(line.split("\t")[:9] + ["0.5,0.5"] * len(samples))
+        else "\t".join(line.split("\t")[:9] + ["0.25,0.25,0.25,0.25"] * len(samples))
         for line in text.splitlines()
     )
     (tmp_path / "gp2.vcf").write_text(text + "\n")
     gset = plink.open_genotypes(tmp_path / "gp2.vcf", "vcf")
     with pytest.raises(
         InputFormatError,
-        match=r"gp2\.vcf: variant 1:1000 FORMAT/GP has 2 values per sample, expected 3",
+        match=r"gp2\.vcf: variant 1:1000 FORMAT/GP has 4 values per sample, expected 3",
     ):
         list(plink.iter_dosage_chunks(gset, np.arange(gset.n_variants)))
 

@@ -88,8 +88,9 @@ def test_scores_only_biobank_runs_inputs_qc_scores_and_adjustment(tmp_path):
         if "biobank=arrays" in wildcards:
             jobs[rule] = jobs.get(rule, 0) + 1
     assert jobs.pop("config_stage") >= 2  # the qc and scores options (and provenance's)
-    assert jobs == {"qc_run": 1, "scores_match": 2, "scores_compute": 2, "scores_sum": 1,
-                    "scores_adjust": 1, "provenance": 1}  # fmt: skip
+    # inputs_check: the chromosome files are checked too (#16: it used to skip {chrom} paths)
+    assert jobs == {"inputs_check": 1, "qc_run": 1, "scores_match": 2, "scores_compute": 2,
+                    "scores_sum": 1, "scores_adjust": 1, "provenance": 1}  # fmt: skip
 
 
 def test_tiny_config_runs_end_to_end(tmp_path):

@@ -103,9 +103,7 @@ def genotype_files(biobank, part=None):
 
 
 def all_targets():
-    # igs inputs check reads one bed/pgen fileset; VCF/BGEN and {chrom} files are checked as read
-    checked = [n for n, bb in BIOBANKS.items() if list(PARTS[n]) == ["all"] and bb["genotypes"]["format"] in ("bed", "pgen")]
-    targets = expand(P.inputs(RESULTS, "{biobank}"), biobank=checked)
+    targets = expand(P.inputs(RESULTS, "{biobank}"), biobank=BIOBANKS)
     targets += expand(P.qc(RESULTS, "{biobank}", "summary.json"), biobank=BIOBANKS)
     targets += expand(P.provenance(RESULTS, "{biobank}"), biobank=BIOBANKS)
     scored = [n for n in BIOBANKS if SCORING_FILES[n]]

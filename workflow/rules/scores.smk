@@ -11,6 +11,12 @@ def part_args(wc):
     return f"--format {shlex.quote(g['format'])}" + (f" --sample {shlex.quote(sample)}" if sample else "")
 
 
+def liftover_chain(wc):
+    """scores.liftover_chain, when set: scoring files on another build are lifted over with it."""
+    chain = RESOLVED["scores"].get("liftover_chain")
+    return [chain] if chain else []
+
+
 def info_file(wc):
     f = igs.config.part_file(BIOBANKS[wc.biobank]["genotypes"].get("info_file"), wc.chrom)
     return [f] if f else []
@@ -60,6 +66,7 @@ rule scores_match:
     input:
         genotypes=lambda wc: genotype_files(wc.biobank, wc.chrom),
         info=info_file,
+        chain=liftover_chain,
         scoring_files=lambda wc: SCORING_FILES[wc.biobank],
         options=options("scores"),
         reference=lambda wc: reference_inputs(wc).get("reference", []),
@@ -71,6 +78,7 @@ rule scores_match:
         path=lambda wc: PARTS[wc.biobank][wc.chrom],
         args=part_args,
         info=lambda wc, input: f"--info-file {shlex.quote(input.info[0])}" if input.info else "",
+        chain=lambda wc, input: f"--liftover-chain {shlex.quote(input.chain[0])}" if input.chain else "",
         build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
         reference=lambda wc: reference_args(wc) if REFERENCE else "",
@@ -79,7 +87,7 @@ rule scores_match:
         mem_mb=rule_mem_mb("scores_match"),
         runtime=rule_runtime("scores_match"),
     shell:
-        "igs scores match --genotypes {params.path:q} {params.args} {params.info} --engine {params.engine:q} "
+        "igs scores match --genotypes {params.path:q} {params.args} {params.info} {params.chain} --engine {params.engine:q} "
         "--genome-build {params.build:q} --options {input.options:q} {params.reference} "
         "--report {output.report:q} {input.scoring_files:q} 2> {log:q}"
 
@@ -97,13 +105,14 @@ rule scores_compute:
         path=lambda wc: PARTS[wc.biobank][wc.chrom],
         args=part_args,
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
+        build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
     threads: rule_threads("scores_compute")
     resources:
         mem_mb=rule_mem_mb("scores_compute"),
         runtime=rule_runtime("scores_compute"),
     shell:
         "igs scores compute --genotypes {params.path:q} {params.args} --engine {params.engine:q} "
-        "--options {input.options:q} --report {input.report:q} --out {output:q} 2> {log:q}"
+        "--genome-build {params.build:q} --options {input.options:q} --report {input.report:q} --out {output:q} 2> {log:q}"
 
 
 def part_outputs(file):
