@@ -200,20 +200,23 @@ def fit_cox(
     lifelines' CoxPHFitter (slow with delayed entry; its penalised fits stop short of the optimum
     by ~1e-4). Either way the baseline hazard is the Breslow estimate with delayed entry.
     """
-    from igs.models.coxsolver import breslow_delayed_entry, cox_covariance, cox_fit
+    from igs.models.coxsolver import RiskSets, breslow_delayed_entry, newton
 
     check_events(data, "the training data")
     pre = Preprocessor.fit(data.features[columns])
-    x = pre.transform(data.features)
+    x = pre.transform(data.features).to_numpy()
+    sets = RiskSets.of(data.start, data.stop, data.event)  # sorted once for the whole fit
     if engine == "lifelines":
-        beta = _lifelines_coef(data, x, penalizer)
+        beta = _lifelines_coef(data, pd.DataFrame(x, columns=columns), penalizer)
+        covariance = _covariance(x, sets, beta, penalizer)
     else:
         try:
-            beta = cox_fit(x.to_numpy(), data.start, data.stop, data.event, penalizer=penalizer)
+            beta, hessian = newton(x, sets, penalizer=penalizer)
         except IGSError as exc:
             raise ModelError(
                 f"{data.endpoint} ({model_set}): {exc} Increase models.penalizers or remove the feature."
             ) from exc
+        covariance = np.linalg.inv(-hessian)
     huge = [c for c, b in zip(columns, beta, strict=True) if abs(b) > MAX_LOG_HR_PER_SD]
     if huge:
         raise ModelError(
@@ -221,7 +224,7 @@ def fit_cox(
             f"{max(abs(b) for b in beta):.0f} per SD: the feature(s) separate events perfectly (leaked "
             "outcome?). Remove them or increase models.penalizers."
         )
-    times, cumhaz = breslow_delayed_entry(data.start, data.stop, data.event, x.to_numpy() @ beta)
+    times, cumhaz = breslow_delayed_entry(data.start, data.stop, data.event, x @ beta, sets)
     # breslow_delayed_entry steps at each distinct event time, in order
     event_times, n_events = np.unique(data.stop[np.asarray(data.event, bool)], return_counts=True)
     if not np.array_equal(event_times, times):
@@ -232,15 +235,19 @@ def fit_cox(
         time_scale=time_scale,
         preprocessor=pre,
         coef=np.asarray(beta, float).tolist(),
-        covariance=cox_covariance(
-            x.to_numpy(), data.start, data.stop, data.event, np.asarray(beta), penalizer=penalizer
-        ).tolist(),
+        covariance=covariance.tolist(),
         penalizer=penalizer,
         baseline_times=times.tolist(),
         baseline_cumhaz=cumhaz.tolist(),
         baseline_events=n_events.astype(int).tolist(),
         versions=_versions(),
     )
+
+
+def _covariance(x: np.ndarray, sets, beta: np.ndarray, penalizer: float) -> np.ndarray:
+    from igs.models.coxsolver import _loglik
+
+    return np.linalg.inv(-_loglik(x, sets, np.asarray(beta, float), penalizer)[2])
 
 
 def _lifelines_coef(data: SurvivalData, x: pd.DataFrame, penalizer: float) -> np.ndarray:
@@ -267,8 +274,9 @@ def _lifelines_coef(data: SurvivalData, x: pd.DataFrame, penalizer: float) -> np
 
 
 def _versions() -> dict[str, str]:
-    import lifelines
+    """The versions that made a model (lifelines' from its metadata: importing it takes seconds)."""
+    from importlib.metadata import version
 
     import igs
 
-    return {"igs": igs.__version__, "lifelines": lifelines.__version__, "numpy": np.__version__}
+    return {"igs": igs.__version__, "lifelines": version("lifelines"), "numpy": np.__version__}
