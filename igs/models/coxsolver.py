@@ -142,12 +142,14 @@ def newton(
     penalizer: float = 0.0,
     tol: float = 1e-10,
     max_iter: int = 100,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The estimate of :func:`cox_fit` on risk sets sorted once, and the Hessian there."""
+    """The estimate of :func:`cox_fit` on risk sets sorted once, and the Hessian there; the
+    steps start from ``start`` (zero if None; e.g. the estimate at a neighbouring penalty)."""
     p = x.shape[1]
     _check_risk_sets(sets)
     xt = np.ascontiguousarray(x.T)  # the risk-set sums run over its contiguous rows
-    beta = beta_old = np.zeros(p)
+    beta = beta_old = np.zeros(p) if start is None else np.asarray(start, float)
     ll_old = -np.inf
     for _ in range(max_iter):
         ll, g, h = _loglik(x, sets, beta, penalizer, xt)

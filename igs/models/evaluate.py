@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from igs.errors import IGSError, ModelError
+from igs.errors import ModelError
 from igs.io.atomic import atomic_paths
 from igs.models import metrics as M
-from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
+from igs.models.cox import CoxModel, check_events, fit_cox, fit_cox_path, usable_columns
 from igs.models.dataset import MODEL_SETS, SurvivalData
 from igs.models.engines import fit_coxnet, fit_xgboost
 from igs.models.fairness import fairness_table
@@ -94,29 +94,31 @@ def choose_penalizer(
     if len(penalizers) == 1:
         return penalizers[0]
     folds = stratified_folds(data.event, 3, seed)
+    cs: list[list[float]] = [[] for _ in penalizers]
+    failed: dict[int, str] = {}  # penalizer index -> the failure
+    for k in range(3):
+        tr, te = data.subset(np.flatnonzero(folds != k)), data.subset(np.flatnonzero(folds == k))
+        # the penalizers that still converge, fitted on one scaling and sort of the fold
+        todo = [i for i in range(len(penalizers)) if i not in failed]
+        path = fit_cox_path(tr, columns, tuple(penalizers[i] for i in todo), model_set=model_set)
+        for i, model in zip(todo, path, strict=True):
+            if isinstance(model, Exception):
+                log.warning(
+                    "%s (%s): penalizer %g skipped, it failed in cross-validation fold %d: %s",
+                    data.endpoint, model_set, penalizers[i], k + 1, model,
+                )  # fmt: skip
+                failed[i] = f"{penalizers[i]:g} ({model})"
+                continue
+            risk = model.absolute_risk(te.features, te.start, max(horizons))
+            cs[i].append(M.harrell_c(te.followup, te.event, risk))
     best, best_c = None, -np.inf
-    failures = []
-    for pen in penalizers:
-        cs = []
-        try:
-            for k in range(3):
-                tr, te = (
-                    data.subset(np.flatnonzero(folds != k)),
-                    data.subset(np.flatnonzero(folds == k)),
-                )
-                model = fit_cox(tr, columns, penalizer=pen, model_set=model_set)
-                risk = model.absolute_risk(te.features, te.start, max(horizons))
-                cs.append(M.harrell_c(te.followup, te.event, risk))
-        except (IGSError, np.linalg.LinAlgError) as exc:  # the solver may raise either
-            log.warning(
-                "%s (%s): penalizer %g skipped, it failed in cross-validation fold %d: %s",
-                data.endpoint, model_set, pen, k + 1, exc,
-            )  # fmt: skip
-            failures.append(f"{pen:g} ({exc})")
+    for i, pen in enumerate(penalizers):
+        if i in failed:
             continue
-        c = float(np.mean(cs))
+        c = float(np.mean(cs[i]))
         if best is None or c > best_c + 1e-9:
             best, best_c = pen, c
+    failures = [failed[i] for i in sorted(failed)]
     if best is None:
         raise ModelError(
             f"{data.endpoint} ({model_set}): no penalizer in models.penalizers gave a model that "
