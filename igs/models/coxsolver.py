@@ -221,7 +221,8 @@ def _loglik(
     # the tied events' Efron share
     c = sets.over_risk_sets(np.bincount(inv, weights=1.0 / a0, minlength=k))
     d = np.bincount(inv, weights=f / a0, minlength=k)[inv]
-    h = mean1.T @ mean1 - (xt * (r * c)) @ x + (xe * (re * d)[:, None]).T @ xe
+    rxt *= c  # x^T diag(r c) x, in the memory of r x (one n x p array less at biobank sizes)
+    h = mean1.T @ mean1 - rxt @ x + (xe * (re * d)[:, None]).T @ xe
     if penalizer > 0:
         ll -= 0.5 * n * penalizer * beta @ beta
         g = g - n * penalizer * beta

@@ -31,9 +31,10 @@ def _cox_summary(df: pd.DataFrame, terms: list[str], label: str) -> pd.DataFrame
     from igs.models.coxsolver import cox_covariance, cox_fit
 
     covariates = [c for c in df.columns if c not in ("start", "stop", "event")]
-    x = df[covariates].to_numpy(float)
-    scale = x.std(axis=0)
-    z = (x - x.mean(axis=0)) / scale
+    z = df[covariates].to_numpy(float, copy=True)
+    scale = z.std(axis=0)
+    z -= z.mean(axis=0)  # standardised in place: one n x p array (yearly pieces: millions of rows)
+    z /= scale
     start, stop, event = (df[c].to_numpy(float) for c in ("start", "stop", "event"))
     event = event.astype(bool)
     try:
