@@ -266,20 +266,26 @@ def report(table: pd.DataFrame, target_n: int) -> None:
         wide[f"{peer}/igs"] = wide[peer] / wide["igs"]
     print(wide.round(3).to_string())
     for step, part in table[table["tool"] == "igs"].groupby("step"):
-        if part["n"].nunique() < 2:
-            continue
-        slope, icept = np.polyfit(np.log(part["n"]), np.log(part["wall_s"]), 1)
-        # the two largest sizes: the fixed costs of small n weigh least there
-        last = part.sort_values("n").tail(2)
-        end = np.log(last["wall_s"].to_numpy()[1] / last["wall_s"].to_numpy()[0]) / np.log(
-            last["n"].to_numpy()[1] / last["n"].to_numpy()[0]
-        )
-        from_last = last["wall_s"].to_numpy()[1] * (target_n / last["n"].to_numpy()[1]) ** end
-        print(
-            f"{step}: time ~ n^{slope:.2f} over all sizes (n^{end:.2f} over the two largest); "
-            f"at n={target_n}: {np.exp(icept) * target_n**slope:.1f} s "
-            f"({from_last:.1f} s from the two largest)"
-        )
+        # CPU time too: on a loaded machine it is what a quiet one's single-core wall time is
+        for clock in ("wall_s", "cpu_s"):
+            timed_part = part.dropna(subset=[clock])
+            if timed_part["n"].nunique() >= 2:
+                print(f"{step} ({clock[:-2]}): {growth(timed_part, clock, target_n)}")
+
+
+def growth(part: pd.DataFrame, clock: str, target_n: int) -> str:
+    """The growth exponent of ``clock`` over all sizes and over the two largest, and the
+    extrapolations to ``target_n`` (as a sentence)."""
+    slope, icept = np.polyfit(np.log(part["n"]), np.log(part[clock]), 1)
+    # the two largest sizes: the fixed costs of small n weigh least there
+    last = part.sort_values("n").tail(2)
+    t, n = last[clock].to_numpy(), last["n"].to_numpy()
+    end = np.log(t[1] / t[0]) / np.log(n[1] / n[0])
+    return (
+        f"time ~ n^{slope:.2f} over all sizes (n^{end:.2f} over the two largest); at "
+        f"n={target_n}: {np.exp(icept) * target_n**slope:.1f} s "
+        f"({t[1] * (target_n / n[1]) ** end:.1f} s from the two largest)"
+    )
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:
