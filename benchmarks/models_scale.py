@@ -303,12 +303,18 @@ def plot(table: pd.DataFrame, path: Path) -> None:
         steps.plot(part["n"], part["wall_s"], marker="o", color=colours.get(step, "C7"),
                    linestyle="-" if tool == "igs" else "--", label=f"{step} ({tool})")  # fmt: skip
     steps.set_title("One call (igs solid, peers dashed)")
-    evaluation = table[table["step"] == "evaluate_endpoint"].sort_values("n")
-    whole.plot(evaluation["n"], evaluation["wall_s"] / 60, marker="o", label="wall (min)")
-    if evaluation["cpu_s"].notna().any():
-        whole.plot(evaluation["n"], evaluation["cpu_s"] / 60, marker="s", label="CPU (min)")
-    whole.plot(evaluation["n"], evaluation["peak_mb"] / 1024, marker="^", linestyle=":",
-               label="peak RSS (GB)")  # fmt: skip
+    evaluations = table[table["step"] == "evaluate_endpoint"].sort_values("n")
+    for k, (tool, evaluation) in enumerate(evaluations.groupby("tool")):
+        # igs as it is; other tools: earlier igs commits measured in the same run
+        style = {"linestyle": "-" if tool == "igs" else "--", "color": f"C{k}"}
+        whole.plot(evaluation["n"], evaluation["wall_s"] / 60, marker="o",
+                   label=f"{tool} wall (min)", **style)  # fmt: skip
+        if evaluation["cpu_s"].notna().any():
+            whole.plot(evaluation["n"], evaluation["cpu_s"] / 60, marker="s", alpha=0.6,
+                       label=f"{tool} CPU (min)", **style)  # fmt: skip
+        if tool == "igs":
+            whole.plot(evaluation["n"], evaluation["peak_mb"] / 1024, marker="^",
+                       linestyle=":", color=f"C{k}", label=f"{tool} peak RSS (GB)")  # fmt: skip
     whole.axhline(20, color="grey", linewidth=0.8)  # the goal: 20 min (and 4 GB) at 500,000
     whole.set_title("One endpoint evaluated (all models, CIs, CV)")
     for ax, ylabel in ((steps, "wall time (s)"), (whole, "minutes / GB")):
