@@ -300,9 +300,10 @@ def plot(table: pd.DataFrame, path: Path) -> None:
     colours = {"harrell_c": "C0", "uno_c": "C1", "cox_fit": "C2"}
     for (step, tool), part in table[table["step"] != "evaluate_endpoint"].groupby(["step", "tool"]):
         part = part.sort_values("n")
-        steps.plot(part["n"], part["wall_s"], marker="o", color=colours.get(step, "C7"),
+        marker = {"igs": "o", "lifelines": "s", "sksurv": "^"}.get(tool, "x")
+        steps.plot(part["n"], part["wall_s"], marker=marker, color=colours.get(step, "C7"),
                    linestyle="-" if tool == "igs" else "--", label=f"{step} ({tool})")  # fmt: skip
-    steps.set_title("One call (igs solid, peers dashed)")
+    steps.set_title("One call, wall (igs solid; lifelines squares, sksurv triangles)")
     evaluations = table[table["step"] == "evaluate_endpoint"].sort_values("n")
     for k, (tool, evaluation) in enumerate(evaluations.groupby("tool")):
         # igs as it is; other tools: earlier igs commits measured in the same run
