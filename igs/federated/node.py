@@ -127,7 +127,7 @@ def loglik(
     Hessian at ``beta`` (per pooled SD): its own baseline hazard, a stratum of the central model."""
     check_table(table, list(scaling.columns), site)
     sets = RiskSets.of(table["start"], table["stop"], table["event"])
-    _check_risk_sets(table["start"].to_numpy(float), table["stop"].to_numpy(float), sets.times)
+    _check_risk_sets(sets)
     ll, g, h = _loglik(scaling.transform(table), sets, np.asarray(beta, float), 0.0)
     msg = {"loglik": float(ll), "gradient": g.tolist(), "hessian": h.tolist()}
     return release(msg, table, min_cell, site)

@@ -47,8 +47,20 @@ def models() -> None:
 @click.option("--endpoint", required=True)
 @survival_inputs
 @out_option("--out-dir", "evaluate/{endpoint} folder.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Threads for XGBoost (the results do not depend on them).",
+)
 def models_evaluate(
-    options_file: Path | None, config_file: Path | None, endpoint: str, out_dir: Path, **files: Path
+    options_file: Path | None,
+    config_file: Path | None,
+    endpoint: str,
+    out_dir: Path,
+    threads: int,
+    **files: Path,
 ) -> None:
     """Fit the model sets, compare them on held-out data and cross-validation, write tables and plots."""
     from igs.models import evaluate_endpoint, write_evaluation
@@ -56,7 +68,7 @@ def models_evaluate(
 
     opts = models_options(options_file, config_file)
     result = evaluate_endpoint(
-        load_survival_data(survival_files(**files), endpoint, opts), opts.settings
+        load_survival_data(survival_files(**files), endpoint, opts), opts.settings, threads=threads
     )
     # model.json leaves the biobank: no exact event ages in its baseline
     result["model"] = result["model"].coarsened(opts.min_cell, opts.baseline_grid_years)

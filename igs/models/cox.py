@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from igs.errors import IGSError, InputFormatError, ModelError
+from igs.models.coxsolver import RiskSets, _loglik, breslow_delayed_entry, newton
 from igs.models.dataset import Preprocessor, SurvivalData
 
 log = logging.getLogger(__name__)
@@ -200,47 +201,108 @@ def fit_cox(
     lifelines' CoxPHFitter (slow with delayed entry; its penalised fits stop short of the optimum
     by ~1e-4). Either way the baseline hazard is the Breslow estimate with delayed entry.
     """
-    from igs.models.coxsolver import breslow_delayed_entry, cox_covariance, cox_fit
+    if engine != "lifelines":
+        model = fit_cox_path(
+            data, columns, (penalizer,), model_set=model_set, time_scale=time_scale
+        )[0]
+        if isinstance(model, Exception):
+            raise model
+        return model
+    design = _Design.of(data, columns)
+    beta = _lifelines_coef(data, pd.DataFrame(design.x, columns=columns), penalizer)
+    covariance = np.linalg.inv(-_loglik(design.x, design.sets, beta, penalizer)[2])
+    return design.model(beta, covariance, penalizer, model_set, time_scale)
 
-    check_events(data, "the training data")
-    pre = Preprocessor.fit(data.features[columns])
-    x = pre.transform(data.features)
-    if engine == "lifelines":
-        beta = _lifelines_coef(data, x, penalizer)
-    else:
+
+def fit_cox_path(
+    data: SurvivalData,
+    columns: list[str],
+    penalizers: tuple[float, ...],
+    *,
+    model_set: str = "custom",
+    time_scale: str = "age",
+) -> list[CoxModel | IGSError | np.linalg.LinAlgError]:
+    """:func:`fit_cox` (igs engine) at each of ``penalizers``, from one imputation, scaling and
+    sort of ``data``, each fit's Newton steps starting from the last estimate; per penalizer the
+    model, or the error that fitting it raised (the one :func:`fit_cox` raises)."""
+    try:
+        design = _Design.of(data, columns)
+    except IGSError as exc:
+        return [exc] * len(penalizers)
+    out: list[CoxModel | IGSError | np.linalg.LinAlgError] = []
+    start = None
+    for penalizer in penalizers:
         try:
-            beta = cox_fit(x.to_numpy(), data.start, data.stop, data.event, penalizer=penalizer)
-        except IGSError as exc:
+            try:
+                beta, hessian = newton(design.x, design.sets, penalizer=penalizer, start=start)
+            except IGSError as exc:
+                raise ModelError(
+                    f"{data.endpoint} ({model_set}): {exc} Increase models.penalizers or remove the feature."
+                ) from exc
+            model = design.model(beta, np.linalg.inv(-hessian), penalizer, model_set, time_scale)
+        except (IGSError, np.linalg.LinAlgError) as exc:  # the solver may raise either
+            out.append(exc)
+            continue
+        out.append(model)
+        start = beta
+    return out
+
+
+@dataclass(frozen=True)
+class _Design:
+    """One training set's imputed, standardised features and its risk sets (sorted once)."""
+
+    data: SurvivalData
+    columns: list[str]
+    pre: Preprocessor
+    x: np.ndarray
+    sets: RiskSets
+
+    @classmethod
+    def of(cls, data: SurvivalData, columns: list[str]) -> _Design:
+        check_events(data, "the training data")
+        pre = Preprocessor.fit(data.features[columns])
+        x = pre.transform(data.features).to_numpy()
+        return cls(data, columns, pre, x, RiskSets.of(data.start, data.stop, data.event))
+
+    def model(
+        self, beta: np.ndarray, covariance: np.ndarray, penalizer: float, model_set: str,
+        time_scale: str,
+    ) -> CoxModel:  # fmt: skip
+        """The artifact of the estimate ``beta`` with its Breslow baseline, after the check for
+        coefficients that run off (perfect separation)."""
+        data, columns = self.data, self.columns
+        huge = [c for c, b in zip(columns, beta, strict=True) if abs(b) > MAX_LOG_HR_PER_SD]
+        if huge:
             raise ModelError(
-                f"{data.endpoint} ({model_set}): {exc} Increase models.penalizers or remove the feature."
-            ) from exc
-    huge = [c for c, b in zip(columns, beta, strict=True) if abs(b) > MAX_LOG_HR_PER_SD]
-    if huge:
-        raise ModelError(
-            f"{data.endpoint} ({model_set}): the log hazard ratio of {', '.join(huge)} runs off to "
-            f"{max(abs(b) for b in beta):.0f} per SD: the feature(s) separate events perfectly (leaked "
-            "outcome?). Remove them or increase models.penalizers."
+                f"{data.endpoint} ({model_set}): the log hazard ratio of {', '.join(huge)} runs off to "
+                f"{max(abs(b) for b in beta):.0f} per SD: the feature(s) separate events perfectly (leaked "
+                "outcome?). Remove them or increase models.penalizers."
+            )
+        times, cumhaz = breslow_delayed_entry(
+            data.start, data.stop, data.event, self.x @ beta, self.sets
         )
-    times, cumhaz = breslow_delayed_entry(data.start, data.stop, data.event, x.to_numpy() @ beta)
-    # breslow_delayed_entry steps at each distinct event time, in order
-    event_times, n_events = np.unique(data.stop[np.asarray(data.event, bool)], return_counts=True)
-    if not np.array_equal(event_times, times):
-        raise ValueError("breslow_delayed_entry must step at each distinct event time, in order")
-    return CoxModel(
-        endpoint=data.endpoint,
-        model_set=model_set,
-        time_scale=time_scale,
-        preprocessor=pre,
-        coef=np.asarray(beta, float).tolist(),
-        covariance=cox_covariance(
-            x.to_numpy(), data.start, data.stop, data.event, np.asarray(beta), penalizer=penalizer
-        ).tolist(),
-        penalizer=penalizer,
-        baseline_times=times.tolist(),
-        baseline_cumhaz=cumhaz.tolist(),
-        baseline_events=n_events.astype(int).tolist(),
-        versions=_versions(),
-    )
+        # breslow_delayed_entry steps at each distinct event time, in order
+        event_times, n_events = np.unique(
+            data.stop[np.asarray(data.event, bool)], return_counts=True
+        )
+        if not np.array_equal(event_times, times):
+            raise ValueError(
+                "breslow_delayed_entry must step at each distinct event time, in order"
+            )
+        return CoxModel(
+            endpoint=data.endpoint,
+            model_set=model_set,
+            time_scale=time_scale,
+            preprocessor=self.pre,
+            coef=np.asarray(beta, float).tolist(),
+            covariance=np.asarray(covariance).tolist(),
+            penalizer=penalizer,
+            baseline_times=times.tolist(),
+            baseline_cumhaz=cumhaz.tolist(),
+            baseline_events=n_events.astype(int).tolist(),
+            versions=_versions(),
+        )
 
 
 def _lifelines_coef(data: SurvivalData, x: pd.DataFrame, penalizer: float) -> np.ndarray:
@@ -267,8 +329,9 @@ def _lifelines_coef(data: SurvivalData, x: pd.DataFrame, penalizer: float) -> np
 
 
 def _versions() -> dict[str, str]:
-    import lifelines
+    """The versions that made a model (lifelines' from its metadata: importing it takes seconds)."""
+    from importlib.metadata import version
 
     import igs
 
-    return {"igs": igs.__version__, "lifelines": lifelines.__version__, "numpy": np.__version__}
+    return {"igs": igs.__version__, "lifelines": version("lifelines"), "numpy": np.__version__}

@@ -42,7 +42,8 @@ class RiskSets:
                    ev_idx, inverse, frac)  # fmt: skip
 
     def at_risk(self, values: np.ndarray) -> np.ndarray:
-        """Sum of ``values`` (n or n x p) over the risk set at each distinct event time."""
+        """Sum of ``values`` (n, or p x n: one row per variable) over the risk set at each
+        distinct event time (k, or k x p)."""
         total = _tail_sums(self.leave, values, len(self.times))
         return total - _tail_sums(self.enter, values, len(self.times)) if self.delayed else total
 
@@ -53,13 +54,12 @@ class RiskSets:
 
 
 def _tail_sums(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """For k = 0..size-1, the sum of ``values`` over the people whose ``index`` exceeds k."""
+    """For k = 0..size-1, the sum of ``values`` over the people whose ``index`` exceeds k
+    (``values``: n, or p x n with one row per variable; the result is size, or size x p)."""
     if values.ndim == 1:
         grouped = np.bincount(index, weights=values, minlength=size + 1)
-    else:
-        grouped = np.column_stack(
-            [np.bincount(index, weights=v, minlength=size + 1) for v in values.T]
-        ).reshape(size + 1, values.shape[1])
+    else:  # one pass per contiguous row: 2-3x faster than over the columns of an n x p array
+        grouped = np.stack([np.bincount(index, weights=v, minlength=size + 1) for v in values], 1)
     return np.cumsum(grouped[::-1], axis=0)[::-1][1:]
 
 
@@ -117,14 +117,42 @@ def cox_fit(
     max_iter: int = 100,
 ) -> np.ndarray:
     """Penalised partial-likelihood estimate of beta (Efron ties, delayed entry at ``start``)."""
-    x = np.asarray(x, float)
-    p = x.shape[1]
     sets = RiskSets.of(start, stop, event)
-    _check_risk_sets(start, stop, sets.times)
-    beta = beta_old = np.zeros(p)
+    return newton(np.asarray(x, float), sets, penalizer=penalizer, tol=tol, max_iter=max_iter)[0]
+
+
+def cox_fit_covariance(
+    x: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    *,
+    penalizer: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cox_fit` and :func:`cox_covariance` at its estimate, from one sort and without
+    evaluating the Hessian again."""
+    beta, h = newton(np.asarray(x, float), RiskSets.of(start, stop, event), penalizer=penalizer)
+    return beta, np.linalg.inv(-h)
+
+
+def newton(
+    x: np.ndarray,
+    sets: RiskSets,
+    *,
+    penalizer: float = 0.0,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The estimate of :func:`cox_fit` on risk sets sorted once, and the Hessian there; the
+    steps start from ``start`` (zero if None; e.g. the estimate at a neighbouring penalty)."""
+    p = x.shape[1]
+    _check_risk_sets(sets)
+    xt = np.ascontiguousarray(x.T)  # the risk-set sums run over its contiguous rows
+    beta = beta_old = np.zeros(p) if start is None else np.asarray(start, float)
     ll_old = -np.inf
     for _ in range(max_iter):
-        ll, g, h = _loglik(x, sets, beta, penalizer)
+        ll, g, h = _loglik(x, sets, beta, penalizer, xt)
         # overshoot: halve the step (a drop within rounding of |ll| is none: with 10^5 people a
         # last step's log-likelihood can differ by an ulp, which halved the step forever)
         if ll < ll_old - 1e-12 * max(1.0, abs(ll_old)):
@@ -134,10 +162,10 @@ def cox_fit(
         beta_old, ll_old = beta, ll
         beta = beta + step
         if np.max(np.abs(step), initial=0.0) < tol:
-            h = _loglik(x, sets, beta, penalizer)[2]
+            h = _loglik(x, sets, beta, penalizer, xt)[2]
             if _infinite_coefficients(h, beta).any():
                 break
-            return beta
+            return beta, h
         if not np.all(np.isfinite(beta)):
             break
     raise ModelError("the Cox model did not converge; a feature may separate events perfectly.")
@@ -157,29 +185,32 @@ def _infinite_coefficients(h: np.ndarray, beta: np.ndarray) -> np.ndarray:
         return ~(np.sqrt(var) < 1e4 * np.maximum(1.0, np.abs(beta)))
 
 
-def _check_risk_sets(start: np.ndarray, stop: np.ndarray, times: np.ndarray) -> None:
+def _check_risk_sets(sets: RiskSets) -> None:
     """Everyone who has an event must be at risk then (start < t <= stop)."""
-    at_risk = np.searchsorted(np.sort(start), times, "left") - np.searchsorted(
-        np.sort(stop), times, "left"
-    )
-    if np.any(at_risk <= 0):
+    if np.any(sets.at_risk(np.ones(len(sets.enter))) <= 0):
         raise ModelError("an event time has nobody at risk; check that start < stop for everyone.")
 
 
 def _loglik(
-    x: np.ndarray, sets: RiskSets, beta: np.ndarray, penalizer: float
+    x: np.ndarray,
+    sets: RiskSets,
+    beta: np.ndarray,
+    penalizer: float,
+    xt: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Efron log partial likelihood, gradient and Hessian in O(n p^2) time and O(n p) memory."""
-    n, p = x.shape
+    """Efron log partial likelihood, gradient and Hessian in O(n p^2) time and O(n p) memory
+    (``xt``: ``x.T`` contiguous, if the caller keeps one)."""
+    n = x.shape[0]
+    xt = np.ascontiguousarray(x.T) if xt is None else xt
     ev, inv, f, k = sets.ev_idx, sets.inverse, sets.frac, len(sets.times)
     lp = x @ beta
     shift = lp.max()
     r = np.exp(lp - shift)
-    rx = r[:, None] * x
-    s0, s1 = sets.at_risk(r), sets.at_risk(rx)
+    rxt = xt * r
+    s0, s1 = sets.at_risk(r), sets.at_risk(rxt)
     xe, re = x[ev], r[ev]
     t0 = np.bincount(inv, weights=re, minlength=k)
-    t1 = np.column_stack([np.bincount(inv, weights=v, minlength=k) for v in rx[ev].T]).reshape(k, p)
+    t1 = np.stack([np.bincount(inv, weights=v, minlength=k) for v in rxt[:, ev]], 1)
     a0 = s0[inv] - f * t0[inv]
     if np.any(a0 <= 0):  # risk sets are not empty (checked), so the weights underflowed
         raise ModelError("the Cox model did not converge; a feature may separate events perfectly.")
@@ -190,7 +221,8 @@ def _loglik(
     # the tied events' Efron share
     c = sets.over_risk_sets(np.bincount(inv, weights=1.0 / a0, minlength=k))
     d = np.bincount(inv, weights=f / a0, minlength=k)[inv]
-    h = mean1.T @ mean1 - (x * (r * c)[:, None]).T @ x + (xe * (re * d)[:, None]).T @ xe
+    rxt *= c  # x^T diag(r c) x, in the memory of r x (one n x p array less at biobank sizes)
+    h = mean1.T @ mean1 - rxt @ x + (xe * (re * d)[:, None]).T @ xe
     if penalizer > 0:
         ll -= 0.5 * n * penalizer * beta @ beta
         g = g - n * penalizer * beta
@@ -199,10 +231,15 @@ def _loglik(
 
 
 def breslow_delayed_entry(
-    start: np.ndarray, stop: np.ndarray, event: np.ndarray, lp: np.ndarray
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    lp: np.ndarray,
+    sets: RiskSets | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline cumulative hazard at each event time; at risk means start < t <= stop."""
-    sets = RiskSets.of(start, stop, event)
+    """Baseline cumulative hazard at each event time; at risk means start < t <= stop
+    (``sets``: the risk sets of these people, if the caller has them)."""
+    sets = RiskSets.of(start, stop, event) if sets is None else sets
     deaths = np.bincount(sets.inverse, minlength=len(sets.times))
     shift = lp.max()
     s0 = sets.at_risk(np.exp(lp - shift))

@@ -10,6 +10,7 @@ Feature groups:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,14 +142,30 @@ class Preprocessor:
 
     @classmethod
     def fit(cls, x: pd.DataFrame) -> Preprocessor:
-        med = x.median()
-        filled = x.fillna(med)
-        sd = filled.std(ddof=0)
-        return cls(
-            list(x.columns), med.tolist(), filled.mean().tolist(), sd.where(sd > 0, 1.0).tolist()
-        )
+        a = _as_array(x)
+        missing = np.isnan(a)
+        if missing.any():
+            with warnings.catch_warnings():  # an all-missing column has no median (NaN)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(a, axis=0)
+            a = np.where(missing, med, a)
+        else:
+            med = np.median(a, axis=0)
+        sd = a.std(axis=0)
+        return cls(list(x.columns), med.tolist(), a.mean(axis=0).tolist(),
+                   np.where(sd > 0, sd, 1.0).tolist())  # fmt: skip
 
     def transform(self, x: pd.DataFrame) -> pd.DataFrame:
-        x = x[self.columns].astype(float)
-        x = x.fillna(pd.Series(self.medians, index=self.columns))
-        return (x - np.array(self.means)) / np.array(self.scales)
+        a = _as_array(x[self.columns])
+        missing = np.isnan(a)
+        if missing.any():
+            a = np.where(missing, np.array(self.medians), a)
+        z = (a - np.array(self.means)) / np.array(self.scales)
+        return pd.DataFrame(z, index=x.index, columns=self.columns)
+
+
+def _as_array(x: pd.DataFrame) -> np.ndarray:
+    """The columns of ``x`` as floats, missing values (None, pd.NA) as NaN: numpy, not pandas,
+    does the imputation and scaling (pandas' per-column fillna and median cost more than the Cox
+    fit at biobank sizes)."""
+    return x.to_numpy(dtype=float, na_value=np.nan)

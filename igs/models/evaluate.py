@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from igs.errors import IGSError, ModelError
+from igs.errors import ModelError
 from igs.io.atomic import atomic_paths
 from igs.models import metrics as M
-from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
+from igs.models.cox import CoxModel, check_events, fit_cox, fit_cox_path, usable_columns
 from igs.models.dataset import MODEL_SETS, SurvivalData
 from igs.models.engines import fit_coxnet, fit_xgboost
 from igs.models.fairness import fairness_table
@@ -53,6 +53,9 @@ class EvaluationSettings:
     thresholds: tuple[float, ...] = (0.05, 0.1, 0.2)
     min_events_per_fold: int = 5
     seed: int = 42
+    # the lifelines cross-check of the full model (a second fit of it, by lifelines'
+    # delayed-entry code: minutes at biobank sizes) only up to this many training people
+    lifelines_check_max_n: int = 20_000
 
 
 def stratified_folds(event: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -91,29 +94,31 @@ def choose_penalizer(
     if len(penalizers) == 1:
         return penalizers[0]
     folds = stratified_folds(data.event, 3, seed)
+    cs: list[list[float]] = [[] for _ in penalizers]
+    failed: dict[int, str] = {}  # penalizer index -> the failure
+    for k in range(3):
+        tr, te = data.subset(np.flatnonzero(folds != k)), data.subset(np.flatnonzero(folds == k))
+        # the penalizers that still converge, fitted on one scaling and sort of the fold
+        todo = [i for i in range(len(penalizers)) if i not in failed]
+        path = fit_cox_path(tr, columns, tuple(penalizers[i] for i in todo), model_set=model_set)
+        for i, model in zip(todo, path, strict=True):
+            if isinstance(model, Exception):
+                log.warning(
+                    "%s (%s): penalizer %g skipped, it failed in cross-validation fold %d: %s",
+                    data.endpoint, model_set, penalizers[i], k + 1, model,
+                )  # fmt: skip
+                failed[i] = f"{penalizers[i]:g} ({model})"
+                continue
+            risk = model.absolute_risk(te.features, te.start, max(horizons))
+            cs[i].append(M.harrell_c(te.followup, te.event, risk))
     best, best_c = None, -np.inf
-    failures = []
-    for pen in penalizers:
-        cs = []
-        try:
-            for k in range(3):
-                tr, te = (
-                    data.subset(np.flatnonzero(folds != k)),
-                    data.subset(np.flatnonzero(folds == k)),
-                )
-                model = fit_cox(tr, columns, penalizer=pen, model_set=model_set)
-                risk = model.absolute_risk(te.features, te.start, max(horizons))
-                cs.append(M.harrell_c(te.followup, te.event, risk))
-        except (IGSError, np.linalg.LinAlgError) as exc:  # the solver may raise either
-            log.warning(
-                "%s (%s): penalizer %g skipped, it failed in cross-validation fold %d: %s",
-                data.endpoint, model_set, pen, k + 1, exc,
-            )  # fmt: skip
-            failures.append(f"{pen:g} ({exc})")
+    for i, pen in enumerate(penalizers):
+        if i in failed:
             continue
-        c = float(np.mean(cs))
+        c = float(np.mean(cs[i]))
         if best is None or c > best_c + 1e-9:
             best, best_c = pen, c
+    failures = [failed[i] for i in sorted(failed)]
     if best is None:
         raise ModelError(
             f"{data.endpoint} ({model_set}): no penalizer in models.penalizers gave a model that "
@@ -140,8 +145,11 @@ def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:
         )
 
 
-def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSettings()) -> dict:
-    """Every metric and table for one endpoint (see the module docstring)."""
+def evaluate_endpoint(
+    data: SurvivalData, s: EvaluationSettings = EvaluationSettings(), *, threads: int = 1
+) -> dict:
+    """Every metric and table for one endpoint (see the module docstring); XGBoost runs on
+    ``threads`` threads (the results do not depend on them)."""
     check_enough(data, s)
     is_test = stratified_test_split(data.event, s.test_fraction, s.seed)
     train, test = data.subset(np.flatnonzero(~is_test)), data.subset(np.flatnonzero(is_test))
@@ -159,24 +167,36 @@ def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSett
         }  # fmt: skip
     full = "clinical_prs_omics" if "clinical_prs_omics" in fitted else "clinical_prs"
     same = fitted[full]
-    lifelines_model = fit_cox(
-        train, same.features, penalizer=same.penalizer, model_set=full, engine="lifelines"
-    )
-    predictions[f"{full}/lifelines"] = {
-        "model_set": full, "engine": "lifelines_cox", "penalizer": same.penalizer,
-        "lp": lifelines_model.linear_predictor(test.features),
-        "risk": {h: lifelines_model.absolute_risk(test.features, test.start, h) for h in s.horizons},
-    }  # fmt: skip
-    for fit in (fit_xgboost, fit_coxnet):
-        other = fit(train, usable_columns(train, data.columns(full)))
+    if len(train.iid) <= s.lifelines_check_max_n:
+        lifelines_model = fit_cox(
+            train, same.features, penalizer=same.penalizer, model_set=full, engine="lifelines"
+        )
+        predictions[f"{full}/lifelines"] = {
+            "model_set": full, "engine": "lifelines_cox", "penalizer": same.penalizer,
+            "lp": lifelines_model.linear_predictor(test.features),
+            "risk": {h: lifelines_model.absolute_risk(test.features, test.start, h) for h in s.horizons},
+        }  # fmt: skip
+    else:
+        log.info(
+            "%s: %d training people > models.lifelines_check_max_n (%d): no lifelines cross-check fit",
+            data.endpoint, len(train.iid), s.lifelines_check_max_n,
+        )  # fmt: skip
+    columns = usable_columns(train, data.columns(full))
+    for other in (fit_xgboost(train, columns, threads=threads), fit_coxnet(train, columns)):
         predictions[f"{full}/{other.name}"] = {
             "model_set": full, "engine": other.name, "penalizer": np.nan,
             "lp": other.linear_predictor(test),
             "risk": {h: other.absolute_risk(test, h) for h in s.horizons},
         }  # fmt: skip
+    # every model's C is paired with the clinical model's on the same resamples: sorted once
+    base_lp = M.cloglog(predictions["clinical/cox"]["risk"][max(s.horizons)])
+    base_boot = M.bootstrap_values(
+        M.BootstrapConcordance(test.followup, test.event, base_lp),
+        len(test.iid), n_boot=s.n_bootstrap, seed=s.seed,
+    )  # fmt: skip
     rows, calib, nb = [], [], []
     for key, p in predictions.items():
-        row, cal = _model_metrics(key, p, predictions["clinical/cox"], train, test, s)
+        row, cal = _model_metrics(key, p, predictions["clinical/cox"], base_boot, train, test, s)
         row["ibs"] = _ibs(key, p, fitted, test, train, s)
         rows.append(row)
         calib += [{"model": key, **b} for b in cal["bins"]]
@@ -213,9 +233,16 @@ def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSett
 
 
 def _model_metrics(
-    key: str, p: dict, base: dict, train: SurvivalData, test: SurvivalData, s: EvaluationSettings
+    key: str,
+    p: dict,
+    base: dict,
+    base_boot: np.ndarray,
+    train: SurvivalData,
+    test: SurvivalData,
+    s: EvaluationSettings,
 ) -> tuple[dict, dict]:
-    """One row of the comparison table (test-set metrics) and the calibration at the first horizon."""
+    """One row of the comparison table (test-set metrics) and the calibration at the first
+    horizon; ``base_boot``: the base model's Harrell C on the bootstrap resamples."""
     h0, tau = s.horizons[0], max(s.horizons)
     # rank people by their absolute risk at the last horizon: on the age scale the linear
     # predictor leaves out age (it is the time axis), so only the absolute risk is comparable
@@ -223,23 +250,24 @@ def _model_metrics(
     t, e, lp = test.followup, test.event, M.cloglog(p["risk"][tau])
     base_lp = M.cloglog(base["risk"][tau])
 
-    def boot(stat) -> tuple[float, float]:
-        return M.bootstrap_ci(stat, len(t), n_boot=s.n_bootstrap, seed=s.seed)
+    def boot(stat) -> np.ndarray:
+        return M.bootstrap_values(stat, len(t), n_boot=s.n_bootstrap, seed=s.seed)
 
-    # the resamples' C: sorted once per model (same values as harrell_c / uno_c of each resample)
-    c_boot, base_boot = M.BootstrapConcordance(t, e, lp), M.BootstrapConcordance(t, e, base_lp)
-    uno_boot = M.BootstrapConcordance(t, e, lp, train=(train.followup, train.event), tau=tau)
+    # the resamples' C: sorted once per model (same values as harrell_c / uno_c of each
+    # resample), each resample's C computed once and paired with the base model's for delta-C
+    c_boot = boot(M.BootstrapConcordance(t, e, lp))
+    uno_boot = boot(M.BootstrapConcordance(t, e, lp, train=(train.followup, train.event), tau=tau))
     c = M.harrell_c(t, e, lp)
-    c_ci = boot(c_boot)
+    c_ci = M.percentile_interval(c_boot)
     uno = M.uno_c(train.followup, train.event, t, e, lp, tau=tau)
-    uno_ci = boot(uno_boot)
+    uno_ci = M.percentile_interval(uno_boot)
     auc = M.time_dependent_auc(train.followup, train.event, t, e, p["risk"])
     brier = M.brier_scores(
         train.followup, train.event, t, e, {h: 1 - r for h, r in p["risk"].items()}
     )
     cal = M.calibration(t, e, p["risk"][h0], h0, M.cloglog(p["risk"][h0]))
     dc = c - M.harrell_c(t, e, base_lp)
-    dc_ci = boot(lambda i: c_boot(i) - base_boot(i))
+    dc_ci = M.percentile_interval(c_boot - base_boot)
     nri = M.continuous_nri(t, e, base["risk"][h0], p["risk"][h0], h0)
     row = {
         "model": key, "model_set": p["model_set"], "engine": p["engine"], "penalizer": p["penalizer"],

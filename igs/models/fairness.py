@@ -60,7 +60,7 @@ def fairness_table(
             row["harrell_c"] = M.harrell_c(t[m], e[m], M.cloglog(risk[tau][m]))
             pred = risk[h0][m]
             row["observed_expected"] = M.kaplan_meier_risk(t[m], e[m], h0) / float(pred.mean())
-            row["calibration_slope"] = _slope(t[m], e[m], M.cloglog(pred), h0)
+            row["calibration_slope"] = M.calibration_slope(t[m], e[m], M.cloglog(pred), h0)
             sex = ["sex_male"] if dim != "sex" and frame.loc[m, "sex_male"].nunique() > 1 else []
             sub = frame.loc[m, ["start", "stop", "event", "prs_sd", *sex, *pcs]]
             try:
@@ -70,16 +70,3 @@ def fairness_table(
                 pass
         rows.append(row)
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-def _slope(t: np.ndarray, e: np.ndarray, lp: np.ndarray, horizon: float) -> float:
-    """Cox coefficient of ``lp`` with follow-up capped at ``horizon`` (igs's solver)."""
-    from igs.models.coxsolver import cox_fit
-
-    capped_e = e & (t <= horizon)
-    if capped_e.sum() < 5 or np.std(lp) == 0:
-        return float("nan")
-    try:
-        return float(cox_fit(lp[:, None], np.zeros(len(t)), np.minimum(t, horizon), capped_e)[0])
-    except IGSError:
-        return float("nan")

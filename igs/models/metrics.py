@@ -132,23 +132,25 @@ def uno_c(train_time, train_event, time, event, risk, tau: float) -> float:
 def _prefix_levels(
     y: np.ndarray, prefix: np.ndarray, below: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """The levels of :func:`_prefix_counts` kept for weighted counts: at each level the order of
-    the items, the queries answered there, and the sorted positions that bound their block."""
+    """The levels of :func:`_prefix_counts` kept for weighted counts: at each level how the
+    items move from the level below (a merge: the gather reads two runs in order, which is
+    cache-friendly, unlike a gather from the first order), the queries answered there, and the
+    sorted positions that bound their block."""
     n = len(y)
     shift = max(n, 1).bit_length()
     low = (1 << shift) - 1
     keys = (np.arange(n, dtype=np.int64) << shift) | np.asarray(y, np.int64)
-    perm = np.arange(n)
+    moved = np.arange(n)
     prefix, below = np.asarray(prefix, np.int64), np.asarray(below, np.int64)
     levels, level, top = [], 0, int(prefix.max(initial=0))
     while (1 << level) <= top:
         sel = np.flatnonzero((prefix >> level) & 1)
         block = (prefix[sel] >> level) - 1
         end = np.searchsorted(keys, (block << shift) | below[sel])
-        levels.append((perm, sel, block << level, end))
+        levels.append((moved, sel, block << level, end))
         merged = ((keys >> (shift + 1)) << shift) | (keys & low)
-        idx = np.argsort(merged, kind="stable")
-        keys, perm = merged[idx], perm[idx]
+        moved = np.argsort(merged, kind="stable")
+        keys = merged[moved]
         level += 1
     return levels
 
@@ -187,12 +189,14 @@ class BootstrapConcordance:
     def __call__(self, index: np.ndarray) -> float:
         """The C of the resample ``index`` (people may repeat)."""
         count = np.bincount(index, minlength=self._n).astype(float)
-        in_order = count[self._order]
+        in_order = count.take(self._order)
+        level_order = in_order
         m = len(self._ev)
-        sums = np.zeros(2 * m)
-        for perm, sel, start, end in self._levels:
-            cum = np.r_[0.0, np.cumsum(in_order[perm])]
-            sums[sel] += cum[end] - cum[start]
+        sums, cum = np.zeros(2 * m), np.zeros(self._n + 1)
+        for moved, sel, start, end in self._levels:
+            level_order = level_order.take(moved)
+            np.cumsum(level_order, out=cum[1:])
+            sums[sel] += cum.take(end) - cum.take(start)
         below, within = sums[:m], sums[m:]
         comparable = np.r_[0.0, np.cumsum(in_order)][self._comparable]
         weight = count[self._ev]
@@ -276,8 +280,6 @@ def calibration(
     """Observed (Kaplan-Meier) against predicted risk at ``horizon`` by decile of predicted risk,
     the overall observed/expected ratio, and the calibration slope (Cox coefficient of the
     linear predictor in these data; 1 is ideal)."""
-    from lifelines import CoxPHFitter
-
     time, event, pred = (
         np.asarray(time, float),
         np.asarray(event, bool),
@@ -296,10 +298,7 @@ def calibration(
             }
         )
     observed = kaplan_meier_risk(time, event, horizon)
-    capped_t = np.minimum(time, horizon)
-    capped_e = event & (time <= horizon)
-    df = pd.DataFrame({"t": capped_t, "e": capped_e.astype(int), "lp": lp})
-    slope = CoxPHFitter().fit(df, "t", "e").params_["lp"] if capped_e.sum() >= 5 else float("nan")
+    slope = calibration_slope(time, event, lp, horizon)
     return {
         "horizon": horizon,
         "observed_risk": observed,
@@ -308,6 +307,24 @@ def calibration(
         "slope": float(slope),
         "bins": rows,
     }
+
+
+def calibration_slope(time, event, lp: np.ndarray, horizon: float) -> float:
+    """Cox coefficient of ``lp`` with follow-up capped at ``horizon`` (igs's solver, Efron ties;
+    NaN with fewer than 5 events by then, a constant ``lp`` or a fit that does not converge)."""
+    from igs.errors import IGSError
+    from igs.models.coxsolver import cox_fit
+
+    time, event, lp = np.asarray(time, float), np.asarray(event, bool), np.asarray(lp, float)
+    capped_e = event & (time <= horizon)
+    if capped_e.sum() < 5 or np.std(lp) == 0:
+        return float("nan")
+    try:
+        return float(
+            cox_fit(lp[:, None], np.zeros(len(time)), np.minimum(time, horizon), capped_e)[0]
+        )
+    except IGSError:
+        return float("nan")
 
 
 def continuous_nri(time, event, old_risk, new_risk, horizon: float) -> dict:
@@ -350,14 +367,25 @@ def net_benefit(time, event, risk, horizon: float, thresholds: tuple[float, ...]
     return rows
 
 
-def bootstrap_ci(
-    stat, n: int, *, n_boot: int = 200, seed: int = 42, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile interval of ``stat(index)`` over bootstrap resamples of 0..n-1."""
+def bootstrap_values(stat, n: int, *, n_boot: int = 200, seed: int = 42) -> np.ndarray:
+    """``stat(index)`` of each bootstrap resample of 0..n-1 (the same resamples for the same
+    ``n``, ``n_boot`` and ``seed``: statistics of one resample can be paired)."""
     rng = np.random.default_rng(seed)
-    values = [stat(rng.integers(0, n, n)) for _ in range(n_boot)]
-    values = np.asarray([v for v in values if np.isfinite(v)])
+    return np.asarray([stat(rng.integers(0, n, n)) for _ in range(n_boot)], dtype=float)
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the finite ``values`` (NaN, NaN if none is finite)."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
     if not len(values):
         return float("nan"), float("nan")
     a = (1 - level) / 2
     return float(np.quantile(values, a)), float(np.quantile(values, 1 - a))
+
+
+def bootstrap_ci(
+    stat, n: int, *, n_boot: int = 200, seed: int = 42, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of ``stat(index)`` over bootstrap resamples of 0..n-1."""
+    return percentile_interval(bootstrap_values(stat, n, n_boot=n_boot, seed=seed), level)

@@ -35,6 +35,7 @@ class ModelsOptions:
             horizons=tuple(float(h) for h in m["horizons"]), test_fraction=m["test_fraction"],
             n_folds=m["n_folds"], penalizers=tuple(m["penalizers"]), n_bootstrap=m["n_bootstrap"],
             thresholds=tuple(m["thresholds"]), seed=cfg["seed"],
+            lifelines_check_max_n=m["lifelines_check_max_n"],
         )  # fmt: skip
         return cls(
             settings=settings,

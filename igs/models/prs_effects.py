@@ -31,9 +31,10 @@ def _cox_summary(df: pd.DataFrame, terms: list[str], label: str) -> pd.DataFrame
     from igs.models.coxsolver import cox_covariance, cox_fit
 
     covariates = [c for c in df.columns if c not in ("start", "stop", "event")]
-    x = df[covariates].to_numpy(float)
-    scale = x.std(axis=0)
-    z = (x - x.mean(axis=0)) / scale
+    z = df[covariates].to_numpy(float, copy=True)
+    scale = z.std(axis=0)
+    z -= z.mean(axis=0)  # standardised in place: one n x p array (yearly pieces: millions of rows)
+    z /= scale
     start, stop, event = (df[c].to_numpy(float) for c in ("start", "stop", "event"))
     event = event.astype(bool)
     try:
@@ -272,10 +273,13 @@ def prs_effect_modifiers(data: SurvivalData, *, age_scale: bool = True) -> pd.Da
             res.assign(effect="prs_interaction", group="prs_x_male", n=n, n_events=n_events)
         )
     if age_scale and n_events >= MIN_EVENTS:
-        pieces = split_by_year(df)
-        pieces["prs_x_age_decade"] = pieces["prs_sd"] * (pieces["age_mid"] - AGE_CENTRE) / 10
+        # only the model's columns are split (~10 pieces per person), and none copied after
+        pieces = split_by_year(df[["start", "stop", "event", "prs_sd", *sex, *pcs]])
+        age_mid = pieces.pop("age_mid")
+        pieces["prs_x_age_decade"] = pieces["prs_sd"] * (age_mid - AGE_CENTRE) / 10
+        del age_mid
         res = _cox_summary(
-            pieces[["start", "stop", "event", "prs_sd", "prs_x_age_decade", *sex, *pcs]],
+            pieces,
             ["prs_x_age_decade"],
             f"{data.endpoint}: score x age interaction",
         )

@@ -34,6 +34,7 @@ def test_models_and_scores_defaults_are_the_schemas():
         "n_bootstrap",
         "thresholds",
         "seed",
+        "lifelines_check_max_n",
     )
     for name in schema_fields:
         assert getattr(settings, name) == getattr(EvaluationSettings(), name), name

@@ -151,8 +151,8 @@ def test_rounding_noise_in_the_loglik_does_not_stall_the_fit(monkeypatch):
     exact = cox_fit(x, data.start, data.stop, data.event)
     loglik, previous = coxsolver._loglik, [np.full(x.shape[1], np.inf)]
 
-    def noisy(x, sets, beta, penalizer):
-        ll, g, h = loglik(x, sets, beta, penalizer)
+    def noisy(x, sets, beta, penalizer, *xt):
+        ll, g, h = loglik(x, sets, beta, penalizer, *xt)
         moved = np.max(np.abs(beta - previous[0]))
         previous[0] = beta
         return ll - (1e-11 if 0 < moved < 1e-6 else 0.0), g, h

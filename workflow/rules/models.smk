@@ -60,4 +60,4 @@ rule models_evaluate:
     shell:
         "igs models evaluate --options {input.options:q} --endpoint {wildcards.endpoint:q} "
         + SURVIVAL_ARGS
-        + " --out-dir {params.out_dir:q} 2> {log:q}"
+        + " --out-dir {params.out_dir:q} --threads {threads} 2> {log:q}"
