@@ -33,6 +33,7 @@ from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
 from igs.models.dataset import MODEL_SETS, SurvivalData
 from igs.models.engines import fit_coxnet, fit_xgboost
 from igs.models.fairness import fairness_table
+from igs.models.omics import OMICS_SCORE, learn_omics_score
 from igs.models.prs_effects import (
     cumulative_incidence_by_group,
     hr_per_sd,
@@ -123,10 +124,25 @@ def choose_penalizer(
     return best
 
 
-def fit_model_set(data: SurvivalData, model_set: str, s: EvaluationSettings) -> CoxModel:
+def fit_model_set(
+    data: SurvivalData, model_set: str, s: EvaluationSettings, *, engine: str = "igs"
+) -> CoxModel:
+    """The model set's Cox model on ``data``, its L2 penalty chosen by cross-validation; a set
+    with omics enters them as one sub-score learnt in ``data`` (:mod:`igs.models.omics`)."""
     columns = usable_columns(data, data.columns(model_set))
-    pen = choose_penalizer(data, columns, s.penalizers, s.seed, s.horizons, model_set)
-    return fit_cox(data, columns, penalizer=pen, model_set=model_set)
+    omics = [
+        c for c in columns if "omics" in MODEL_SETS[model_set] and c in data.groups.get("omics", [])
+    ]
+    if not omics:
+        pen = choose_penalizer(data, columns, s.penalizers, s.seed, s.horizons, model_set)
+        return fit_cox(data, columns, penalizer=pen, model_set=model_set, engine=engine)
+    base = [c for c in columns if c not in omics]
+    score = learn_omics_score(data, base, omics, seed=s.seed)
+    design = score.added_to(data)
+    columns = base + ([OMICS_SCORE] if score.selected else [])
+    pen = choose_penalizer(design, columns, s.penalizers, s.seed, s.horizons, model_set)
+    model = fit_cox(design, columns, penalizer=pen, model_set=model_set, engine=engine)
+    return score.fold_in(model)
 
 
 def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:
@@ -158,12 +174,9 @@ def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSett
             "risk": {h: model.absolute_risk(test.features, test.start, h) for h in s.horizons},
         }  # fmt: skip
     full = "clinical_prs_omics" if "clinical_prs_omics" in fitted else "clinical_prs"
-    same = fitted[full]
-    lifelines_model = fit_cox(
-        train, same.features, penalizer=same.penalizer, model_set=full, engine="lifelines"
-    )
+    lifelines_model = fit_model_set(train, full, s, engine="lifelines")
     predictions[f"{full}/lifelines"] = {
-        "model_set": full, "engine": "lifelines_cox", "penalizer": same.penalizer,
+        "model_set": full, "engine": "lifelines_cox", "penalizer": lifelines_model.penalizer,
         "lp": lifelines_model.linear_predictor(test.features),
         "risk": {h: lifelines_model.absolute_risk(test.features, test.start, h) for h in s.horizons},
     }  # fmt: skip
