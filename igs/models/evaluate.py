@@ -29,11 +29,13 @@ import pandas as pd
 from igs.errors import IGSError, ModelError
 from igs.io.atomic import atomic_paths
 from igs.models import metrics as M
+from igs.models.contrib import block_contributions, step_columns
 from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
 from igs.models.dataset import MODEL_SETS, SurvivalData
 from igs.models.engines import fit_coxnet, fit_xgboost
 from igs.models.fairness import fairness_table
 from igs.models.omics import OMICS_SCORE, learn_omics_score
+from igs.models.oracle import oracle_concordance
 from igs.models.prs_effects import (
     cumulative_incidence_by_group,
     hr_per_sd,
@@ -156,8 +158,14 @@ def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:
         )
 
 
-def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSettings()) -> dict:
-    """Every metric and table for one endpoint (see the module docstring)."""
+def evaluate_endpoint(
+    data: SurvivalData,
+    s: EvaluationSettings = EvaluationSettings(),
+    *,
+    truth: pd.DataFrame | None = None,
+) -> dict:
+    """Every metric and table for one endpoint (see the module docstring); ``truth`` (a
+    simulation's true hazards, :func:`igs.models.oracle.read_truth`) adds the oracle C."""
     check_enough(data, s)
     is_test = stratified_test_split(data.event, s.test_fraction, s.seed)
     train, test = data.subset(np.flatnonzero(~is_test)), data.subset(np.flatnonzero(is_test))
@@ -202,11 +210,26 @@ def evaluate_endpoint(data: SurvivalData, s: EvaluationSettings = EvaluationSett
     comparison = pd.DataFrame(rows)
     cv = cross_validated_c(data, s)
     comparison = comparison.merge(cv, on="model", how="left")
+    contributions = block_contributions(
+        test.followup, test.event,
+        {p["model_set"]: p["risk"] for k, p in predictions.items() if k.endswith("/cox")},
+        s.horizons, n_bootstrap=s.n_bootstrap, seed=s.seed,
+    )  # fmt: skip
+    comparison = comparison.merge(step_columns(contributions), on="model", how="left")
+    oracle = dict.fromkeys(
+        ("oracle_harrell_c", "oracle_harrell_c_low", "oracle_harrell_c_high"), np.nan
+    )
+    if truth is not None:
+        oracle = oracle_concordance(test.iid, test.start, test.followup, test.event, truth,
+                                    max(s.horizons), n_bootstrap=s.n_bootstrap, seed=s.seed)  # fmt: skip
+    comparison = comparison.assign(**oracle)
+    contributions = contributions.assign(oracle_harrell_c=oracle["oracle_harrell_c"])
     ages = np.arange(40, 81, 5, dtype=float)
     # on the time-on-study scale everyone starts at 0: no ages, so no age bands or age terms
     age_scale = bool(np.all(data.start > 0))
     return {
         "comparison": comparison,
+        "contributions": contributions,
         "calibration": pd.DataFrame(calib),
         "net_benefit": pd.DataFrame(nb),
         "hr_per_sd": hr_per_sd(data),
@@ -321,6 +344,7 @@ def write_evaluation(result: dict, out_dir: str | os.PathLike[str]) -> list[Path
         k: result[k]
         for k in (
             "comparison",
+            "contributions",
             "calibration",
             "net_benefit",
             "hr_per_sd",
@@ -338,6 +362,7 @@ def write_evaluation(result: dict, out_dir: str | os.PathLike[str]) -> list[Path
         "settings": result["settings"],
         "models": result["comparison"].replace({np.nan: None}).to_dict(orient="records"),
         "hr_per_sd": result["hr_per_sd"].replace({np.nan: None}).to_dict(orient="records"),
+        "contributions": result["contributions"].replace({np.nan: None}).to_dict(orient="records"),
     }
     with atomic_paths(paths) as tmps:
         for tmp, table in zip(tmps, tables.values(), strict=False):
