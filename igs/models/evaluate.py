@@ -34,7 +34,7 @@ from igs.models.cox import CoxModel, check_events, fit_cox, usable_columns
 from igs.models.dataset import MODEL_SETS, SurvivalData
 from igs.models.engines import fit_coxnet, fit_xgboost
 from igs.models.fairness import fairness_table
-from igs.models.omics import OMICS_SCORE, learn_omics_score
+from igs.models.omics import OMICS_SCORE, cross_fitted_score
 from igs.models.oracle import oracle_concordance
 from igs.models.prs_effects import (
     cumulative_incidence_by_group,
@@ -139,12 +139,12 @@ def fit_model_set(
         pen = choose_penalizer(data, columns, s.penalizers, s.seed, s.horizons, model_set)
         return fit_cox(data, columns, penalizer=pen, model_set=model_set, engine=engine)
     base = [c for c in columns if c not in omics]
-    score = learn_omics_score(data, base, omics, seed=s.seed)
-    design = score.added_to(data)
-    columns = base + ([OMICS_SCORE] if score.selected else [])
+    score, out_of_fold = cross_fitted_score(data, base, omics, seed=s.seed)
+    design = score.added_to(data, out_of_fold)
+    columns = base + ([OMICS_SCORE] if out_of_fold is not None else [])
     pen = choose_penalizer(design, columns, s.penalizers, s.seed, s.horizons, model_set)
     model = fit_cox(design, columns, penalizer=pen, model_set=model_set, engine=engine)
-    return score.fold_in(model)
+    return score.fold_in(model, data)
 
 
 def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:

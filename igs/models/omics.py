@@ -12,10 +12,14 @@ the held-out people):
    3-fold cross-validated partial likelihood (Verweij & van Houwelingen 1993) is kept;
 2. the omics sub-score is the omics part of that model's linear predictor, ``sum_j w_j z_j``;
 3. the integrative Cox model is fitted on the clinical and PRS features plus that one sub-score
-   (its L2 penalty chosen as for every model set), and the sub-score's coefficient is folded back
-   into one coefficient per analyte (:meth:`OmicsScore.fold_in`), so ``model.json``, the export
-   and ``igs models apply`` use the raw analytes as before. When no analyte is selected the
-   integrative model is the clinical + PRS model with omics coefficients 0.
+   (its L2 penalty chosen as for every model set), where each person's sub-score comes from the
+   one learnt without their third of the data (:func:`cross_fitted_score`: refitting a score's
+   coefficient on the data that chose its analytes overrates it, a noise score most); the
+   coefficient is then folded into the score learnt on all the data, one coefficient per
+   analyte, and the baseline refitted (:meth:`OmicsScore.fold_in`), so ``model.json``, the export
+   and ``igs models apply`` use the raw analytes as before. When no analyte is selected, in all
+   the data or in any of the three parts, the integrative model is the clinical + PRS model
+   with omics coefficients 0.
 
 The solver maximises ``loglik / n - lam * sum_j pf_j (l1_ratio |b_j| + (1 - l1_ratio) b_j^2 / 2)``
 (scikit-survival's Coxnet objective, tested equal to it) by proximal Newton steps: the
@@ -64,27 +68,27 @@ class OmicsScore:
     def score(self, x: pd.DataFrame) -> np.ndarray:
         return self.preprocessor.transform(x).to_numpy() @ np.asarray(self.weights)
 
-    def added_to(self, data: SurvivalData) -> SurvivalData:
-        """``data`` with the sub-score as the feature ``OMICS_SCORE``."""
-        return replace(
-            data, features=data.features.assign(**{OMICS_SCORE: self.score(data.features)})
-        )
+    def added_to(self, data: SurvivalData, values: np.ndarray | None = None) -> SurvivalData:
+        """``data`` with the sub-score (or ``values``) as the feature ``OMICS_SCORE``."""
+        score = self.score(data.features) if values is None else values
+        return replace(data, features=data.features.assign(**{OMICS_SCORE: score}))
 
-    def fold_in(self, model):  # type: ignore[no-untyped-def]
-        """The integrative :class:`~igs.models.cox.CoxModel` on the raw analytes: the fitted
-        model's sub-score coefficient spread over the analytes (same linear predictor and
-        baseline); the covariance takes the sub-score's weights as known."""
+    def fold_in(self, model, data: SurvivalData):  # type: ignore[no-untyped-def]
+        """The integrative :class:`~igs.models.cox.CoxModel` on the raw analytes: ``model``'s
+        sub-score coefficient spread over the analytes by this score's weights, the Breslow
+        baseline refitted on ``data`` with that linear predictor; the covariance takes the
+        weights as known."""
+        from igs.models.coxsolver import breslow_delayed_entry
+
         cols = model.preprocessor.columns
         base = [c for c in cols if c != OMICS_SCORE]
         k = len(base)
         jac = np.zeros((k + len(self.columns), len(cols)))
         jac[:k, [cols.index(c) for c in base]] = np.eye(k)
         if OMICS_SCORE in cols:
-            # the sub-score has training mean 0 (so does every z), so only its SD rescales it
-            j = cols.index(OMICS_SCORE)
-            if abs(model.preprocessor.means[j]) > 1e-8 * max(1.0, model.preprocessor.scales[j]):
-                raise ValueError("the omics sub-score must have mean 0 in the training data")
-            jac[k:, j] = np.asarray(self.weights) / model.preprocessor.scales[j]
+            jac[k:, cols.index(OMICS_SCORE)] = (
+                np.asarray(self.weights) / model.preprocessor.scales[cols.index(OMICS_SCORE)]
+            )
         pick = [cols.index(c) for c in base]
         pre = Preprocessor(
             base + self.columns,
@@ -93,12 +97,18 @@ class OmicsScore:
             [model.preprocessor.scales[i] for i in pick] + self.preprocessor.scales,
         )
         cov = None if model.covariance is None else jac @ np.asarray(model.covariance) @ jac.T
-        return replace(
+        folded = replace(
             model,
             preprocessor=pre,
             coef=(jac @ np.asarray(model.coef)).tolist(),
             covariance=None if cov is None else cov.tolist(),
         )
+        times, cumhaz = breslow_delayed_entry(
+            data.start, data.stop, data.event, folded.linear_predictor(data.features)
+        )
+        if not np.array_equal(times, model.baseline_times):
+            raise ValueError("fold_in needs the data the model was fitted on")
+        return replace(folded, baseline_cumhaz=cumhaz.tolist())
 
     def summary(self) -> dict:
         """What metrics.json records about the sub-score."""
@@ -231,6 +241,30 @@ def learn_omics_score(
     weights = np.where(np.abs(beta[k:]) > 0, beta[k:], 0.0)
     return OmicsScore(pre_omics, weights.tolist(), float(lambdas[best]), l1_ratio,
                       lambdas.tolist(), cvl.tolist())  # fmt: skip
+
+
+def cross_fitted_score(
+    data: SurvivalData, base: list[str], omics: list[str], *, seed: int, n_folds: int = 3
+) -> tuple[OmicsScore, np.ndarray | None]:
+    """The sub-score learnt on all of ``data``, and each person's sub-score from the one learnt
+    without their fold (``n_folds`` event-stratified folds): the Cox model weighs the
+    out-of-fold values, so a sub-score that only fits noise in ``data`` gets a coefficient
+    near 0 (stacking), and the learnt score is applied with that coefficient. None instead of
+    the out-of-fold values when the full data or any fold selects no analyte: the omics then
+    show no signal that holds up in every part of the data, and are left out."""
+    from igs.models.evaluate import stratified_folds
+
+    full = learn_omics_score(data, base, omics, seed=seed)
+    if not full.selected:
+        return full, None
+    folds = stratified_folds(data.event, n_folds, seed + 1)
+    oof = np.zeros(len(data.iid))
+    for f in range(n_folds):
+        part = learn_omics_score(data.subset(np.flatnonzero(folds != f)), base, omics, seed=seed)
+        if not part.selected:
+            return full, None
+        oof[folds == f] = part.score(data.features[folds == f])
+    return full, oof
 
 
 def _path_fitter(pf: np.ndarray, ridge: np.ndarray, l1_ratio: float):  # type: ignore[no-untyped-def]

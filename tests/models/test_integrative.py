@@ -29,7 +29,9 @@ def omics_cohort(n: int, omics_log_hr: float, seed: int) -> tuple[SurvivalData, 
     omics = loading * u[:, None] + rng.normal(0, 0.5, (n, 20)) + rng.uniform(1, 10, 20)
     names = [f"OM{k:02d}_last" for k in range(1, 21)]
     x[names] = omics
-    eta = 0.47 * x["prs"] + 0.6 * x["sex_male"] + 0.04 * (x["bmi"] - 27) + omics_log_hr * u
+    eta = (
+        0.47 * x["prs"] + 0.6 * x["sex_male"] + 0.04 * (x["bmi"] - 27)
+    ).to_numpy() + omics_log_hr * u
     entry = rng.uniform(40, 70, n)
     h_entry = LAM / GAM * np.expm1(GAM * (entry - 40))
     onset = 40 + np.log1p((h_entry + rng.exponential(size=n) / np.exp(eta)) * GAM / LAM) / GAM
@@ -85,7 +87,7 @@ def test_sub_score_selects_the_planted_analytes_and_keeps_the_linear_predictor()
     # folding the sub-score's coefficient into the analytes changes no one's risk
     design = score.added_to(data)
     fitted = fit_cox(design, [*base, OMICS_SCORE], penalizer=0.01)
-    folded = score.fold_in(fitted)
+    folded = score.fold_in(fitted, data)
     assert folded.features == base + omics
     np.testing.assert_allclose(folded.linear_predictor(data.features),
                                fitted.linear_predictor(design.features), atol=1e-10)  # fmt: skip
@@ -120,7 +122,7 @@ def test_simulated_truth_columns_are_the_hazard_the_onsets_were_drawn_from(small
 def test_truth_file_problems(tmp_path):
     bad = tmp_path / "truth.tsv"
     pd.DataFrame({"IID": ["a"], "onset_age_CAD": [50.0]}).to_csv(bad, sep="\t", index=False)
-    with pytest.raises(InputFormatError, match="no IID or hazard_rate_\\* columns"):
+    with pytest.raises(InputFormatError, match=r"no IID or hazard_rate_\* columns"):
         read_truth(bad, "CAD")
     truth = pd.DataFrame({"IID": ["a"], "rate": [1e-4], "shape": [0.08]})
     with pytest.raises(InputFormatError, match="of the 2 held-out people have no true hazard"):
@@ -170,11 +172,13 @@ def test_contribution_cis_equal_lifelines_on_the_same_resamples():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("omics_log_hr", [0.35, 0.0])
+@pytest.mark.parametrize("omics_log_hr", [0.8, 0.0])
 def test_integrative_model_uses_omics_signal_and_ties_without_it(omics_log_hr):
-    """Planted truth: with the demo's omics effect the integrative model beats clinical + PRS
-    beyond its bootstrap CI; without one the difference is within it. The oracle C of the true
-    risk is at least every model's (within noise)."""
+    """Planted truth: with an omics effect the integrative model beats clinical + PRS beyond its
+    bootstrap CI (in the held-out 30% and in cross-validation); without one the difference is
+    within it. The oracle C of the true risk is at least every model's (within noise). (The
+    demo's 0.35 per SD lifts even the oracle C only ~0.013 above clinical + PRS at 6,000 people,
+    less than the CI's half-width on 1,800 held-out people; 0.8 per SD is detectable at 3,000.)"""
     data, truth = omics_cohort(3000, omics_log_hr, 11)
     s = EvaluationSettings(n_bootstrap=100, n_folds=3, penalizers=(0.0, 0.01, 0.1))
     result = evaluate_endpoint(data, s, truth=truth)
@@ -186,8 +190,11 @@ def test_integrative_model_uses_omics_signal_and_ties_without_it(omics_log_hr):
             comp.loc["clinical_prs_omics/cox", "cv_harrell_c_mean"]
             > comp.loc["clinical_prs/cox", "cv_harrell_c_mean"]
         )
-    else:
+    else:  # no analyte holds up: the integrative model is clinical + PRS
         assert step["delta_c_low"] <= 0 <= step["delta_c_high"] and abs(step["delta_c"]) < 0.01
+        assert comp.loc["clinical_prs_omics/cox", "cv_harrell_c_mean"] == pytest.approx(
+            comp.loc["clinical_prs/cox", "cv_harrell_c_mean"], abs=0.005
+        )
     oracle = comp["oracle_harrell_c"].iloc[0]
     assert comp["oracle_harrell_c"].nunique() == 1
     assert oracle > comp.loc["clinical_prs_omics/cox", "harrell_c"] - 0.01
