@@ -5,7 +5,10 @@
    data) and evaluated on the test part: Harrell's and Uno's C with bootstrap 95% CIs,
    time-dependent AUC, Brier scores and the integrated Brier score, calibration at the first
    horizon, delta-C (paired bootstrap) and continuous NRI against the clinical baseline, and
-   decision-curve net benefit.
+   decision-curve net benefit; what each block adds, clinical -> + PRS -> + omics
+   (:mod:`igs.models.contrib`), and on simulated data the C of the true risk
+   (:mod:`igs.models.oracle`). The omics enter as one sub-score learnt in the training data
+   (:mod:`igs.models.omics`).
 2. k-fold cross-validation of each Cox model set on all data (again all fitting inside the folds)
    gives the mean and SD of Harrell's C.
 3. The score's own effect: HR per SD (overall, by sex), its modifiers (HR per SD by age band,

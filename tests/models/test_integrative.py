@@ -3,15 +3,26 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from igs.errors import IGSError, InputFormatError
-from igs.models import EvaluationSettings, SurvivalData, evaluate_endpoint, fit_cox
+from igs.models import (
+    EvaluationSettings,
+    SurvivalData,
+    evaluate_endpoint,
+    fit_cox,
+    write_evaluation,
+)
 from igs.models.contrib import block_contributions
 from igs.models.omics import OMICS_SCORE, elastic_net_cox, learn_omics_score
 from igs.models.oracle import oracle_concordance, read_truth, true_risk
+from igs.report.html import oracle_and_contributions
+from igs.share.bundle import BundleFiles, build_bundle
+from igs.share.disclosure import check_bundle
 
 LAM, GAM = 1.5e-3, 0.08  # baseline hazard LAM * exp(GAM * (age - 40))
 
@@ -173,7 +184,7 @@ def test_contribution_cis_equal_lifelines_on_the_same_resamples():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("omics_log_hr", [0.8, 0.0])
-def test_integrative_model_uses_omics_signal_and_ties_without_it(omics_log_hr):
+def test_integrative_model_uses_omics_signal_and_ties_without_it(omics_log_hr, tmp_path):
     """Planted truth: with an omics effect the integrative model beats clinical + PRS beyond its
     bootstrap CI (in the held-out 30% and in cross-validation); without one the difference is
     within it. The oracle C of the true risk is at least every model's (within noise). (The
@@ -201,3 +212,28 @@ def test_integrative_model_uses_omics_signal_and_ties_without_it(omics_log_hr):
     assert comp.loc["clinical_prs_omics/cox", "harrell_c"] > oracle - 0.05
     assert comp.loc["clinical_prs_omics/cox", "step_reference"] == "clinical_prs/cox"
     assert comp.loc["clinical_prs_omics/cox", "step_delta_c"] == pytest.approx(step["delta_c"])
+    # the tables, the share bundle (aggregates, disclosure check passes) and the report carry them
+    write_evaluation(result, tmp_path / "evaluate/CAD")
+    written = pd.read_csv(tmp_path / "evaluate/CAD/contributions.tsv", sep="\t")
+    assert list(written["step"]) == ["clinical", "+prs", "+omics"]
+    assert written["oracle_harrell_c"].iloc[0] == pytest.approx(oracle, abs=1e-5)
+    (tmp_path / "pheno").mkdir()
+    (tmp_path / "pheno/summary.json").write_text(json.dumps({"endpoints": {"CAD": {
+        "n_included": len(data.iid), "n_events": int(data.event.sum()),
+        "n_competing_deaths": int(data.competing.sum()), "excluded": {"prevalent": 0}}}}))  # fmt: skip
+    pd.DataFrame({"pgs_id": ["X"], "n_variants": [10], "matched": [9], "match_rate": [0.9]}).to_csv(
+        tmp_path / "match_summary.tsv", sep="\t", index=False
+    )
+    files = BundleFiles(tmp_path / "pheno/summary.json", tmp_path / "match_summary.tsv",
+                        {"CAD": tmp_path / "evaluate/CAD"})  # fmt: skip
+    tables = build_bundle(files, min_cell=5)
+    assert check_bundle(tables, 5) == []
+    models = tables["models.tsv"].set_index("model")
+    assert models.loc["clinical_prs_omics/cox", "step_delta_c"] == pytest.approx(
+        step["delta_c"], abs=1e-5
+    )
+    assert models.loc["clinical_prs_omics/cox", "oracle_harrell_c"] == pytest.approx(
+        oracle, abs=1e-5
+    )
+    page = "".join(oracle_and_contributions(tmp_path / "evaluate/CAD", result["comparison"]))
+    assert "oracle_harrell_c" in page and "+omics" in page
