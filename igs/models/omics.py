@@ -144,7 +144,7 @@ def elastic_net_cox(
     l2 = lam * (1 - l1_ratio) * pf + (np.zeros(p) if ridge is None else np.asarray(ridge, float))
 
     def objective(b: np.ndarray) -> float:
-        return -_loglik(x, sets, b, 0.0)[0] / n + l1 @ np.abs(b) + 0.5 * l2 @ (b * b)
+        return -partial_loglik(x, sets, b) / n + l1 @ np.abs(b) + 0.5 * l2 @ (b * b)
 
     beta = np.zeros(p) if beta0 is None else np.asarray(beta0, float).copy()
     f = objective(beta)
@@ -170,6 +170,17 @@ def elastic_net_cox(
         if not np.all(np.isfinite(beta)):
             break
     raise ModelError("the elastic-net Cox model of the omics features did not converge.")
+
+
+def partial_loglik(x: np.ndarray, sets: RiskSets, beta: np.ndarray) -> float:
+    """The Efron log partial likelihood alone (``coxsolver._loglik`` without its derivatives)."""
+    lp = x @ beta
+    shift = lp.max()
+    r = np.exp(lp - shift)
+    t0 = np.bincount(sets.inverse, weights=r[sets.ev_idx], minlength=len(sets.times))
+    a0 = sets.at_risk(r)[sets.inverse] - sets.frac * t0[sets.inverse]
+    with np.errstate(divide="ignore"):
+        return float(lp[sets.ev_idx].sum() - np.log(a0).sum() - len(sets.ev_idx) * shift)
 
 
 def _lasso_quadratic(
@@ -217,22 +228,25 @@ def learn_omics_score(
     fit = _path_fitter(pf, ridge, l1_ratio)
     # the smallest penalty with every omics coefficient 0: the base model's score test
     b0 = fit(z, data.start, data.stop, data.event, np.inf, None)
-    g = _loglik(z, RiskSets.of(data.start, data.stop, data.event), b0, 0.0)[1] / n
+    sets = RiskSets.of(data.start, data.stop, data.event)
+    g = _loglik(z, sets, b0, 0.0)[1] / n
     lam_max = float(np.max(np.abs(g[k:]))) / l1_ratio
     if not lam_max > 0:
         return OmicsScore(pre_omics, [0.0] * len(omics), float("inf"), l1_ratio, [], [])
     lambdas = lam_max * np.geomspace(1.0, LAMBDA_MIN_RATIO, N_LAMBDAS)
     folds = stratified_folds(data.event, n_folds, seed)
+    fold_sets = [
+        RiskSets.of(data.start[folds != f], data.stop[folds != f], data.event[folds != f])
+        for f in range(n_folds)
+    ]
     cvl = np.zeros(len(lambdas))
     for f in range(n_folds):
         tr = folds != f
         beta = None
         for i, lam in enumerate(lambdas):
             beta = fit(z[tr], data.start[tr], data.stop[tr], data.event[tr], lam, beta)
-            whole = _loglik(z, RiskSets.of(data.start, data.stop, data.event), beta, 0.0)[0]
-            part = _loglik(
-                z[tr], RiskSets.of(data.start[tr], data.stop[tr], data.event[tr]), beta, 0.0
-            )[0]
+            whole = partial_loglik(z, sets, beta)
+            part = partial_loglik(z[tr], fold_sets[f], beta)
             cvl[i] += whole - part
     best = int(np.argmax(cvl))
     beta = None

@@ -237,3 +237,17 @@ def test_integrative_model_uses_omics_signal_and_ties_without_it(omics_log_hr, t
     )
     page = "".join(oracle_and_contributions(tmp_path / "evaluate/CAD", result["comparison"]))
     assert "oracle_harrell_c" in page and "+omics" in page
+
+
+def test_partial_loglik_equals_the_cox_solver_with_ties_and_delayed_entry():
+    from igs.models.coxsolver import RiskSets, penalised_loglik
+    from igs.models.omics import partial_loglik
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 3))
+    start = rng.uniform(40, 60, 200)
+    stop = start + np.round(rng.uniform(0.5, 10, 200))  # ties
+    event = rng.random(200) < 0.3
+    beta = np.array([0.3, -0.2, 0.1])
+    ours = partial_loglik(x, RiskSets.of(start, stop, event), beta)
+    assert ours == pytest.approx(penalised_loglik(x, start, stop, event, beta)[0], rel=1e-12)
