@@ -46,6 +46,12 @@ def models() -> None:
 @options_options("models", _BLOCKS)
 @click.option("--endpoint", required=True)
 @survival_inputs
+@click.option(
+    "--truth",
+    type=IN_FILE,
+    default=None,
+    help="A simulated cohort's truth_samples.tsv.gz: adds the C of the true risk (the oracle).",
+)
 @out_option("--out-dir", "evaluate/{endpoint} folder.")
 @click.option(
     "--threads",
@@ -55,20 +61,20 @@ def models() -> None:
     help="Threads for XGBoost (the results do not depend on them).",
 )
 def models_evaluate(
-    options_file: Path | None,
-    config_file: Path | None,
-    endpoint: str,
-    out_dir: Path,
-    threads: int,
-    **files: Path,
-) -> None:
+    options_file: Path | None, config_file: Path | None, endpoint: str, out_dir: Path,
+    threads: int, truth: Path | None, **files: Path,
+) -> None:  # fmt: skip
     """Fit the model sets, compare them on held-out data and cross-validation, write tables and plots."""
     from igs.models import evaluate_endpoint, write_evaluation
     from igs.models.load import load_survival_data
+    from igs.models.oracle import read_truth
 
     opts = models_options(options_file, config_file)
     result = evaluate_endpoint(
-        load_survival_data(survival_files(**files), endpoint, opts), opts.settings, threads=threads
+        load_survival_data(survival_files(**files), endpoint, opts),
+        opts.settings,
+        threads=threads,
+        truth=None if truth is None else read_truth(truth, endpoint),
     )
     # model.json leaves the biobank: no exact event ages in its baseline
     result["model"] = result["model"].coarsened(opts.min_cell, opts.baseline_grid_years)

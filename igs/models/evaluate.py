@@ -5,7 +5,10 @@
    data) and evaluated on the test part: Harrell's and Uno's C with bootstrap 95% CIs,
    time-dependent AUC, Brier scores and the integrated Brier score, calibration at the first
    horizon, delta-C (paired bootstrap) and continuous NRI against the clinical baseline, and
-   decision-curve net benefit.
+   decision-curve net benefit; what each block adds, clinical -> + PRS -> + omics
+   (:mod:`igs.models.contrib`), and on simulated data the C of the true risk
+   (:mod:`igs.models.oracle`). The omics enter as one sub-score learnt in the training data
+   (:mod:`igs.models.omics`).
 2. k-fold cross-validation of each Cox model set on all data (again all fitting inside the folds)
    gives the mean and SD of Harrell's C.
 3. The score's own effect: HR per SD (overall, by sex), its modifiers (HR per SD by age band,
@@ -29,10 +32,13 @@ import pandas as pd
 from igs.errors import ModelError
 from igs.io.atomic import atomic_paths
 from igs.models import metrics as M
+from igs.models.contrib import block_contributions, step_columns
 from igs.models.cox import CoxModel, check_events, fit_cox, fit_cox_path, usable_columns
 from igs.models.dataset import MODEL_SETS, SurvivalData
 from igs.models.engines import fit_coxnet, fit_xgboost
 from igs.models.fairness import fairness_table
+from igs.models.omics import OMICS_SCORE, cross_fitted_score
+from igs.models.oracle import oracle_concordance
 from igs.models.prs_effects import (
     cumulative_incidence_by_group,
     hr_per_sd,
@@ -128,10 +134,25 @@ def choose_penalizer(
     return best
 
 
-def fit_model_set(data: SurvivalData, model_set: str, s: EvaluationSettings) -> CoxModel:
+def fit_model_set(
+    data: SurvivalData, model_set: str, s: EvaluationSettings, *, engine: str = "igs"
+) -> CoxModel:
+    """The model set's Cox model on ``data``, its L2 penalty chosen by cross-validation; a set
+    with omics enters them as one sub-score learnt in ``data`` (:mod:`igs.models.omics`)."""
     columns = usable_columns(data, data.columns(model_set))
-    pen = choose_penalizer(data, columns, s.penalizers, s.seed, s.horizons, model_set)
-    return fit_cox(data, columns, penalizer=pen, model_set=model_set)
+    omics = [
+        c for c in columns if "omics" in MODEL_SETS[model_set] and c in data.groups.get("omics", [])
+    ]
+    if not omics:
+        pen = choose_penalizer(data, columns, s.penalizers, s.seed, s.horizons, model_set)
+        return fit_cox(data, columns, penalizer=pen, model_set=model_set, engine=engine)
+    base = [c for c in columns if c not in omics]
+    score, out_of_fold = cross_fitted_score(data, base, omics, seed=s.seed)
+    design = score.added_to(data, out_of_fold)
+    columns = base + ([OMICS_SCORE] if out_of_fold is not None else [])
+    pen = choose_penalizer(design, columns, s.penalizers, s.seed, s.horizons, model_set)
+    model = fit_cox(design, columns, penalizer=pen, model_set=model_set, engine=engine)
+    return score.fold_in(model, data)
 
 
 def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:
@@ -146,10 +167,15 @@ def check_enough(data: SurvivalData, s: EvaluationSettings) -> None:
 
 
 def evaluate_endpoint(
-    data: SurvivalData, s: EvaluationSettings = EvaluationSettings(), *, threads: int = 1
+    data: SurvivalData,
+    s: EvaluationSettings = EvaluationSettings(),
+    *,
+    threads: int = 1,
+    truth: pd.DataFrame | None = None,
 ) -> dict:
     """Every metric and table for one endpoint (see the module docstring); XGBoost runs on
-    ``threads`` threads (the results do not depend on them)."""
+    ``threads`` threads (the results do not depend on them); ``truth`` (a simulation's true
+    hazards, :func:`igs.models.oracle.read_truth`) adds the oracle C."""
     check_enough(data, s)
     is_test = stratified_test_split(data.event, s.test_fraction, s.seed)
     train, test = data.subset(np.flatnonzero(~is_test)), data.subset(np.flatnonzero(is_test))
@@ -166,13 +192,10 @@ def evaluate_endpoint(
             "risk": {h: model.absolute_risk(test.features, test.start, h) for h in s.horizons},
         }  # fmt: skip
     full = "clinical_prs_omics" if "clinical_prs_omics" in fitted else "clinical_prs"
-    same = fitted[full]
     if len(train.iid) <= s.lifelines_check_max_n:
-        lifelines_model = fit_cox(
-            train, same.features, penalizer=same.penalizer, model_set=full, engine="lifelines"
-        )
+        lifelines_model = fit_model_set(train, full, s, engine="lifelines")
         predictions[f"{full}/lifelines"] = {
-            "model_set": full, "engine": "lifelines_cox", "penalizer": same.penalizer,
+            "model_set": full, "engine": "lifelines_cox", "penalizer": lifelines_model.penalizer,
             "lp": lifelines_model.linear_predictor(test.features),
             "risk": {h: lifelines_model.absolute_risk(test.features, test.start, h) for h in s.horizons},
         }  # fmt: skip
@@ -209,11 +232,26 @@ def evaluate_endpoint(
     comparison = pd.DataFrame(rows)
     cv = cross_validated_c(data, s)
     comparison = comparison.merge(cv, on="model", how="left")
+    contributions = block_contributions(
+        test.followup, test.event,
+        {p["model_set"]: p["risk"] for k, p in predictions.items() if k.endswith("/cox")},
+        s.horizons, n_bootstrap=s.n_bootstrap, seed=s.seed,
+    )  # fmt: skip
+    comparison = comparison.merge(step_columns(contributions), on="model", how="left")
+    oracle = dict.fromkeys(
+        ("oracle_harrell_c", "oracle_harrell_c_low", "oracle_harrell_c_high"), np.nan
+    )
+    if truth is not None:
+        oracle = oracle_concordance(test.iid, test.start, test.followup, test.event, truth,
+                                    max(s.horizons), n_bootstrap=s.n_bootstrap, seed=s.seed)  # fmt: skip
+    comparison = comparison.assign(**oracle)
+    contributions = contributions.assign(oracle_harrell_c=oracle["oracle_harrell_c"])
     ages = np.arange(40, 81, 5, dtype=float)
     # on the time-on-study scale everyone starts at 0: no ages, so no age bands or age terms
     age_scale = bool(np.all(data.start > 0))
     return {
         "comparison": comparison,
+        "contributions": contributions,
         "calibration": pd.DataFrame(calib),
         "net_benefit": pd.DataFrame(nb),
         "hr_per_sd": hr_per_sd(data),
@@ -336,6 +374,7 @@ def write_evaluation(result: dict, out_dir: str | os.PathLike[str]) -> list[Path
         k: result[k]
         for k in (
             "comparison",
+            "contributions",
             "calibration",
             "net_benefit",
             "hr_per_sd",
@@ -353,6 +392,7 @@ def write_evaluation(result: dict, out_dir: str | os.PathLike[str]) -> list[Path
         "settings": result["settings"],
         "models": result["comparison"].replace({np.nan: None}).to_dict(orient="records"),
         "hr_per_sd": result["hr_per_sd"].replace({np.nan: None}).to_dict(orient="records"),
+        "contributions": result["contributions"].replace({np.nan: None}).to_dict(orient="records"),
     }
     with atomic_paths(paths) as tmps:
         for tmp, table in zip(tmps, tables.values(), strict=False):

@@ -77,6 +77,19 @@ def _qc_section(summary: Path) -> str:
     return "<h3>QC</h3>" + head + _table(pd.DataFrame(rows))
 
 
+def oracle_and_contributions(ev: Path, comp: pd.DataFrame) -> list[str]:
+    """The oracle C's note (simulated data) and the table of what each block adds."""
+    parts = []
+    if comp.get("oracle_harrell_c", pd.Series(dtype=float)).notna().any():
+        parts.append("<p><code>oracle_harrell_c</code>: the C of the simulation's true risk on the "
+                     "same held-out people, the best any model of these data can expect.</p>")  # fmt: skip
+    if (ev / "contributions.tsv").is_file():
+        parts += ["<p>What each block adds (clinical, then + PRS, then + omics): delta C at the "
+                  "last horizon and category-free NRI at the first, with paired bootstrap 95% CIs:</p>",
+                  _table(pd.read_csv(ev / "contributions.tsv", sep="\t"))]  # fmt: skip
+    return parts
+
+
 def biobank_section(results: Path, name: str, endpoints: list[str]) -> str:
     """One biobank's part of the report, from its files in the results layout (``igs.paths``)."""
     parts = [
@@ -111,12 +124,17 @@ def biobank_section(results: Path, name: str, endpoints: list[str]) -> str:
         if not (ev / "comparison.tsv").is_file():
             continue
         comp = pd.read_csv(ev / "comparison.tsv", sep="\t")
-        cols = [c for c in ("model", "harrell_c", "harrell_c_low", "harrell_c_high", "uno_c", "auc_5y", "auc_10y",
+        cols = [c for c in ("model", "harrell_c", "harrell_c_low", "harrell_c_high", "oracle_harrell_c", "uno_c", "auc_5y", "auc_10y",
                             "brier_10y", "calibration_slope", "observed_expected", "delta_c", "nri", "cv_harrell_c_mean")
                 if c in comp]  # fmt: skip
         hr = pd.read_csv(ev / "hr_per_sd.tsv", sep="\t")
-        parts += [f"<h3>{html.escape(ep)}: model comparison (held-out data)</h3>", _table(comp[cols]),
-                  "<p>PRS hazard ratio per SD (adjusted for PCs):</p>", _table(hr[["group", "n", "n_events", "hr", "hr_low", "hr_high"]])]  # fmt: skip
+        parts += [
+            f"<h3>{html.escape(ep)}: model comparison (held-out data)</h3>",
+            _table(comp[cols]),
+        ]
+        parts += oracle_and_contributions(ev, comp)
+        parts += ["<p>PRS hazard ratio per SD (adjusted for PCs):</p>",
+                  _table(hr[["group", "n", "n_events", "hr", "hr_low", "hr_high"]])]  # fmt: skip
         if (ev / "fairness.tsv").is_file():
             fair = pd.read_csv(ev / "fairness.tsv", sep="\t")
             parts += ["<p>Fairness of the full model on the held-out data, by genetic ancestry group, "

@@ -142,16 +142,21 @@ def modified(diseases: tuple[DiseaseModel, ...], prs_modifiers: dict) -> tuple[D
     return tuple(out)
 
 
-def onset_ages(d: DiseaseModel, x: dict[str, np.ndarray], unit_exp: np.ndarray) -> np.ndarray:
-    """Onset ages under ``d``'s hazard ``rate * exp(shape * a + eta(a))``, where the score's age
-    term makes ``eta`` linear in age: a Gompertz law with a person-specific rate and shape. A
-    shape <= 0 (a strongly age-decreasing effect at a high score) bounds the cumulative hazard
-    by ``-rate / shape``: draws beyond it never fall ill (infinite onset age)."""
+def hazard_parameters(d: DiseaseModel, x: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's true onset hazard ``rate * exp(shape * age)`` under ``d``: the score's age
+    term makes ``eta`` linear in age, so a Gompertz law with a person-specific rate and shape."""
     eta = sum(d.log_hr[k] * x[k] for k in d.log_hr)
     prs = x["prs_sd"]
     eta = eta + d.prs_x_male * prs * x["male"] - d.prs_x_age_decade * prs * PRS_AGE_CENTRE / 10
     shape = d.baseline_shape + d.prs_x_age_decade * prs / 10
-    rate = d.baseline_rate * np.exp(eta)
+    return d.baseline_rate * np.exp(eta), np.broadcast_to(shape, np.shape(eta)).astype(float)
+
+
+def onset_ages(d: DiseaseModel, x: dict[str, np.ndarray], unit_exp: np.ndarray) -> np.ndarray:
+    """Onset ages under ``d``'s hazard (:func:`hazard_parameters`). A shape <= 0 (a strongly
+    age-decreasing effect at a high score) bounds the cumulative hazard by ``-rate / shape``:
+    draws beyond it never fall ill (infinite onset age)."""
+    rate, shape = hazard_parameters(d, x)
     if np.all(shape > 0):  # the default models: exactly the original draws
         return gompertz_age(rate, shape, unit_exp)
     flat = np.abs(shape) < 1e-12
@@ -214,6 +219,8 @@ def simulate_health_records(
         onset_age[d.name] = onset_ages(d, x, rng.exponential(size=n))
         truth[f"omics_u_{d.name}"] = omics_u[d.name]
         truth[f"onset_age_{d.name}"] = onset_age[d.name]
+        rate, shape = hazard_parameters(d, x)
+        truth[f"hazard_rate_{d.name}"], truth[f"hazard_shape_{d.name}"] = rate, shape
 
     eta_death = DEATH["log_hr"]["male"] * male + DEATH["log_hr"]["current_smoker"] * current
     death_age = gompertz_age(
@@ -267,6 +274,8 @@ def simulate_health_records(
     onset = gompertz_age(d.baseline_rate * np.exp(eta), d.baseline_shape, rng.exponential(size=n))
     onset[~male] = np.inf  # genetic sex
     truth[f"onset_age_{d.name}"] = onset
+    truth[f"hazard_rate_{d.name}"] = np.where(male, d.baseline_rate * np.exp(eta), 0.0)
+    truth[f"hazard_shape_{d.name}"] = d.baseline_shape
     pca_date = birth + np.round(np.minimum(onset, 200) * DAYS_PER_YEAR).astype(int).astype(
         "timedelta64[D]"
     )

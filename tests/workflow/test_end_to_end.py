@@ -56,6 +56,10 @@ def test_simulated_biobank_end_to_end(first_run):
     assert hr["hr_low"] < math.exp(planted) < hr["hr_high"]
     comp = pd.read_csv(ev / "comparison.tsv", sep="\t").set_index("model")
     assert comp.loc["clinical_prs_omics/cox", "harrell_c"] > comp.loc["clinical/cox", "harrell_c"]
+    # the workflow hands the simulation's truth to the evaluation: the oracle C is filled in
+    assert comp["oracle_harrell_c"].notna().all() and comp["oracle_harrell_c"].nunique() == 1
+    steps = pd.read_csv(ev / "contributions.tsv", sep="\t")
+    assert list(steps["step"]) == ["clinical", "+prs", "+omics"]
     assert (
         comp.loc["clinical_prs/cox", "cv_harrell_c_mean"]
         > comp.loc["clinical/cox", "cv_harrell_c_mean"]

@@ -1,7 +1,9 @@
 # Integrative survival models per biobank and endpoint (endpoints that name a `score`).
 
+import shlex
+
 EVALUATION_FILES = (
-    "comparison.tsv", "calibration.tsv", "net_benefit.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "fairness.tsv", "percentile_hr.tsv",
+    "comparison.tsv", "contributions.tsv", "calibration.tsv", "net_benefit.tsv", "hr_per_sd.tsv", "prs_modifiers.tsv", "fairness.tsv", "percentile_hr.tsv",
     "recalibrated_incidence.tsv", "threshold_ages.tsv",
     "cumulative_incidence.tsv", "metrics.json", "model.json", "cumulative_incidence.png",
     "calibration.png", "td_auc.png", "percentile_hr.png",
@@ -35,11 +37,17 @@ SURVIVAL_ARGS = (
 )
 
 
+def simulation_truth(wc):
+    """A simulated biobank's truth_samples.tsv.gz (true hazards: the oracle C); none for real data."""
+    return [f"{SIMULATED_DIR}/{wc.biobank}/truth_samples.tsv.gz"] if "simulate" in BIOBANKS[wc.biobank] else []
+
+
 rule models_evaluate:
     input:
         **survival_inputs(),
         options=options("models"),
         recalibration=recalibration_tables(),
+        truth=simulation_truth,
     output:
         [
             report(P.evaluation(RESULTS, "{biobank}", "{endpoint}", name), category="{biobank}", subcategory="{endpoint}")
@@ -53,6 +61,7 @@ rule models_evaluate:
         endpoint="|".join(MODELLED) or "^$",
     params:
         out_dir=lambda wc: P.evaluation(RESULTS, wc.biobank, wc.endpoint),
+        truth=lambda wc, input: " ".join(f"--truth {shlex.quote(f)}" for f in ([input.truth] if isinstance(input.truth, str) else input.truth)),
     threads: rule_threads("models_evaluate")
     resources:
         mem_mb=rule_mem_mb("models_evaluate"),
@@ -60,4 +69,4 @@ rule models_evaluate:
     shell:
         "igs models evaluate --options {input.options:q} --endpoint {wildcards.endpoint:q} "
         + SURVIVAL_ARGS
-        + " --out-dir {params.out_dir:q} --threads {threads} 2> {log:q}"
+        + " {params.truth} --out-dir {params.out_dir:q} --threads {threads} 2> {log:q}"
