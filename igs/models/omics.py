@@ -138,7 +138,7 @@ def elastic_net_cox(
     x = np.asarray(x, float)
     n, p = x.shape
     sets = RiskSets.of(start, stop, event)
-    _check_risk_sets(start, stop, sets.times)
+    _check_risk_sets(sets)
     pf = np.asarray(penalty_factor, float)
     l1 = lam * l1_ratio * pf
     l2 = lam * (1 - l1_ratio) * pf + (np.zeros(p) if ridge is None else np.asarray(ridge, float))
