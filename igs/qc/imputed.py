@@ -132,7 +132,7 @@ def write_hard_calls(
             kept_variants.append(v.loc[keep_part, list(VARIANT_COLUMNS)])
             log.info("%s: %d of %d variants kept for QC", path, kept[part], read[part])
         if writer is None or samples is None:
-            raise InputFormatError(f"{out_prefix}: no genotype files given to hard-call.")
+            raise ValueError(f"{out_prefix}: no genotype files given to hard-call")
         writer.close()
         write_bim(tmp[1], pd.concat(kept_variants, ignore_index=True))
         write_fam(tmp[2], samples)

@@ -10,15 +10,18 @@ Why pgen and not ``chr{N}.dose.vcf.gz``: pgenlib writes and reads dosages in com
 Python must format and cyvcf2 parse value by value, tens of times slower at every read by every
 scoring job; the pvar keeps the INFO field (``R2=``) that ``scores.min_info`` reads, as in a VCF.
 
-Imputation model. Variant j has a planted quality ``r2_j`` (``draw_quality``: most near 1, a tail
-down to 0.3). Each genotype ``g`` is, independently, known with probability ``r2_j`` (dosage
-``g``) or not informed at all (dosage ``2 f``: the prior mean from the allele frequency ``f`` of
-the person's ancestry group, which the reference panel matches; a haploid male on chrX counts
-twice, as plink2 stores it). The dosage is then the posterior mean ``E[g | data]``: regressing
-the truth on it has slope 1, its variance is ``r2_j var(g)`` and its squared correlation with the
-truth is ``r2_j``. minimac's ``R2 = var(dosage) / (2 p (1 - p))`` (``p`` the dosage allele
-frequency; chrX in females) therefore estimates ``r2_j``; this realised R2, computed on the
-written dosages, is the INFO. Dosages are stored at pgen's resolution (1/16384).
+Imputation model. Variant j has a planted quality ``r2_j`` in [1/3, 1] (``draw_quality``: most
+near 1, a tail down to 0.35). Each dosage moves a share ``s`` of the way from the prior mean
+``2 f`` to the true genotype ``g``: ``d = 2 f + s (g - 2 f)``, where ``f`` is the allele
+frequency of the person's ancestry group (which the reference panel matches; a haploid male on
+chrX counts twice, as plink2 stores it). ``s`` is 1 (the genotype is known) with probability
+``q_j = (3 r2_j - 1) / 2``, else uniform on (0, 1) (partly informed), independently per
+genotype, so ``E[s^2] = r2_j``: the dosage variance is ``r2_j var(g)`` and minimac's
+``R2 = var(dosage) / (2 p (1 - p))`` (``p`` the dosage allele frequency; chrX in females)
+estimates ``r2_j``. This realised R2, computed on the written dosages, is the INFO. Partly
+informed dosages mostly lie between two integers, so hard calls at plink2's threshold (0.1)
+leave them missing rather than wrong, as with real imputed data. Dosages are stored at pgen's
+resolution (1/16384).
 """
 
 from __future__ import annotations
@@ -44,10 +47,10 @@ def imputed_files(chromosomes: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def draw_quality(rng: np.random.Generator, m: int, *, well_imputed: float = 0.85) -> np.ndarray:
-    """Planted imputation quality per variant: a share ``well_imputed`` with ``1 - Beta(1, 60)``
-    (mean 0.984), the rest uniform on [0.3, 0.95]."""
+    """Planted imputation quality per variant: a share ``well_imputed`` with ``1 - Beta(1, 100)``
+    (mean 0.99), the rest uniform on [0.35, 0.95]."""
     good = rng.random(m) < well_imputed
-    return np.where(good, 1.0 - rng.beta(1.0, 60.0, size=m), rng.uniform(0.3, 0.95, size=m))
+    return np.where(good, 1.0 - rng.beta(1.0, 100.0, size=m), rng.uniform(0.35, 0.95, size=m))
 
 
 def impute_dosages(
@@ -56,10 +59,13 @@ def impute_dosages(
     r2: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Dosages (k, n) float32: ``g`` (k, n true counts) where known (probability ``r2`` per
-    variant), else ``prior_mean`` (k, n), rounded to pgen's 1/16384 (see the module docstring)."""
-    known = rng.random(g.shape, dtype=np.float32) < r2[:, None]
-    d = np.where(known, g.astype(np.float64), prior_mean)
+    """Dosages (k, n) float32 of true counts ``g`` (k, n): ``prior_mean + s (g - prior_mean)``
+    with ``s`` 1 with probability ``(3 r2 - 1) / 2`` per variant, else uniform on (0, 1), rounded
+    to pgen's 1/16384 (see the module docstring)."""
+    known = (3.0 * np.clip(r2, 1 / 3, 1.0) - 1.0) / 2.0
+    s = rng.random(g.shape, dtype=np.float32)
+    s[rng.random(g.shape, dtype=np.float32) < known[:, None]] = 1.0
+    d = prior_mean + s * (g - prior_mean)
     return (np.round(d * DOSAGE_UNIT) / DOSAGE_UNIT).astype(np.float32)
 
 
