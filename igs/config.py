@@ -132,6 +132,10 @@ def resolve_config(
                 )
             base = sim_root / bb["name"]
             bb["genotypes"] = {"path": str(base / "genotypes"), "format": "bed"}
+            if bb["simulate"]["imputed"]:
+                bb["genotypes"] = simulated_imputed_genotypes(base, cfg["simulation"])
+                if bb["simulate"]["array_qc"] and bb["qc"]["source"] == "compute":
+                    bb["qc"].setdefault("genotypes", {"path": str(base / "array"), "format": "bed"})
             if bb["simulate"]["phenotype_source"] == "omop":
                 bb["phenotypes"] = {"source": "omop", "omop_url": str(base / "omop.duckdb")}
             else:
@@ -185,13 +189,28 @@ def scoring_files(cfg: dict[str, Any], biobank: str, *, source: str = "config") 
     return [*s["scoring_files"], *map(str, found)]
 
 
-def genotype_parts(genotypes: dict[str, Any]) -> dict[str, str]:
+def simulated_imputed_genotypes(base: Path, simulation: dict[str, Any]) -> dict[str, Any]:
+    """The genotypes of a simulated biobank with ``simulate.imputed``: per-chromosome pgen
+    dosages (``igs.simulate.imputed``) on the simulation's autosomes and chrX."""
+    return {
+        "path": str(base / "imputed" / "chr{chrom}"),
+        "format": "pgen",
+        "chromosomes": [*simulation["chromosomes"], "X"],
+    }
+
+
+def genotype_parts(genotypes: dict[str, Any], *, check: bool = True) -> dict[str, str]:
     """``{part: path}``: one entry per chromosome file when ``genotypes.path`` has ``{chrom}``,
-    else ``{"all": path}`` (a PLINK prefix, or the VCF/BGEN file)."""
+    else ``{"all": path}`` (a PLINK prefix, or the VCF/BGEN file). ``check=False`` with
+    ``genotypes.chromosomes`` lists files yet to be written (a simulated biobank's)."""
     from igs.io.chroms import expand_chrom_paths, has_chrom_field
 
     if not has_chrom_field(genotypes["path"]):
         return {ALL_PART: genotypes["path"]}
+    if not check and genotypes.get("chromosomes"):
+        return {
+            str(c): genotypes["path"].replace("{chrom}", str(c)) for c in genotypes["chromosomes"]
+        }
     found = expand_chrom_paths(genotypes["path"], genotypes["format"], genotypes.get("chromosomes"))
     return {c: str(p) for c, p in found.items()}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -62,6 +63,16 @@ def small_cohort(tmp_path_factory, small_universe) -> Path:
     """Folder with the small cohort's files (genotypes.*, clinical.tsv, truth.json, ...)."""
     out = tmp_path_factory.mktemp("cohort") / "small"
     simulate_cohort(small_universe, SMALL_COHORT, out, chunk_variants=700)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_imputed_cohort(tmp_path_factory, small_universe) -> Path:
+    """The small cohort (same people and hard calls) also written as imputed per-chromosome pgen
+    dosages with INFO plus an array fileset (``CohortSpec.imputed``)."""
+    out = tmp_path_factory.mktemp("cohort") / "small"
+    spec = dataclasses.replace(SMALL_COHORT, imputed=True)
+    simulate_cohort(small_universe, spec, out, chunk_variants=700)
     return out
 
 

@@ -35,6 +35,30 @@ def qc_run(prefix: str, fmt: str, engine: str, options_file: Path | None, config
     run_qc(prefix, fmt, opts, out_dir, engine=engine, hail_config=cfg["hail"])
 
 
+@qc.command("hardcalls")
+@genotype_options(("pgen", "vcf", "bgen", "bed"))
+@click.option("--sample", "sample_file", help="BGEN only: the .sample file (may contain {chrom}).")
+@click.option(
+    "--chromosomes",
+    help="With {chrom} in --genotypes: comma-separated chromosomes (default: every file found).",
+)
+@options_options("qc", "`qc` and `seed` blocks (qc.imputed_*); default: the schema's defaults")
+@out_option("--out", "Prefix of the bed/bim/fam fileset to write.")
+def qc_hardcalls(prefix: str, fmt: str, sample_file: str | None, chromosomes: str | None,
+                 options_file: Path | None, config_file: Path | None, out: Path) -> None:  # fmt: skip
+    """Hard calls of the well-imputed common variants of imputed dosages, for QC."""
+    from igs.config import genotype_parts
+    from igs.options import stage_record
+    from igs.qc.imputed import write_hard_calls
+    from igs.qc.options import QCOptions
+
+    cfg = stage_record(options_file, config_file, "qc")["config"]
+    opts = QCOptions.from_config(cfg["qc"], seed=cfg["seed"])
+    chroms = chromosomes.split(",") if chromosomes else None
+    parts = genotype_parts({"path": prefix, "format": fmt, "chromosomes": chroms})
+    write_hard_calls(parts, fmt, opts, out, sample=sample_file)
+
+
 @qc.command("samples")
 @genotype_options(("bed", "pgen", "vcf", "bgen"))
 @click.option("--sample", "sample_file", help="BGEN only: the .sample file (may contain {chrom}).")

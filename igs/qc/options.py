@@ -31,6 +31,10 @@ class QCOptions:
     prune_r2: float = 0.2
     max_pca_variants: int = 20000
     chunk_variants: int = 8192
+    # imputed genotypes without qc.genotypes: hard calls of well-imputed common variants
+    imputed_min_info: float = 0.9
+    imputed_hard_call: float = 0.1
+    imputed_min_maf: float = 0.05
     seed: int = 42
 
     @classmethod

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from igs.errors import ConfigError, InputFormatError
+from igs.errors import InputFormatError
 from igs.io.atomic import atomic_paths
 from igs.io.tables import write_csv_gz
 from igs.qc.options import QCOptions
@@ -174,19 +174,3 @@ def _read_kinship(path: Path) -> pd.DataFrame:
     except ValueError as exc:
         raise InputFormatError(f"{path}: kinship values must be numbers ({exc}).") from exc
     return pd.DataFrame({"IID1": table[names[0]], "IID2": table[names[1]], "KINSHIP": kinship})
-
-
-def require_qc_genotypes(biobank: dict, source: str = "config") -> None:
-    """Computed QC reads hard calls from bed/pgen: per-chromosome ``{chrom}`` or VCF/BGEN
-    genotypes need ``qc.genotypes`` (an array fileset) or ``qc.source`` provided/none."""
-    from igs.io.chroms import has_chrom_field
-
-    qc, g = biobank.get("qc", {}), biobank["genotypes"]
-    if qc.get("source", "compute") != "compute" or "genotypes" in qc:
-        return
-    if has_chrom_field(g["path"]) or g["format"] not in ("bed", "pgen"):
-        raise ConfigError(
-            f"{source}: biobank {biobank['name']}: QC is computed on hard calls of one bed/pgen "
-            f"fileset, but genotypes.path is {g['path']} ({g['format']}); give qc.genotypes "
-            "(the genotyped-array fileset) or set qc.source to provided or none."
-        )

@@ -82,16 +82,22 @@ def simulate_scores(out_dir: Path, seed: int, n_variants: int, chromosomes: str)
     show_default=True,
     help="Variants simulated per chunk (memory, not results).",
 )
+@click.option(
+    "--imputed",
+    is_flag=True,
+    help="Also write imputed/chr{N}.pgen dosages with INFO and an array.bed fileset for QC.",
+)
 @universe_options
 def simulate_cohort_cmd(
     out_dir: Path, name: str, n_samples: int, cohort_seed: int, ancestry_proportions: str,
-    chunk_variants: int, seed: int, n_variants: int, chromosomes: str,
+    chunk_variants: int, imputed: bool, seed: int, n_variants: int, chromosomes: str,
 ) -> None:  # fmt: skip
-    """Write one biobank: genotypes (bed+pgen), clinical, diagnoses, omics and truth.json."""
+    """Write one biobank: genotypes (bed+pgen), clinical, diagnoses, omics and truth.json
+    (with --imputed also per-chromosome imputed dosages and a genotyped-array fileset)."""
     from igs.simulate import CohortSpec, simulate_cohort
 
     spec = CohortSpec(name=name, n_samples=n_samples, seed=cohort_seed,
-                      ancestry_proportions=csv_floats(ancestry_proportions))  # fmt: skip
+                      ancestry_proportions=csv_floats(ancestry_proportions), imputed=imputed)  # fmt: skip
     try:
         truth = simulate_cohort(
             _universe(seed, n_variants, chromosomes), spec, out_dir, chunk_variants=chunk_variants

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +19,15 @@ from igs import columns as C
 from igs.io import plink
 from igs.io.tables import write_csv_gz
 from igs.simulate.genotypes import SampleLayout, draw_genotypes
+from igs.simulate.imputed import (
+    ARRAY_FILES,
+    ARRAY_PREFIX,
+    IMPUTATION_TRUTH,
+    ImputedWriter,
+    draw_quality,
+    impute_dosages,
+    imputed_files,
+)
 from igs.simulate.phenotypes import simulate_health_records
 from igs.simulate.universe import POPULATIONS, Universe
 
@@ -56,6 +66,10 @@ class CohortSpec:
     frac_low_callrate_variants: float = 0.005
     frac_hwe_fail_variants: float = 0.002
     frac_array_missing: float = 0.01  # universe variants this biobank did not genotype
+    # imputed: also write per-chromosome imputed dosages of every universe variant and a
+    # genotyped-array fileset of this share of the genotyped variants (igs.simulate.imputed)
+    imputed: bool = False
+    array_fraction: float = 0.5
 
     def validate(self, universe: Universe) -> None:
         planted = (
@@ -86,7 +100,8 @@ def simulate_cohort(
     *,
     chunk_variants: int = 2048,
 ) -> dict:
-    """Write one biobank's files (``COHORT_FILES``) into ``out_dir`` and return its truth.
+    """Write one biobank's files (``cohort_files(spec, universe)``) into ``out_dir`` and return
+    its truth (with ``spec.imputed`` also the imputed dosages and the array fileset).
 
     Everything is written to a temporary directory first and moved into place at
     the end, so an interrupted run leaves no partial cohort behind.
@@ -146,24 +161,58 @@ def simulate_cohort(
         {"FID": iid, "IID": iid, "sex": np.where(reported_male, 1, 2).astype(np.int8)}
     )
 
+    # imputation draws come from their own stream: the rest of the cohort is the same either way
+    irng = np.random.default_rng([universe.spec.seed, spec.seed, 2])
+    quality = draw_quality(irng, m) if spec.imputed else np.ones(m)
+    on_array = keep & (irng.random(m) < spec.array_fraction) if spec.imputed else keep
+
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         import pgenlib
 
-        with (
-            plink.BedWriter(tmp_dir / "genotypes.bed", n) as bed,
-            pgenlib.PgenWriter(bytes(tmp_dir / "genotypes.pgen"), n, int(keep.sum()), True) as pgen,
-        ):
+        imputer = None
+        with contextlib.ExitStack() as stack:
+            bed = stack.enter_context(plink.BedWriter(tmp_dir / "genotypes.bed", n))
+            pgen = stack.enter_context(
+                pgenlib.PgenWriter(bytes(tmp_dir / "genotypes.pgen"), n, int(keep.sum()), True)
+            )
+            if spec.imputed:
+                array = stack.enter_context(plink.BedWriter(tmp_dir / f"{ARRAY_PREFIX}.bed", n))
+                imputer = ImputedWriter(tmp_dir, universe.variants, samples)
             for start, stop, g in draw_genotypes(
                 universe, layout, rng, chunk_variants=chunk_variants
             ):
                 prs += weight_matrix[:, start:stop] @ g.astype(np.float64)
+                if imputer is not None:
+                    prior = 2.0 * universe.freqs[:, start:stop][population].T
+                    imputer.append(start, stop, impute_dosages(g, prior, quality[start:stop], irng))
                 _damage_hwe(g, hwe_fail[start:stop], rng)
                 _plant_missing(g, sample_missing, low_call_var[start:stop], spec.low_callrate, rng)
+                if imputer is not None:
+                    array.append(g[on_array[start:stop]])
                 g = g[keep[start:stop]]
                 bed.append(g)
                 pgen.append_biallelic_batch(np.ascontiguousarray(g))
                 log.info("%s: simulated variants %d-%d of %d", spec.name, start + 1, stop, m)
+        if imputer is not None:
+            imputer.close()
+            array_variants = universe.variants.loc[on_array, list(plink.VARIANT_COLUMNS)]
+            plink.write_bim(tmp_dir / f"{ARRAY_PREFIX}.bim", array_variants)
+            plink.write_fam(tmp_dir / f"{ARRAY_PREFIX}.fam", samples)
+            write_csv_gz(
+                pd.DataFrame(
+                    {
+                        "id": universe.variants["id"],
+                        "chrom": universe.variants["chrom"],
+                        "on_array": on_array,
+                        "r2": quality,
+                        "info": imputer.info,
+                    }
+                ),
+                tmp_dir / IMPUTATION_TRUTH,
+                sep="\t",
+                float_format="%.6g",
+            )
         plink.write_bim(tmp_dir / "genotypes.bim", variants_out)
         plink.write_fam(tmp_dir / "genotypes.fam", samples)
         plink.write_pvar(tmp_dir / "genotypes.pvar", variants_out)
@@ -218,10 +267,18 @@ def simulate_cohort(
             },
             "model": model_truth,
         }
+        if spec.imputed:
+            truth["imputation"] = {
+                "dosages": "imputed/chr{chrom}.pgen (every universe variant; INFO R2 realised)",
+                "array": f"{ARRAY_PREFIX}.bed ({int(on_array.sum())} variants, planted defects kept)",
+                "n_imputed_variants": m,
+                "n_array_variants": int(on_array.sum()),
+                "per_variant": IMPUTATION_TRUTH,
+            }
         (tmp_dir / "truth.json").write_text(
             json.dumps(truth, indent=2, default=_json_default) + "\n"
         )
-        _move_into_place(tmp_dir, out_dir)
+        _move_into_place(tmp_dir, out_dir, cohort_files(spec, universe))
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return truth
@@ -247,9 +304,19 @@ def _plant_missing(
     g[rng.random(g.shape, dtype=np.float32) < rate] = plink.MISSING_INT8
 
 
-def _move_into_place(tmp_dir: Path, out_dir: Path) -> None:
+def cohort_files(spec: CohortSpec, universe: Universe) -> tuple[str, ...]:
+    """The files a cohort's folder holds: ``COHORT_FILES``, and with ``spec.imputed`` the array
+    fileset, the per-variant imputation truth and ``imputed/chr{N}.pgen/pvar/psam``."""
+    if not spec.imputed:
+        return COHORT_FILES
+    chroms = list(dict.fromkeys(universe.variants["chrom"].astype(str)))
+    return (*COHORT_FILES, *ARRAY_FILES, IMPUTATION_TRUTH, *imputed_files(chroms))
+
+
+def _move_into_place(tmp_dir: Path, out_dir: Path, names: tuple[str, ...]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in COHORT_FILES:
+    for name in names:
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp_dir / name, out_dir / name)
 
 

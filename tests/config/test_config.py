@@ -25,7 +25,15 @@ def test_demo_config_is_valid_and_defaults_are_filled():
     assert [b["name"] for b in cfg["biobanks"]] == ["north", "central", "south"]
     north = get_biobank(cfg, "north")
     assert north["genome_build"] == "GRCh38"
-    assert north["genotypes"] == {"path": "results/simulated/north/genotypes", "format": "bed"}
+    # north is simulated as imputed per-chromosome dosages, QC'd on its array fileset
+    assert north["genotypes"] == {
+        "path": "results/simulated/north/imputed/chr{chrom}",
+        "format": "pgen",
+        "chromosomes": ["1", "2", "3", "4", "5", "6", "X"],
+    }
+    assert north["qc"]["genotypes"] == {"path": "results/simulated/north/array", "format": "bed"}
+    central = get_biobank(cfg, "central")
+    assert central["genotypes"] == {"path": "results/simulated/central/genotypes", "format": "bed"}
     assert cfg["scores"]["min_overlap"] == 0.75
     assert cfg["hail"] == {"master": None, "tmp_dir": "tmp/hail"}
     assert cfg["scores"]["scoring_files"][0].endswith("IGS_SIM_CAD.txt.gz")

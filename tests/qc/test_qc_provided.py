@@ -112,28 +112,3 @@ def test_unreadable_or_missing_tables_and_text_pcs(small_cohort, provided):
     pcs.assign(PC2="x").to_csv(tmp / "pcs.tsv", sep="\t", index=False)
     with pytest.raises(InputFormatError, match=r"pcs\.tsv: PC values must be numbers"):
         provided_qc(samples, files, QCOptions())
-
-
-@pytest.mark.parametrize(
-    "genotypes, qc, fails",
-    [
-        ({"path": "imputed/chr{chrom}", "format": "pgen"}, {}, True),
-        ({"path": "imputed/chr{chrom}.dose.vcf.gz", "format": "vcf"}, {"source": "compute"}, True),
-        ({"path": "ukb_imp.bgen", "format": "bgen"}, {}, True),
-        ({"path": "imputed/chr{chrom}", "format": "pgen"}, {"genotypes": {"path": "a", "format": "bed"}}, False),
-        ({"path": "imputed/chr{chrom}", "format": "pgen"}, {"source": "none"}, False),
-        ({"path": "array", "format": "bed"}, {}, False),
-    ],
-)  # fmt: skip
-def test_per_chromosome_or_dosage_genotypes_need_qc_genotypes(genotypes, qc, fails):
-    from igs.errors import ConfigError
-    from igs.qc.provided import require_qc_genotypes
-
-    bb = {"name": "ukb", "genotypes": genotypes, "qc": qc}
-    if fails:
-        with pytest.raises(
-            ConfigError, match=r"give qc\.genotypes .* or set qc\.source to provided or none"
-        ):
-            require_qc_genotypes(bb)
-    else:
-        require_qc_genotypes(bb)

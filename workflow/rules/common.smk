@@ -28,7 +28,9 @@ MODELLED = [e["name"] for e in RESOLVED["pheno"]["endpoints"] if "score" in e]
 # biobanks with health records; the others are scores-only (inputs, QC, scores, adjustment)
 PHENOTYPED = [name for name, bb in BIOBANKS.items() if "phenotypes" in bb]
 # each biobank's genotype parts: {chromosome: file} when genotypes.path has {chrom}, else {"all": path}
-PARTS = {name: igs.config.genotype_parts(bb["genotypes"]) for name, bb in BIOBANKS.items()}
+PARTS = {
+    name: igs.config.genotype_parts(bb["genotypes"], check="simulate" not in bb) for name, bb in BIOBANKS.items()
+}
 SCORING_FILES = {name: igs.config.scoring_files(RESOLVED, name) for name in BIOBANKS}
 
 

@@ -1,16 +1,13 @@
 # Sample QC per biobank (its `qc.source`): computed by igs (filters, sex check, relatedness, PCA;
-# on `qc.genotypes` when given, else on the biobank's genotypes; its bed/bim/fam feed scoring),
-# or taken from the biobank's own tables (`provided`), or none (everyone passes).
+# on `qc.genotypes` when given, else on the biobank's genotypes, or for imputed {chrom}/VCF/BGEN
+# genotypes on hard calls of their well-imputed common variants), or taken from the biobank's
+# own tables (`provided`), or none (everyone passes).
 import shlex
 
-import igs.qc.provided
+import igs.qc.imputed
 
-
-for _bb in BIOBANKS.values():
-    try:
-        igs.qc.provided.require_qc_genotypes(_bb)
-    except IGSError as exc:
-        raise WorkflowError(str(exc)) from None
+# biobanks QC'd on hard calls of their imputed dosages (no qc.genotypes)
+HARD_CALLED = [name for name, bb in BIOBANKS.items() if igs.qc.imputed.needs_hard_calls(bb)]
 
 
 def qc_source(biobank):
@@ -23,8 +20,42 @@ def one_of(names):
 
 
 def qc_genotypes(biobank):
-    """The fileset QC reads: qc.genotypes if given, else the biobank's genotypes."""
+    """The fileset QC reads: qc.genotypes if given, the hard calls of imputed genotypes, else
+    the biobank's genotypes."""
+    if biobank in HARD_CALLED:
+        return {"path": P.qc(RESULTS, biobank, "imputed_hard_calls"), "format": "bed"}
     return BIOBANKS[biobank]["qc"].get("genotypes") or BIOBANKS[biobank]["genotypes"]
+
+
+rule qc_hardcalls:
+    """Imputed genotypes without an array fileset: hard calls of the well-imputed common variants."""
+    input:
+        genotypes=lambda wc: genotype_files(wc.biobank),
+        options=options("qc"),
+    output:
+        bed=P.qc(RESULTS, "{biobank}", "imputed_hard_calls.bed"),
+        bim=P.qc(RESULTS, "{biobank}", "imputed_hard_calls.bim"),
+        fam=P.qc(RESULTS, "{biobank}", "imputed_hard_calls.fam"),
+    log:
+        f"{LOGS}/{{biobank}}/qc/hardcalls.log",
+    wildcard_constraints:
+        biobank=one_of(HARD_CALLED),
+    params:
+        path=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["path"],
+        fmt=lambda wc: BIOBANKS[wc.biobank]["genotypes"]["format"],
+        extra=lambda wc: " ".join(
+            f"--{k} {shlex.quote(v if isinstance(v, str) else ','.join(v))}"
+            for k, v in BIOBANKS[wc.biobank]["genotypes"].items()
+            if k in ("sample", "chromosomes")
+        ),
+        out=lambda wc, output: output.bed[: -len(".bed")],
+    threads: rule_threads("qc_hardcalls")
+    resources:
+        mem_mb=rule_mem_mb("qc_hardcalls"),
+        runtime=rule_runtime("qc_hardcalls"),
+    shell:
+        "igs qc hardcalls --genotypes {params.path:q} --format {params.fmt:q} {params.extra} "
+        "--options {input.options:q} --out {params.out:q} 2> {log:q}"
 
 
 def qc_genotype_files(biobank):
