@@ -183,31 +183,54 @@ def pack_genotype_bits(g: np.ndarray) -> np.ndarray:
     return out
 
 
+# Rows of one KING work unit: a column sample's words are read once for this many rows.
+_KING_TILE = 32
+
+
 @numba.njit(cache=True, parallel=True)
 def king_pair_counts(bits: np.ndarray, row_start: int, row_stop: int) -> np.ndarray:
     """Counts over jointly called variants for pairs (i, j), row_start <= i < row_stop, i < j.
 
     Returns (row_stop - row_start, n, 5) int32: hethet, ibs0, het_i, het_j, n_both
-    (zeros where j <= i). Callers walk the rows in blocks to bound memory.
+    (zeros where j <= i). Callers walk the rows in blocks to bound memory. Rows are taken in
+    tiles of ``_KING_TILE``, each column sample compared with the whole tile while its words
+    are in the L1 cache (2x fewer memory reads than one row at a time).
     """
     n = bits.shape[1]
     words = bits.shape[2]
-    out = np.zeros((row_stop - row_start, n, 5), dtype=np.int32)
-    for r in numba.prange(row_stop - row_start):
-        i = row_start + r
-        for j in range(i + 1, n):
-            hh = ib = hi = hj = nb = 0
-            for w in range(words):
-                het_i, a_i, b_i, c_i = bits[0, i, w], bits[1, i, w], bits[2, i, w], bits[3, i, w]
-                het_j, a_j, b_j, c_j = bits[0, j, w], bits[1, j, w], bits[2, j, w], bits[3, j, w]
-                hh += _popcount(het_i & het_j)
-                ib += _popcount((a_i & b_j) | (b_i & a_j))
-                hi += _popcount(het_i & c_j)
-                hj += _popcount(het_j & c_i)
-                nb += _popcount(c_i & c_j)
-            out[r, j, 0] = hh
-            out[r, j, 1] = ib
-            out[r, j, 2] = hi
-            out[r, j, 3] = hj
-            out[r, j, 4] = nb
+    n_rows = row_stop - row_start
+    out = np.zeros((n_rows, n, 5), dtype=np.int32)
+    n_tiles = (n_rows + _KING_TILE - 1) // _KING_TILE
+    for tile in numba.prange(n_tiles):
+        r0 = tile * _KING_TILE
+        r1 = min(n_rows, r0 + _KING_TILE)
+        for j in range(row_start + r0 + 1, n):
+            for r in range(r0, r1):
+                i = row_start + r
+                if j <= i:
+                    break
+                hh = ib = hi = hj = nb = 0
+                for w in range(words):
+                    het_i, a_i, b_i, c_i = (
+                        bits[0, i, w],
+                        bits[1, i, w],
+                        bits[2, i, w],
+                        bits[3, i, w],
+                    )
+                    het_j, a_j, b_j, c_j = (
+                        bits[0, j, w],
+                        bits[1, j, w],
+                        bits[2, j, w],
+                        bits[3, j, w],
+                    )
+                    hh += _popcount(het_i & het_j)
+                    ib += _popcount((a_i & b_j) | (b_i & a_j))
+                    hi += _popcount(het_i & c_j)
+                    hj += _popcount(het_j & c_i)
+                    nb += _popcount(c_i & c_j)
+                out[r, j, 0] = hh
+                out[r, j, 1] = ib
+                out[r, j, 2] = hi
+                out[r, j, 3] = hj
+                out[r, j, 4] = nb
     return out

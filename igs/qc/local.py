@@ -41,7 +41,7 @@ from igs.io.plink import (
     write_bim,
     write_fam,
 )
-from igs.qc import kernels
+from igs.qc import kernels, packed
 from igs.qc.decisions import (
     heterozygosity_bounds,
     require_enough_pruned,
@@ -69,14 +69,11 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     iids = gset.samples["IID"].to_numpy()
     sample_fail = np.full(n, "", dtype=object)
 
-    # 1. sample call rate on all variants
+    # 1. sample call rate on all variants, and every variant's counts by sex (one pass)
+    sex_group = (~male).astype(np.int64)  # 0 male, 1 not male
     missing = np.zeros(n, dtype=np.int64)
-    variant_missing = np.zeros(m, dtype=np.int64)
-    everyone = np.zeros(n, dtype=np.int64)
-    for idx, g in _chunks(gset, opts, None, None, "pass 1/4 (sample call rate)"):
-        kernels.accumulate_sample_missing(g, np.ones(len(idx), dtype=np.bool_), missing)
-        variant_missing[idx] = kernels.variant_genotype_counts(g, everyone, 1)[:, 0, 3]
-    _check_no_empty_variants(gset, variant_missing)
+    by_sex = _group_counts(gset, opts, sex_group, 2, "pass 1/4 (call rates, counts)", missing)
+    _check_no_empty_variants(gset, by_sex[:, :, 3].sum(axis=1))
     sample_call_rate = 1.0 - missing / max(m, 1)
     sample_fail[sample_call_rate < opts.sample_call_rate] = "call_rate"
     s_ok = np.flatnonzero(sample_fail == "")
@@ -86,9 +83,14 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
             f"({opts.sample_call_rate}); nothing left to check."
         )
 
-    # 2. preliminary variant filters on the call-rate-passing samples
-    counts = _sex_split_counts(gset, opts, s_ok, male[s_ok], None, "pass 2/4 (variant counts)")
-    pre = _variant_metrics(counts, is_x)
+    # 2. preliminary variant filters on the call-rate-passing samples: the counts of pass 1
+    # less those of the samples that failed (only the words holding them are read)
+    failed = sample_fail != ""
+    if failed.any():
+        by_sex = by_sex - _group_counts(
+            gset, opts, np.where(failed, sex_group, -1), 2, "pass 2/4 (failed samples' counts)"
+        )
+    pre = _variant_metrics({"male": by_sex[:, 0], "other": by_sex[:, 1]}, is_x)
     usable = (
         (pre["call_rate"] >= opts.variant_call_rate)
         & (pre["maf"] >= opts.maf)
@@ -255,9 +257,14 @@ def write_qc_genotypes(
     mask = np.zeros(gset.n_variants, dtype=bool)
     mask[keep_v] = True
     with atomic_paths([out / f for f in GENOTYPE_FILES]) as (bed, bim, fam):
-        with BedWriter(bed, len(keep_s)) as writer:
-            for _, g in _chunks(gset, opts, mask, keep_s, "writing QC'd genotypes"):
-                writer.append(g.T)
+        keep = np.asarray(keep_s, dtype=np.int64)
+        n_bytes = (len(keep) + 3) // 4
+        with BedWriter(bed, len(keep)) as writer:
+            for _, rows in packed.iter_packed_rows(gset, mask, opts.chunk_variants):
+                if len(keep) == gset.n_samples:
+                    writer.append_packed(rows.view(np.uint8)[:, :n_bytes])
+                else:
+                    writer.append_packed(packed.subset_samples(rows, keep))
         write_bim(bim, gset.variants.iloc[keep_v])
         write_fam(fam, gset.samples.iloc[keep_s])
 
@@ -289,15 +296,30 @@ def _check_no_empty_variants(gset: GenotypeSet, variant_missing: np.ndarray) -> 
         )
 
 
+def _group_counts(gset, opts, sample_group, n_groups, what, missing=None):
+    """Per variant genotype counts (m, n_groups, 4) of A1 count 0, 1, 2 and missing in each
+    group of samples (``sample_group`` -1: left out), on the packed rows; also adds each
+    sample's missing calls to ``missing`` when given."""
+    masks = packed.group_masks(np.asarray(sample_group), n_groups)
+    c = np.zeros((gset.n_variants, n_groups, 4), dtype=np.int64)
+    done = 0
+    for idx, rows in packed.iter_packed_rows(gset, None, opts.chunk_variants):
+        if missing is not None:
+            packed.add_sample_missing(rows, missing)
+        c[idx] = packed.group_counts(rows, masks)
+        done += len(idx)
+        log.info("%s: %d of %d variants", what, done, gset.n_variants)
+    return c
+
+
 def _sex_split_counts(gset, opts, sample_index, is_male, in_largest, what):
     """Per variant genotype counts (k, 4) for males, non-males and the largest group."""
-    m = gset.n_variants
-    group = (~is_male).astype(np.int64)  # 0 male, 1 not male; +2 in the largest ancestry group
+    group = np.full(gset.n_samples, -1, dtype=np.int64)
+    # 0 male, 1 not male; +2 in the largest ancestry group
+    group[sample_index] = (~is_male).astype(np.int64)
     if in_largest is not None:
-        group += 2 * in_largest
-    c = np.zeros((m, 4, 4), dtype=np.int64)
-    for idx, g in _chunks(gset, opts, None, sample_index, what):
-        c[idx] = kernels.variant_genotype_counts(g, group, 4)
+        group[sample_index] += 2 * in_largest
+    c = _group_counts(gset, opts, group, 4, what)
     return {
         "male": c[:, 0] + c[:, 2],
         "other": c[:, 1] + c[:, 3],
