@@ -150,12 +150,12 @@ def _hwe_one(het: int, hom1: int, hom2: int, midp: bool) -> float:
     return min(1.0, p / total)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def hwe_pvalues(counts: np.ndarray, midp: bool) -> np.ndarray:
-    """Exact HWE p-values for rows of (hom A1, het, hom A2) counts."""
+    """Exact HWE p-values for rows of (hom A1, het, hom A2) counts (variants in parallel)."""
     k = counts.shape[0]
     out = np.empty(k)
-    for j in range(k):
+    for j in numba.prange(k):
         out[j] = _hwe_one(counts[j, 1], counts[j, 0], counts[j, 2], midp)
     return out
 
