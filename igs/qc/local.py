@@ -50,7 +50,7 @@ from igs.qc.decisions import (
     variant_failures,
 )
 from igs.qc.groups import assign_ancestry_groups
-from igs.qc.ld import LDPruner, standardize_codes
+from igs.qc.ld import LDPruner
 from igs.qc.options import QCOptions
 from igs.qc.pca import PCAFit, fit_pca, project_pca
 from igs.qc.relatedness import king_table, samples_to_remove
@@ -118,7 +118,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         kernels.accumulate_homozygosity(g, 2 * p * (1 - p), auto, obs_hom, exp_hom, het_n)
         cand = candidates[idx]
         if cand.any():
-            pruner.add(standardize_codes(g[:, cand]))
+            pruner.add(g[:, cand])
     het_f = (obs_hom - exp_hom) / (het_n - exp_hom)
     pruned = thin_evenly(cand_idx[pruner.kept], opts.max_pca_variants)
     log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))

@@ -70,13 +70,40 @@ def test_packed_rows_of_a_bed_are_its_bytes(tmp_path):
 
 def test_ld_pruner_drops_a_copy_and_keeps_an_independent_variant():
     rng = np.random.default_rng(1)
-    a = rng.standard_normal(200)
-    b = rng.standard_normal(200)
-    x = np.column_stack([a, a, b, -a]).astype(np.float32)
-    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    a = rng.integers(0, 3, 200).astype(np.int8)
+    b = rng.integers(0, 3, 200).astype(np.int8)
+    g = np.column_stack([a, a, b, 2 - a])
+    g[5, 1] = -9  # a missing call does not hide the copy
     pruner = LDPruner(np.array([1, 2, 3, 4]), np.zeros(4), window=2, r2=0.2)
-    pruner.add(x[:, :1])
-    pruner.add(x[:, 1:])
-    # variant 1 is variant 0 (r2 = 1); variant 3 (= -a) is 3 back from the kept variant 0,
+    pruner.add(np.asfortranarray(g[:, :1]))
+    pruner.add(np.asfortranarray(g[:, 1:]))
+    # variant 1 is variant 0 (r2 ~ 1); variant 3 (= 2 - a) is 3 back from the kept variant 0,
     # outside the window of 2, and only the dropped variant 1 is 2 back
     assert pruner.kept.tolist() == [True, False, True, True]
+
+
+def mean_imputed_r2(x: np.ndarray, y: np.ndarray) -> float:
+    """Squared correlation as the pruner defines it, with numpy: each variant standardized on
+    its called samples, a missing call set to 0, the cross product divided by all samples."""
+
+    def standardize(v):
+        ok = v >= 0
+        z = np.zeros(len(v))
+        z[ok] = (v[ok] - v[ok].mean()) / v[ok].std()
+        return z
+
+    return float((standardize(x) @ standardize(y) / len(x)) ** 2)
+
+
+def test_ld_pruner_threshold_is_the_mean_imputed_r2_with_missing_calls():
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, 300).astype(np.int8)
+    y = np.where(rng.random(300) < 0.6, x, rng.integers(0, 3, 300)).astype(np.int8)
+    x[rng.choice(300, 12, replace=False)] = -9
+    y[rng.choice(300, 9, replace=False)] = -127
+    r2 = mean_imputed_r2(x, y)
+    assert 0.1 < r2 < 0.9
+    for threshold, second_kept in ((r2 - 1e-9, False), (r2 + 1e-9, True)):
+        pruner = LDPruner(np.array([1, 2]), np.zeros(2), window=5, r2=threshold)
+        pruner.add(np.asfortranarray(np.column_stack([x, y])))
+        assert pruner.kept.tolist() == [True, second_kept]
