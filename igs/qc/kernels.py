@@ -71,33 +71,6 @@ def accumulate_homozygosity(
                 obs_hom[i] += 1
 
 
-@numba.njit(cache=True, nogil=True)
-def standardize_codes(g: np.ndarray) -> np.ndarray:
-    """float32 (g - mean) / sd per variant, F order; missing calls become 0 (mean-imputed)."""
-    n, k = g.shape
-    out = np.zeros((k, n), dtype=np.float32)
-    for j in range(k):
-        total = 0.0
-        sq = 0.0
-        called = 0
-        for i in range(n):
-            v = g[i, j]
-            if v >= 0 and v <= 2:
-                total += v
-                sq += v * v
-                called += 1
-        if called == 0:
-            continue
-        mean = total / called
-        var = sq / called - mean * mean
-        inv = 1.0 / np.sqrt(var) if var > 0 else 1.0
-        for i in range(n):
-            v = g[i, j]
-            if v >= 0 and v <= 2:
-                out[j, i] = (v - mean) * inv
-    return out.T
-
-
 @numba.njit(cache=True)
 def _hwe_one(het: int, hom1: int, hom2: int, midp: bool) -> float:
     """Exact Hardy-Weinberg test (Wigginton, Cutler & Abecasis 2005), as plink2 --hardy."""
