@@ -2,8 +2,10 @@
 
 Order of operations (each sample/variant records the first step that removed it):
 
-1. pass 1, all samples and variants: sample call rate (on all variants).
-2. pass 2, call-rate-passing samples: preliminary variant call rate and MAF; the
+1. pass 1, all samples and variants, on the packed rows: sample call rate (on all
+   variants) and every variant's genotype counts by sex.
+2. preliminary variant call rate and MAF on the call-rate-passing samples: pass 1's counts
+   less those of the failed samples (pass 2 reads only the words that hold them); the
    variants that pass are used for the sample checks below.
 3. pass 3: autosomal heterozygosity (``plink2 --het`` F), LD pruning of common
    autosomal variants, and the chrX genotypes for the sex check.
@@ -17,8 +19,11 @@ Order of operations (each sample/variant records the first step that removed it)
    group; chrX in its females), as ``plink2 --missing --freq --hardy``.
 9. PCA refitted on the final samples and variants; loadings kept for projection.
 
-Memory is bounded by one chunk of ``n_samples x chunk_variants`` int8 plus the
-pruned matrix (at most ``max_pca_variants`` columns) and the chrX matrix.
+Passes 1, 2 and 4 and the written genotypes work on packed 2-bit rows (:mod:`igs.qc.packed`);
+pass 3 and the sex check decode int8. Memory is bounded by one chunk of
+``n_samples x chunk_variants`` int8 (pass 3 also holds that chunk's candidates as uint8 rows),
+the per-variant counts (``n_variants x 16`` int64) and the pruned matrix (at most
+``max_pca_variants`` columns).
 """
 
 from __future__ import annotations

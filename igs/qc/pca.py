@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
@@ -33,23 +34,51 @@ class PCAFit:
 
 
 def hwe_normalize(g: np.ndarray, a1_freq: np.ndarray) -> np.ndarray:
-    """float32 HWE-normalized matrix; missing (outside 0..2) and monomorphic columns are 0."""
+    """float32 HWE-normalized matrix; missing (outside 0..2) and monomorphic columns are 0.
+
+    The only n x M float array made (no boolean masks of the same size), in ``g``'s order.
+    """
     p = np.asarray(a1_freq, dtype=np.float64)
     m = len(p)
     sd = np.sqrt(2.0 * p * (1.0 - p) * m).astype(np.float32)
     ok = sd > 0
-    x = g.astype(np.float32)  # the only n x M float copy; the rest is in place
-    x -= (2.0 * p).astype(np.float32)
-    x[(g < 0) | (g > 2)] = 0.0
-    x /= np.where(ok, sd, np.float32(1.0))
-    x[:, ~ok] = 0.0
+    x = np.empty(g.shape, dtype=np.float32, order="F" if g.flags.f_contiguous else "C")
+    _normalize_into(g, (2.0 * p).astype(np.float32), np.where(ok, sd, np.float32(1.0)), ok, x)
     return x
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalize_into(g, two_p, sd, ok, out) -> None:
+    n, m = g.shape
+    for j in range(m):
+        for i in range(n):
+            v = g[i, j]
+            if ok[j] and v >= 0 and v <= 2:
+                out[i, j] = (np.float32(v) - two_p[j]) / sd[j]
+            else:
+                out[i, j] = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _a1_freq(g: np.ndarray) -> np.ndarray:
+    """A1 frequency per column over called genotypes (0 where none is called)."""
+    n, m = g.shape
+    out = np.zeros(m)
+    for j in range(m):
+        total = 0
+        called = 0
+        for i in range(n):
+            v = g[i, j]
+            if v >= 0 and v <= 2:
+                total += v
+                called += 1
+        out[j] = total / (2.0 * max(called, 1))
+    return out
 
 
 def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> PCAFit:
     """Fit the top ``k`` components of int8 genotypes ``g`` (n_samples, n_variants)."""
-    called = (g >= 0) & (g <= 2)
-    p = np.where(called, g, 0).sum(axis=0) / (2.0 * np.maximum(called.sum(axis=0), 1))
+    p = _a1_freq(g)
     x = hwe_normalize(g, p)
     n, m = x.shape
     k = min(k, n - 1, m)
