@@ -157,7 +157,7 @@ def pack_genotype_bits(g: np.ndarray) -> np.ndarray:
 
 
 # Rows of one KING work unit: a column sample's words are read once for this many rows.
-_KING_TILE = 32
+KING_TILE = 32
 
 
 @numba.njit(cache=True, parallel=True)
@@ -166,17 +166,17 @@ def king_pair_counts(bits: np.ndarray, row_start: int, row_stop: int) -> np.ndar
 
     Returns (row_stop - row_start, n, 5) int32: hethet, ibs0, het_i, het_j, n_both
     (zeros where j <= i). Callers walk the rows in blocks to bound memory. Rows are taken in
-    tiles of ``_KING_TILE``, each column sample compared with the whole tile while its words
+    tiles of ``KING_TILE``, each column sample compared with the whole tile while its words
     are in the L1 cache (2x fewer memory reads than one row at a time).
     """
     n = bits.shape[1]
     words = bits.shape[2]
     n_rows = row_stop - row_start
     out = np.zeros((n_rows, n, 5), dtype=np.int32)
-    n_tiles = (n_rows + _KING_TILE - 1) // _KING_TILE
+    n_tiles = (n_rows + KING_TILE - 1) // KING_TILE
     for tile in numba.prange(n_tiles):
-        r0 = tile * _KING_TILE
-        r1 = min(n_rows, r0 + _KING_TILE)
+        r0 = tile * KING_TILE
+        r1 = min(n_rows, r0 + KING_TILE)
         for j in range(row_start + r0 + 1, n):
             for r in range(r0, r1):
                 i = row_start + r

@@ -79,8 +79,8 @@ def _a1_freq(g: np.ndarray) -> np.ndarray:
 def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> PCAFit:
     """Fit the top ``k`` components of int8 genotypes ``g`` (n_samples, n_variants)."""
     p = _a1_freq(g)
-    x = hwe_normalize(g, p)
-    n, m = x.shape
+    x = _Standardized(g, p)
+    n, m = g.shape
     k = min(k, n - 1, m)
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((m, min(m, k + 20))).astype(np.float32)
@@ -88,10 +88,10 @@ def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> P
     blas = ThreadpoolController()
     for _ in range(n_iter):
         y = _orthonormal(y, blas)
-        z = _orthonormal(x.T @ y, blas)
+        z = _orthonormal(x.t_matmul(y), blas)
         y = x @ z
     y = _orthonormal(y, blas)
-    b = y.T @ x
+    b = x.t_matmul(y).T  # y.T @ x
     with blas.limit(limits=1, user_api="blas"):
         _, s, vt = np.linalg.svd(b, full_matrices=False)
     # deterministic signs: the largest-magnitude loading of each component is positive
@@ -101,6 +101,46 @@ def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> P
     # scores are the samples' projections onto the loadings, exactly what project_pca gives a
     # new sample (U S from the sketch equals X V only for fully converged components)
     return PCAFit(scores=x @ v, loadings=v, eigenvalues=s[:k] ** 2, a1_freq=p)
+
+
+class _Standardized:
+    """The HWE-normalized matrix of int8 genotypes, multiplied block by block of variants.
+
+    Only one block of ``block_bytes`` float32 exists at a time (``hwe_normalize`` of the whole
+    matrix was 4 bytes per genotype, the largest array of the QC); each block is normalized
+    again for every product, which costs far less than the product itself.
+    """
+
+    def __init__(self, g: np.ndarray, a1_freq: np.ndarray, block_bytes: int = 64 << 20) -> None:
+        self.g = g
+        n, m = g.shape
+        p = np.asarray(a1_freq, dtype=np.float64)
+        sd = np.sqrt(2.0 * p * (1.0 - p) * m).astype(np.float32)
+        self.ok = sd > 0
+        self.two_p = (2.0 * p).astype(np.float32)
+        self.sd = np.where(self.ok, sd, np.float32(1.0))
+        width = max(64, block_bytes // max(1, 4 * n))
+        self.blocks = [(c, min(m, c + width)) for c in range(0, m, width)]
+        self.buf = np.empty((n, min(m, width)), dtype=np.float32, order="F")
+
+    def _block(self, c0: int, c1: int) -> np.ndarray:
+        out = self.buf[:, : c1 - c0]
+        _normalize_into(self.g[:, c0:c1], self.two_p[c0:c1], self.sd[c0:c1], self.ok[c0:c1], out)
+        return out
+
+    def __matmul__(self, a: np.ndarray) -> np.ndarray:
+        """X @ a, for a (m, k)."""
+        out = np.zeros((self.g.shape[0], a.shape[1]), dtype=np.float32)
+        for c0, c1 in self.blocks:
+            out += self._block(c0, c1) @ a[c0:c1]
+        return out
+
+    def t_matmul(self, a: np.ndarray) -> np.ndarray:
+        """X.T @ a, for a (n, k)."""
+        out = np.empty((self.g.shape[1], a.shape[1]), dtype=np.float32)
+        for c0, c1 in self.blocks:
+            out[c0:c1] = self._block(c0, c1).T @ a
+        return out
 
 
 def _orthonormal(a: np.ndarray, blas: ThreadpoolController) -> np.ndarray:
