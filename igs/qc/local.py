@@ -5,7 +5,7 @@ Order of operations (each sample/variant records the first step that removed it)
 1. pass 1, all samples and variants, on the packed rows: sample call rate (on all
    variants) and every variant's genotype counts by sex.
 2. preliminary variant call rate and MAF on the call-rate-passing samples: pass 1's counts
-   less those of the failed samples (pass 2 reads only the words that hold them); the
+   less those of the failed samples (pass 2 counts only the words that hold them); the
    variants that pass are used for the sample checks below.
 3. pass 3: autosomal heterozygosity (``plink2 --het`` F), LD pruning of common
    autosomal variants, and the chrX genotypes for the sex check.
@@ -89,7 +89,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         )
 
     # 2. preliminary variant filters on the call-rate-passing samples: the counts of pass 1
-    # less those of the samples that failed (only the words holding them are read)
+    # less those of the samples that failed (only the words holding them are counted)
     failed = sample_fail != ""
     if failed.any():
         by_sex = by_sex - _group_counts(
