@@ -47,10 +47,10 @@ def hwe_normalize(g: np.ndarray, a1_freq: np.ndarray) -> np.ndarray:
     return x
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _normalize_into(g, two_p, sd, ok, out) -> None:
     n, m = g.shape
-    for j in range(m):
+    for j in numba.prange(m):
         for i in range(n):
             v = g[i, j]
             if ok[j] and v >= 0 and v <= 2:
