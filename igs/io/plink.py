@@ -432,6 +432,13 @@ class BedWriter:
         self._fh.write(pack_bed_codes(g).tobytes())
         self.n_variants += g.shape[0]
 
+    def append_packed(self, rows: np.ndarray) -> None:
+        """Append variants already packed: uint8 (n_variants, ceil(n_samples / 4)) PLINK 1 bytes."""
+        if rows.ndim != 2 or rows.shape[1] != (self.n_samples + 3) // 4:
+            raise ValueError(f"expected shape (k, {(self.n_samples + 3) // 4}), got {rows.shape}")
+        self._fh.write(np.ascontiguousarray(rows, dtype=np.uint8).tobytes())
+        self.n_variants += rows.shape[0]
+
     def close(self) -> None:
         self._fh.close()
 

@@ -39,9 +39,11 @@ def deterministic_gzip(path: str | os.PathLike[str], compresslevel: int = 9) -> 
         yield fh
 
 
-def write_csv_gz(df: pd.DataFrame, path: str | os.PathLike[str], **to_csv: object) -> None:
+def write_csv_gz(
+    df: pd.DataFrame, path: str | os.PathLike[str], *, compresslevel: int = 9, **to_csv: object
+) -> None:
     """``df.to_csv(path, index=False, **to_csv)`` gzipped with :func:`deterministic_gzip`."""
-    with deterministic_gzip(path) as fh:
+    with deterministic_gzip(path, compresslevel) as fh:
         df.to_csv(fh, index=False, **to_csv)
 
 

@@ -2,8 +2,10 @@
 
 Order of operations (each sample/variant records the first step that removed it):
 
-1. pass 1, all samples and variants: sample call rate (on all variants).
-2. pass 2, call-rate-passing samples: preliminary variant call rate and MAF; the
+1. pass 1, all samples and variants, on the packed rows: sample call rate (on all
+   variants) and every variant's genotype counts by sex.
+2. preliminary variant call rate and MAF on the call-rate-passing samples: pass 1's counts
+   less those of the failed samples (pass 2 counts only the words that hold them); the
    variants that pass are used for the sample checks below.
 3. pass 3: autosomal heterozygosity (``plink2 --het`` F), LD pruning of common
    autosomal variants, and the chrX genotypes for the sex check.
@@ -17,8 +19,11 @@ Order of operations (each sample/variant records the first step that removed it)
    group; chrX in its females), as ``plink2 --missing --freq --hardy``.
 9. PCA refitted on the final samples and variants; loadings kept for projection.
 
-Memory is bounded by one chunk of ``n_samples x chunk_variants`` int8 plus the
-pruned matrix (at most ``max_pca_variants`` columns) and the chrX matrix.
+Passes 1, 2 and 4 and the written genotypes work on packed 2-bit rows (:mod:`igs.qc.packed`);
+pass 3 and the sex check decode int8. Memory is bounded by one chunk of
+``n_samples x chunk_variants`` int8 (pass 3 also holds that chunk's candidates as uint8 rows),
+the per-variant counts (``n_variants x 16`` int64) and the pruned matrix (at most
+``max_pca_variants`` columns).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from igs.io.plink import (
     write_bim,
     write_fam,
 )
-from igs.qc import kernels
+from igs.qc import kernels, packed
 from igs.qc.decisions import (
     heterozygosity_bounds,
     require_enough_pruned,
@@ -50,7 +55,7 @@ from igs.qc.decisions import (
     variant_failures,
 )
 from igs.qc.groups import assign_ancestry_groups
-from igs.qc.ld import LDPruner, standardize_codes
+from igs.qc.ld import LDPruner
 from igs.qc.options import QCOptions
 from igs.qc.pca import PCAFit, fit_pca, project_pca
 from igs.qc.relatedness import king_table, samples_to_remove
@@ -69,14 +74,11 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     iids = gset.samples["IID"].to_numpy()
     sample_fail = np.full(n, "", dtype=object)
 
-    # 1. sample call rate on all variants
+    # 1. sample call rate on all variants, and every variant's counts by sex (one pass)
+    sex_group = (~male).astype(np.int64)  # 0 male, 1 not male
     missing = np.zeros(n, dtype=np.int64)
-    variant_missing = np.zeros(m, dtype=np.int64)
-    everyone = np.zeros(n, dtype=np.int64)
-    for idx, g in _chunks(gset, opts, None, None, "pass 1/4 (sample call rate)"):
-        kernels.accumulate_sample_missing(g, np.ones(len(idx), dtype=np.bool_), missing)
-        variant_missing[idx] = kernels.variant_genotype_counts(g, everyone, 1)[:, 0, 3]
-    _check_no_empty_variants(gset, variant_missing)
+    by_sex = _group_counts(gset, opts, sex_group, 2, "pass 1/4 (call rates, counts)", missing)
+    _check_no_empty_variants(gset, by_sex[:, :, 3].sum(axis=1))
     sample_call_rate = 1.0 - missing / max(m, 1)
     sample_fail[sample_call_rate < opts.sample_call_rate] = "call_rate"
     s_ok = np.flatnonzero(sample_fail == "")
@@ -86,9 +88,14 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
             f"({opts.sample_call_rate}); nothing left to check."
         )
 
-    # 2. preliminary variant filters on the call-rate-passing samples
-    counts = _sex_split_counts(gset, opts, s_ok, male[s_ok], None, "pass 2/4 (variant counts)")
-    pre = _variant_metrics(counts, is_x)
+    # 2. preliminary variant filters on the call-rate-passing samples: the counts of pass 1
+    # less those of the samples that failed (only the words holding them are counted)
+    failed = sample_fail != ""
+    if failed.any():
+        by_sex = by_sex - _group_counts(
+            gset, opts, np.where(failed, sex_group, -1), 2, "pass 2/4 (failed samples' counts)"
+        )
+    pre = _variant_metrics({"male": by_sex[:, 0], "other": by_sex[:, 1]}, is_x)
     usable = (
         (pre["call_rate"] >= opts.variant_call_rate)
         & (pre["maf"] >= opts.maf)
@@ -116,7 +123,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         kernels.accumulate_homozygosity(g, 2 * p * (1 - p), auto, obs_hom, exp_hom, het_n)
         cand = candidates[idx]
         if cand.any():
-            pruner.add(standardize_codes(g[:, cand]))
+            pruner.add(g[:, cand])
     het_f = (obs_hom - exp_hom) / (het_n - exp_hom)
     pruned = thin_evenly(cand_idx[pruner.kept], opts.max_pca_variants)
     log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))
@@ -255,9 +262,14 @@ def write_qc_genotypes(
     mask = np.zeros(gset.n_variants, dtype=bool)
     mask[keep_v] = True
     with atomic_paths([out / f for f in GENOTYPE_FILES]) as (bed, bim, fam):
-        with BedWriter(bed, len(keep_s)) as writer:
-            for _, g in _chunks(gset, opts, mask, keep_s, "writing QC'd genotypes"):
-                writer.append(g.T)
+        keep = np.asarray(keep_s, dtype=np.int64)
+        n_bytes = (len(keep) + 3) // 4
+        with BedWriter(bed, len(keep)) as writer:
+            for _, rows in packed.iter_packed_rows(gset, mask, opts.chunk_variants):
+                if len(keep) == gset.n_samples:
+                    writer.append_packed(rows.view(np.uint8)[:, :n_bytes])
+                else:
+                    writer.append_packed(packed.subset_samples(rows, keep))
         write_bim(bim, gset.variants.iloc[keep_v])
         write_fam(fam, gset.samples.iloc[keep_s])
 
@@ -289,15 +301,30 @@ def _check_no_empty_variants(gset: GenotypeSet, variant_missing: np.ndarray) -> 
         )
 
 
+def _group_counts(gset, opts, sample_group, n_groups, what, missing=None):
+    """Per variant genotype counts (m, n_groups, 4) of A1 count 0, 1, 2 and missing in each
+    group of samples (``sample_group`` -1: left out), on the packed rows; also adds each
+    sample's missing calls to ``missing`` when given."""
+    masks = packed.group_masks(np.asarray(sample_group), n_groups)
+    c = np.zeros((gset.n_variants, n_groups, 4), dtype=np.int64)
+    done = 0
+    for idx, rows in packed.iter_packed_rows(gset, None, opts.chunk_variants):
+        if missing is not None:
+            packed.add_sample_missing(rows, missing)
+        c[idx] = packed.group_counts(rows, masks)
+        done += len(idx)
+        log.info("%s: %d of %d variants", what, done, gset.n_variants)
+    return c
+
+
 def _sex_split_counts(gset, opts, sample_index, is_male, in_largest, what):
     """Per variant genotype counts (k, 4) for males, non-males and the largest group."""
-    m = gset.n_variants
-    group = (~is_male).astype(np.int64)  # 0 male, 1 not male; +2 in the largest ancestry group
+    group = np.full(gset.n_samples, -1, dtype=np.int64)
+    # 0 male, 1 not male; +2 in the largest ancestry group
+    group[sample_index] = (~is_male).astype(np.int64)
     if in_largest is not None:
-        group += 2 * in_largest
-    c = np.zeros((m, 4, 4), dtype=np.int64)
-    for idx, g in _chunks(gset, opts, None, sample_index, what):
-        c[idx] = kernels.variant_genotype_counts(g, group, 4)
+        group[sample_index] += 2 * in_largest
+    c = _group_counts(gset, opts, group, 4, what)
     return {
         "male": c[:, 0] + c[:, 2],
         "other": c[:, 1] + c[:, 3],

@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
 from igs.errors import MatchRateError
 from igs.io.plink import GenotypeSet, read_genotype_codes
@@ -32,35 +34,66 @@ class PCAFit:
 
 
 def hwe_normalize(g: np.ndarray, a1_freq: np.ndarray) -> np.ndarray:
-    """float32 HWE-normalized matrix; missing (outside 0..2) and monomorphic columns are 0."""
+    """float32 HWE-normalized matrix; missing (outside 0..2) and monomorphic columns are 0.
+
+    The only n x M float array made (no boolean masks of the same size), in ``g``'s order.
+    """
     p = np.asarray(a1_freq, dtype=np.float64)
     m = len(p)
     sd = np.sqrt(2.0 * p * (1.0 - p) * m).astype(np.float32)
     ok = sd > 0
-    x = g.astype(np.float32)  # the only n x M float copy; the rest is in place
-    x -= (2.0 * p).astype(np.float32)
-    x[(g < 0) | (g > 2)] = 0.0
-    x /= np.where(ok, sd, np.float32(1.0))
-    x[:, ~ok] = 0.0
+    x = np.empty(g.shape, dtype=np.float32, order="F" if g.flags.f_contiguous else "C")
+    _normalize_into(g, (2.0 * p).astype(np.float32), np.where(ok, sd, np.float32(1.0)), ok, x)
     return x
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _normalize_into(g, two_p, sd, ok, out) -> None:
+    n, m = g.shape
+    for j in numba.prange(m):
+        for i in range(n):
+            v = g[i, j]
+            if ok[j] and v >= 0 and v <= 2:
+                out[i, j] = (np.float32(v) - two_p[j]) / sd[j]
+            else:
+                out[i, j] = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _a1_freq(g: np.ndarray) -> np.ndarray:
+    """A1 frequency per column over called genotypes (0 where none is called)."""
+    n, m = g.shape
+    out = np.zeros(m)
+    for j in range(m):
+        total = 0
+        called = 0
+        for i in range(n):
+            v = g[i, j]
+            if v >= 0 and v <= 2:
+                total += v
+                called += 1
+        out[j] = total / (2.0 * max(called, 1))
+    return out
 
 
 def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> PCAFit:
     """Fit the top ``k`` components of int8 genotypes ``g`` (n_samples, n_variants)."""
-    called = (g >= 0) & (g <= 2)
-    p = np.where(called, g, 0).sum(axis=0) / (2.0 * np.maximum(called.sum(axis=0), 1))
-    x = hwe_normalize(g, p)
-    n, m = x.shape
+    p = _a1_freq(g)
+    x = _Standardized(g, p)
+    n, m = g.shape
     k = min(k, n - 1, m)
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((m, min(m, k + 20))).astype(np.float32)
     y = x @ q
+    blas = ThreadpoolController()
     for _ in range(n_iter):
-        y, _ = np.linalg.qr(y)
-        z, _ = np.linalg.qr(x.T @ y)
+        y = _orthonormal(y, blas)
+        z = _orthonormal(x.t_matmul(y), blas)
         y = x @ z
-    y, _ = np.linalg.qr(y)
-    _, s, vt = np.linalg.svd(y.T @ x, full_matrices=False)
+    y = _orthonormal(y, blas)
+    b = x.t_matmul(y).T  # y.T @ x
+    with blas.limit(limits=1, user_api="blas"):
+        _, s, vt = np.linalg.svd(b, full_matrices=False)
     # deterministic signs: the largest-magnitude loading of each component is positive
     v = vt[:k].T
     flip = np.sign(v[np.abs(v).argmax(axis=0), np.arange(k)])
@@ -68,6 +101,53 @@ def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> P
     # scores are the samples' projections onto the loadings, exactly what project_pca gives a
     # new sample (U S from the sketch equals X V only for fully converged components)
     return PCAFit(scores=x @ v, loadings=v, eigenvalues=s[:k] ** 2, a1_freq=p)
+
+
+class _Standardized:
+    """The HWE-normalized matrix of int8 genotypes, multiplied block by block of variants.
+
+    Only one block of ``block_bytes`` float32 exists at a time (``hwe_normalize`` of the whole
+    matrix was 4 bytes per genotype, the largest array of the QC); each block is normalized
+    again for every product, which costs far less than the product itself.
+    """
+
+    def __init__(self, g: np.ndarray, a1_freq: np.ndarray, block_bytes: int = 64 << 20) -> None:
+        self.g = g
+        n, m = g.shape
+        p = np.asarray(a1_freq, dtype=np.float64)
+        sd = np.sqrt(2.0 * p * (1.0 - p) * m).astype(np.float32)
+        self.ok = sd > 0
+        self.two_p = (2.0 * p).astype(np.float32)
+        self.sd = np.where(self.ok, sd, np.float32(1.0))
+        width = max(64, block_bytes // max(1, 4 * n))
+        self.blocks = [(c, min(m, c + width)) for c in range(0, m, width)]
+        self.buf = np.empty((n, min(m, width)), dtype=np.float32, order="F")
+
+    def _block(self, c0: int, c1: int) -> np.ndarray:
+        out = self.buf[:, : c1 - c0]
+        _normalize_into(self.g[:, c0:c1], self.two_p[c0:c1], self.sd[c0:c1], self.ok[c0:c1], out)
+        return out
+
+    def __matmul__(self, a: np.ndarray) -> np.ndarray:
+        """X @ a, for a (m, k)."""
+        out = np.zeros((self.g.shape[0], a.shape[1]), dtype=np.float32)
+        for c0, c1 in self.blocks:
+            out += self._block(c0, c1) @ a[c0:c1]
+        return out
+
+    def t_matmul(self, a: np.ndarray) -> np.ndarray:
+        """X.T @ a, for a (n, k)."""
+        out = np.empty((self.g.shape[1], a.shape[1]), dtype=np.float32)
+        for c0, c1 in self.blocks:
+            out[c0:c1] = self._block(c0, c1).T @ a
+        return out
+
+
+def _orthonormal(a: np.ndarray, blas: ThreadpoolController) -> np.ndarray:
+    """Q of the QR decomposition of a tall, thin matrix, on one BLAS thread: a second one
+    gains nothing at this width and, on a loaded machine, made each QR 3-10x slower."""
+    with blas.limit(limits=1, user_api="blas"):
+        return np.linalg.qr(a)[0]
 
 
 def project_pca(g: np.ndarray, fit: PCAFit) -> np.ndarray:

@@ -11,7 +11,7 @@ KING_COLUMNS = ("IID1", "IID2", "NSNP", "HETHET", "IBS0", "KINSHIP")
 
 
 def king_table(
-    g: np.ndarray, iids: np.ndarray, *, min_kinship: float = 0.0442, block_bytes: int = 64 << 20
+    g: np.ndarray, iids: np.ndarray, *, min_kinship: float = 0.0442, block_bytes: int = 16 << 20
 ) -> pd.DataFrame:
     """Pairs with KING-robust kinship above ``min_kinship`` (default: 3rd degree).
 
@@ -22,7 +22,8 @@ def king_table(
     """
     bits = kernels.pack_genotype_bits(np.asfortranarray(g))
     n = g.shape[0]
-    rows_per_block = max(1, block_bytes // max(1, n * 20))
+    # at least two tiles of rows per block, so that both threads have work
+    rows_per_block = max(2 * kernels.KING_TILE, block_bytes // max(1, n * 20))
     found = []
     for r0 in range(0, n, rows_per_block):
         r1 = min(n, r0 + rows_per_block)
