@@ -65,8 +65,10 @@ EXPORT_COLUMNS = (
     "IID", "endpoint", "pgs_id", "prs_raw", "prs_z", "prs_percentile", "integrative_lp",
     "risk", "risk_low", "risk_high", "risk_recalibrated", "risk_recalibrated_low",
     "risk_recalibrated_high", "recalibration_country", "horizon_years", "risk_category",
+    "most_similar_population", "most_similar_population_probability",
+    "prs_z_most_similar_population", "prs_percentile_most_similar_population",
     "flag_low_variant_match", "flag_ancestry_outlier", "flag_age_outside_model", "flag_missing_omics",
-    "flag_prevalent", "qc_pass", "qc_fail",
+    "flag_prevalent", "flag_population_not_validated", "qc_pass", "qc_fail",
     "model_version", "normalisation",
 )  # fmt: skip
 
