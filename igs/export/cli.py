@@ -52,7 +52,8 @@ def export_clinician(options_file: Path | None, config_file: Path | None, endpoi
     from igs.export.write import export_model_card
 
     export_model_card(endpoint, pgs_id, model, model_file, match_summary, scoring_files, opts,
-                      out_dir / f"{endpoint}_model_card.json")  # fmt: skip
+                      out_dir / f"{endpoint}_model_card.json",
+                      str(table["normalisation"].iloc[0]) if len(table) else "")  # fmt: skip
     log.info(
         "%s: %d people exported (%d flagged prevalent)",
         endpoint,

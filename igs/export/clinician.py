@@ -20,7 +20,16 @@ Flags:
   lies outside the ages at which the model saw events (its baseline hazard is extrapolated);
 * ``flag_missing_omics``: an omics feature was missing and imputed with the training median;
 * ``flag_prevalent``: the endpoint was already recorded at the landmark (the risk is not an
-  incidence).
+  incidence);
+* ``flag_population_not_validated`` (only with a reference panel, ``scores.ancestry_reference``;
+  else false): the person's most similar reference population is not one the model was
+  validated in (:func:`validated_populations`: at least ``share.min_cell`` events in the held-out
+  test set's fairness table), or was assigned with a probability below
+  ``export.min_population_probability``, or is unknown.
+
+With a reference panel, ``most_similar_population`` and its probability, and the score's Z and
+percentile relative to that population (``prs_z_most_similar_population``,
+``prs_percentile_most_similar_population``) are exported; without one they are empty.
 
 Resource ids are ``igs-`` and 48 hex digits of the SHA-256 of endpoint and IID: valid FHIR ids
 whatever the IID (``FIN:000001``, non-ASCII, long), distinct for distinct people, and the same on
@@ -56,8 +65,10 @@ EXPORT_COLUMNS = (
     "IID", "endpoint", "pgs_id", "prs_raw", "prs_z", "prs_percentile", "integrative_lp",
     "risk", "risk_low", "risk_high", "risk_recalibrated", "risk_recalibrated_low",
     "risk_recalibrated_high", "recalibration_country", "horizon_years", "risk_category",
+    "most_similar_population", "most_similar_population_probability",
+    "prs_z_most_similar_population", "prs_percentile_most_similar_population",
     "flag_low_variant_match", "flag_ancestry_outlier", "flag_age_outside_model", "flag_missing_omics",
-    "flag_prevalent", "qc_pass", "qc_fail",
+    "flag_prevalent", "flag_population_not_validated", "qc_pass", "qc_fail",
     "model_version", "normalisation",
 )  # fmt: skip
 
@@ -67,6 +78,30 @@ def _qc_pass(scores: pd.DataFrame) -> np.ndarray | bool:
     if "qc_pass" not in scores:
         return True
     return scores["qc_pass"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
+
+
+def validated_populations(fairness: pd.DataFrame, min_cell: int) -> tuple[str, ...]:
+    """The reference populations the model was validated in: the ``reference_population`` rows
+    of the evaluation's fairness table with at least ``min_cell`` events (sorted)."""
+    if not {"dimension", "group", "n_events"} <= set(fairness.columns):
+        return ()
+    rows = fairness[(fairness["dimension"] == "reference_population")
+                    & (pd.to_numeric(fairness["n_events"], errors="coerce") >= min_cell)]  # fmt: skip
+    return tuple(sorted(rows["group"].astype(str)))
+
+
+def population_not_validated(
+    population: np.ndarray,
+    probability: np.ndarray,
+    validated: tuple[str, ...],
+    min_probability: float,
+) -> np.ndarray:
+    """True where the most similar reference population is unknown, not in ``validated`` or
+    assigned with a probability below ``min_probability``."""
+    pop = pd.Series(population, dtype=object)
+    known = pop.notna().to_numpy() & (pop.astype(str) != "").to_numpy()
+    prob = np.asarray(probability, float)
+    return ~known | ~pop.astype(str).isin(validated).to_numpy() | ~(prob >= min_probability)
 
 
 def model_version(model_file: str | os.PathLike[str]) -> str:
@@ -116,10 +151,15 @@ def clinician_table(
     min_match_rate: float = 0.75,
     normalisation: str = "",
     recalibrated: Callable[[SurvivalData, np.ndarray], PersonRisks] | None = None,
+    validated: tuple[str, ...] = (),
+    min_population_probability: float = 0.5,
 ) -> pd.DataFrame:
     """The export rows (``EXPORT_COLUMNS``) for everybody in ``data`` (which keeps excluded people)
     except those of the other sex for a sex-restricted endpoint (``excluded == "other_sex"``);
-    ``recalibrated(data, prs_z)`` gives the recalibrated risks (empty columns without it)."""
+    ``recalibrated(data, prs_z)`` gives the recalibrated risks (empty columns without it).
+    With reference-panel columns in ``scores`` (``most_similar_population`` ...), people whose
+    population is not in ``validated`` or has a probability below ``min_population_probability``
+    are flagged ``population_not_validated``; without them the population columns are empty."""
     excluded = np.asarray(excluded)
     if (excluded == "other_sex").any():  # e.g. no prostate cancer risk for women
         keep = np.flatnonzero(excluded != "other_sex")
@@ -136,6 +176,14 @@ def clinician_table(
     low, high = model.risk_interval(data.features, data.start, horizon)
     pcs = data.features[[c for c in data.groups["prs"] if c.startswith("PC")]].to_numpy(float)
     omics = data.groups.get("omics", [])
+    has_ref = "most_similar_population" in s
+    population = (
+        s["most_similar_population"].astype(object).where(s["most_similar_population"].notna(), "")
+        if has_ref
+        else pd.Series("", index=s.index, dtype=object)
+    ).to_numpy()
+    ref = s.reindex(columns=["most_similar_population_probability", "Z_most_similar_population",
+                             "percentile_most_similar_population"]).astype(float)  # fmt: skip
     return pd.DataFrame(
         {
             "IID": data.iid,
@@ -154,6 +202,10 @@ def clinician_table(
             "recalibration_country": recal.location,
             "horizon_years": horizon,
             "risk_category": risk_category(risk, thresholds, labels),
+            "most_similar_population": population,
+            "most_similar_population_probability": ref.iloc[:, 0].to_numpy(),
+            "prs_z_most_similar_population": ref.iloc[:, 1].to_numpy(),
+            "prs_percentile_most_similar_population": ref.iloc[:, 2].to_numpy(),
             "flag_low_variant_match": match_rate < min_match_rate,
             "flag_ancestry_outlier": ancestry_outlier(pcs, pcs),
             "flag_age_outside_model": age_outside_model(model, data.start, horizon),
@@ -161,6 +213,11 @@ def clinician_table(
             if omics
             else False,
             "flag_prevalent": excluded == "event_before_start",
+            "flag_population_not_validated": population_not_validated(
+                population, ref.iloc[:, 0].to_numpy(), validated, min_population_probability
+            )
+            if has_ref
+            else False,
             "qc_pass": _qc_pass(s),
             "qc_fail": s["qc_fail"].fillna("").astype(str).to_numpy() if "qc_fail" in s else "",
             "model_version": model_version(model_file),
@@ -176,6 +233,13 @@ def risk_assessment(row: pd.Series, model: CoxModel, score_ids: list[str]) -> di
         f"polygenic score(s) {', '.join(score_ids)}; normalisation: {row['normalisation']}; "
         f"PRS percentile {row['prs_percentile']:.1f}."
     )
+    population = row.get("most_similar_population", "")
+    if isinstance(population, str) and population:  # compared with a reference panel
+        note += (
+            f" Most similar reference population: {population} (probability "
+            f"{row['most_similar_population_probability']:.2f}); PRS percentile "
+            f"{row['prs_percentile_most_similar_population']:.1f} within {population}."
+        )
     flags = [
         c.removeprefix("flag_") for c in EXPORT_COLUMNS if c.startswith("flag_") and bool(row[c])
     ]

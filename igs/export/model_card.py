@@ -6,7 +6,10 @@ Written as ``{endpoint}_model_card.json`` beside ``{endpoint}_risk.csv``. Develo
 from the scoring file's PGS Catalog header (``#trait_reported``, ``#ancestry_distribution``,
 ``#weight_type``/``#pgs_name`` ...); a field the header lacks reads ``"not stated in the scoring
 file"``. Validation metrics come from the endpoint's evaluation folder (``comparison.tsv``,
-``hr_per_sd.tsv``, ``fairness.tsv``) with their 95% CIs and the groups they were measured in.
+``hr_per_sd.tsv``, ``fairness.tsv``) with their 95% CIs and the groups they were measured in;
+with a reference panel, ``validation.reference_populations`` lists the panel's populations
+evaluated and those the model counts as validated in (exported people outside them are flagged
+``population_not_validated``).
 """
 
 from __future__ import annotations
@@ -50,8 +53,13 @@ def model_card(
     modelled_ages: tuple[float, float],
     horizon: float,
     ancestry_adjustment: str,
+    validated_populations: tuple[str, ...] = (),
+    min_cell: int = 5,
+    min_population_probability: float = 0.5,
 ) -> dict:
-    """The card (a JSON-ready dict) of one endpoint's export; see the module docstring."""
+    """The card (a JSON-ready dict) of one endpoint's export; see the module docstring.
+    ``validated_populations`` are the reference populations the model counts as validated in
+    (:func:`igs.export.clinician.validated_populations` with ``min_cell``)."""
     ev = Path(evaluate_dir)
 
     def read(name: str) -> pd.DataFrame:
@@ -99,6 +107,9 @@ def model_card(
             ),
             "by_group": _records(fair, list(fair.columns)) if len(fair) else [],
             "populations": populations,
+            "reference_populations": _reference_part(
+                fair, validated_populations, min_cell, min_population_probability
+            ),
         },
         "intended_use": (
             f"Research use: the absolute risk of {endpoint} within {horizon:g} years from the "
@@ -114,11 +125,31 @@ def model_card(
             "Groups with fewer than 10 events have no validation metrics (by_group).",
             "The risk interval covers the coefficients' uncertainty only; the baseline hazard is "
             "taken as known.",
-            "People with a prevalent diagnosis, an ancestry far from the biobank's PCs or an age "
-            "outside the modelled range are flagged: their risk is an extrapolation.",
+            "People with a prevalent diagnosis, an ancestry far from the biobank's PCs, a most "
+            "similar reference population the model was not validated in (when a reference panel "
+            "is configured) or an age outside the modelled range are flagged: their risk is an "
+            "extrapolation.",
             "Samples that failed genotype QC have no score and are not exported.",
         ],
     }
+
+
+def _reference_part(
+    fair: pd.DataFrame, validated: tuple[str, ...], min_cell: int, min_probability: float
+) -> dict:
+    """The reference-panel populations of the fairness table and those counted as validated
+    (``used`` false when the evaluation's ancestry groups were not reference populations)."""
+    rows = (
+        fair[fair["dimension"] == "reference_population"] if "dimension" in fair else fair.iloc[:0]
+    )
+    return {
+        "used": bool(len(rows)),
+        "validated": list(validated),
+        "rule": (f"a most similar reference population with at least {min_cell} events in the "
+                 f"held-out test set, assigned with probability >= {min_probability:g}; other "
+                 "people are flagged population_not_validated"),
+        "evaluated": _records(rows, ["group", "n", "n_events"]),
+    }  # fmt: skip
 
 
 def write_model_card(card: dict, path: str | os.PathLike[str]) -> Path:

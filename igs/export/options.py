@@ -10,8 +10,10 @@ from igs.models.options import ModelsOptions
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """Risk horizon, category cut-offs and labels, the match rate flagged, the model options and
-    the country (biobank's ``recalibration.country``) whose population the risk is recalibrated to."""
+    """Risk horizon, category cut-offs and labels, the match rate flagged, the model options,
+    the country (biobank's ``recalibration.country``) whose population the risk is recalibrated
+    to, the lowest most-similar-population probability not flagged, and the events a reference
+    population needs in the held-out test set to count as validated (``share.min_cell``)."""
 
     horizon: float
     thresholds: tuple[float, ...]
@@ -19,6 +21,8 @@ class ExportOptions:
     min_match_rate: float
     models: ModelsOptions
     country: str | None = None
+    min_population_probability: float = 0.5
+    min_cell: int = 5
 
     @property
     def recalibration_table(self) -> str | None:
@@ -37,4 +41,6 @@ class ExportOptions:
             min_match_rate=ex["min_match_rate"],
             models=ModelsOptions.from_config(cfg),
             country=(biobank or {}).get("recalibration", {}).get("country"),
+            min_population_probability=float(ex.get("min_population_probability", 0.5)),
+            min_cell=int(cfg.get("share", {}).get("min_cell", 5)),
         )

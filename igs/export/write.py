@@ -35,16 +35,39 @@ def export_table(
     pgs_id = opts.models.score_of(endpoint)
     ep_table = pd.read_parquet(files.endpoint_table).set_index("IID")
     match = read_tsv(match_summary).set_index("pgs_id")
+    scores = read_tsv(files.scores, dtypes={"IID": "string"})
+    validated = evaluation_populations(model_file, opts.min_cell)
+    if "most_similar_population" in scores and not validated:
+        log.warning("%s: no reference population has %d events in the evaluation's fairness.tsv; "
+                    "everyone is flagged population_not_validated", model_file, opts.min_cell)  # fmt: skip
     table = clinician_table(
-        data, ep_table.loc[data.iid, "excluded"].to_numpy(),
-        read_tsv(files.scores, dtypes={"IID": "string"}),
+        data, ep_table.loc[data.iid, "excluded"].to_numpy(), scores,
         model, model_file, pgs_id=pgs_id, match_rate=float(match.loc[pgs_id, "match_rate"]),
         horizon=opts.horizon, thresholds=opts.thresholds, labels=opts.labels,
-        min_match_rate=opts.min_match_rate,
-        normalisation=f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, fitted in this biobank's QC'd samples",
-        recalibrated=recalibrated_risks(model, model_file, opts),
+        min_match_rate=opts.min_match_rate, normalisation=normalisation(opts, scores),
+        recalibrated=recalibrated_risks(model, model_file, opts), validated=validated,
+        min_population_probability=opts.min_population_probability,
     )  # fmt: skip
     return table, model, pgs_id
+
+
+def normalisation(opts: ExportOptions, scores: pd.DataFrame) -> str:
+    """How the exported Z-scores were normalised: on the reference panel when the scores were
+    compared with one (they carry ``most_similar_population``), else in the biobank."""
+    where = ("the shared reference panel's samples" if "most_similar_population" in scores
+             else "this biobank's QC'd samples")  # fmt: skip
+    return f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, fitted in {where}"
+
+
+def evaluation_populations(model_file: PathLike, min_cell: int) -> tuple[str, ...]:
+    """The reference populations validated in the evaluation folder holding ``model_file``
+    (:func:`igs.export.clinician.validated_populations` of its fairness.tsv; none without it)."""
+    from pathlib import Path
+
+    from igs.export.clinician import validated_populations
+
+    fair = Path(model_file).parent / "fairness.tsv"
+    return validated_populations(read_tsv(fair), min_cell) if fair.is_file() else ()
 
 
 def recalibrated_risks(
@@ -83,9 +106,11 @@ def export_model_card(
     scoring_files: tuple[PathLike, ...],
     opts: ExportOptions,
     out: PathLike,
+    ancestry_adjustment: str = "",
 ) -> None:
     """Write the PRS-RS model card (``igs.export.model_card``) of one endpoint's export; the
-    header of the scoring file whose pgs_id is ``pgs_id`` (if given) fills its development part."""
+    header of the scoring file whose pgs_id is ``pgs_id`` (if given) fills its development part;
+    ``ancestry_adjustment``: the export's normalisation (default: fitted in the biobank)."""
     from pathlib import Path
 
     from igs.export.model_card import model_card, write_model_card
@@ -102,7 +127,8 @@ def export_model_card(
     card = model_card(
         endpoint, pgs_id, header, match, Path(model_file).parent, model_set=model.model_set,
         time_scale=model.time_scale, modelled_ages=(min(times), max(times)), horizon=opts.horizon,
-        ancestry_adjustment=f"pgsc_calc mean+variance (Z_norm2) on {opts.models.n_pcs} PCs, "
-        "fitted in this biobank's QC'd samples",
+        ancestry_adjustment=ancestry_adjustment or normalisation(opts, pd.DataFrame()),
+        validated_populations=evaluation_populations(model_file, opts.min_cell),
+        min_cell=opts.min_cell, min_population_probability=opts.min_population_probability,
     )  # fmt: skip
     write_model_card(card, out)

@@ -6,6 +6,11 @@ Feature groups:
 * ``clinical``: sex_male, bmi, sbp, smoking_former, smoking_current (age is the time scale);
 * ``prs``: the endpoint's ancestry-adjusted score (``prs``, Z_norm2, per SD) and PC1..PCk;
 * ``omics``: the chosen landmark statistics of every analyte (default: the last value).
+
+The genetic ancestry group of each person (for the fairness tables) is the most similar
+population of the shared reference panel (``most_similar_population``, dimension
+``reference_population``) when the scores were compared with one (``scores.ancestry_reference``),
+else the biobank's own ``ancestry_group`` (dimension ``ancestry``), else unknown.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ MODEL_SETS = {
     "clinical_prs": ("clinical", "prs"),
     "clinical_prs_omics": ("clinical", "prs", "omics"),
 }
+# column of the adjusted scores -> fairness dimension, in order of preference
+ANCESTRY_COLUMNS = {"most_similar_population": "reference_population", "ancestry_group": "ancestry"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,10 @@ class SurvivalData:
     competing: np.ndarray  # bool: died without the event
     features: pd.DataFrame
     groups: dict[str, list[str]] = field(default_factory=dict)
-    ancestry: np.ndarray | None = None  # genetic ancestry group (scores' ancestry_group), if known
+    ancestry: np.ndarray | None = None  # genetic ancestry group, if known (see ancestry_dimension)
+    # "reference_population": the most similar population of the shared reference panel
+    # (scores' most_similar_population); "ancestry": the biobank's own ancestry_group
+    ancestry_dimension: str = "ancestry"
 
     def columns(self, model_set: str) -> list[str]:
         return [c for g in MODEL_SETS[model_set] for c in self.groups[g]]
@@ -47,7 +57,7 @@ class SurvivalData:
         return SurvivalData(
             self.endpoint, self.iid[index], self.start[index], self.stop[index], self.event[index],
             self.competing[index], self.features.iloc[index].reset_index(drop=True), self.groups,
-            None if self.ancestry is None else self.ancestry[index],
+            None if self.ancestry is None else self.ancestry[index], self.ancestry_dimension,
         )  # fmt: skip
 
     @property
@@ -79,13 +89,14 @@ def assemble(
     if only_included and "qc_pass" in score:  # models are fitted on the QC-passed people only
         score = score[score["qc_pass"].astype(str).str.lower().isin(["true", "1"])]
     pc_cols = [f"PC{i}" for i in range(1, n_pcs + 1)]
+    group_col = next((c for c in ANCESTRY_COLUMNS if c in score), None)
     cov = covariates.set_index("IID")
     table = (
         ep.set_index("IID")
         .join(
-            score.set_index("IID")[
-                ["Z_norm2", *(["ancestry_group"] if "ancestry_group" in score else [])]
-            ].rename(columns={"Z_norm2": "prs", "ancestry_group": "_ancestry"}),
+            score.set_index("IID")[["Z_norm2", *([group_col] if group_col else [])]].rename(
+                columns={"Z_norm2": "prs", str(group_col): "_ancestry"}
+            ),
             how="inner",
         )
         .join(pcs.set_index("IID")[pc_cols], how="inner")
@@ -128,6 +139,7 @@ def assemble(
         features=x.reset_index(drop=True),
         groups=groups,
         ancestry=table["_ancestry"].astype(object).to_numpy() if "_ancestry" in table else None,
+        ancestry_dimension=ANCESTRY_COLUMNS[group_col] if group_col else "ancestry",
     )
 
 

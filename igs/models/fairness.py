@@ -1,6 +1,11 @@
 """How well one model works for whom: discrimination, calibration and the score's HR per SD
 within genetic ancestry groups, sexes and age bands, on the held-out test set.
 
+The ancestry rows have dimension ``reference_population`` (groups: the most similar population
+of the shared reference panel, the same labels in every biobank) when the scores were compared
+with one, else ``ancestry`` (the biobank's own ``ancestry_group``); see
+:mod:`igs.models.dataset`. Counts below ``share.min_cell`` are suppressed in the share bundle.
+
 Per subgroup: ``n`` and ``n_events`` (test set), Harrell's C of the risk at the last horizon,
 the observed (Kaplan-Meier) over the mean predicted risk at the first horizon, the calibration
 slope (Cox coefficient of the complementary log-log of that risk, follow-up capped at the
@@ -29,7 +34,7 @@ def subgroups(data: SurvivalData, *, age_scale: bool = True) -> list[tuple[str, 
     out = []
     if data.ancestry is not None:
         anc = pd.Series(data.ancestry).fillna("unknown").astype(str).to_numpy()
-        out += [("ancestry", g, anc == g) for g in sorted(set(anc))]
+        out += [(data.ancestry_dimension, g, anc == g) for g in sorted(set(anc))]
     male = data.features["sex_male"].to_numpy()
     out += [
         ("sex", label, male == v)

@@ -137,8 +137,9 @@ def biobank_section(results: Path, name: str, endpoints: list[str]) -> str:
                   _table(hr[["group", "n", "n_events", "hr", "hr_low", "hr_high"]])]  # fmt: skip
         if (ev / "fairness.tsv").is_file():
             fair = pd.read_csv(ev / "fairness.tsv", sep="\t")
-            parts += ["<p>Fairness of the full model on the held-out data, by genetic ancestry group, "
-                      "sex and age at entry (C, observed/expected risk, calibration slope, HR per SD "
+            parts += ["<p>Fairness of the full model on the held-out data, by genetic ancestry group "
+                      "(reference_population: the most similar population of the shared reference "
+                      "panel; ancestry: the biobank's own groups), sex and age at entry (C, observed/expected risk, calibration slope, HR per SD "
                       "of the score):</p>", _table(fair)]  # fmt: skip
         if (ev / "prs_modifiers.tsv").is_file():
             mods = pd.read_csv(ev / "prs_modifiers.tsv", sep="\t")

@@ -153,3 +153,103 @@ def test_recalibration_country_must_be_a_configured_location():
         ):
             resolve_config({"biobanks": [bb], "models": {"recalibration": {"tables": tables}}},
                            check_files=False)  # fmt: skip
+
+
+def test_export_carries_the_reference_population_and_flags_unvalidated_ones(tmp_path):
+    """Planted populations: EUR (200 people, 40 events), AFR (70, 10), EAS (30, 3). With
+    share.min_cell 5 the fairness table validates EUR and AFR only; the export carries each
+    person's population, probability, Z and percentile within it, and flags EAS, a probability
+    below export.min_population_probability (0.6 here) and an unknown population; the CSV and
+    the FHIR note carry them."""
+    import json
+
+    from igs.config import resolve_config
+    from igs.export.clinician import clinician_table, write_clinician_export
+    from igs.export.options import ExportOptions
+    from igs.export.write import evaluation_populations
+    from igs.models.dataset import assemble
+    from igs.models.fairness import fairness_table
+    from igs.options import stage_config
+    from tests.conftest import survival_inputs
+
+    cfg = resolve_config({"biobanks": [{"name": "x", "genotypes": {"path": "g", "format": "bed"},
+                                        "phenotypes": {"source": "table", "clinical": "c.tsv"}}],
+                          "export": {"min_population_probability": 0.6}}, check_files=False)  # fmt: skip
+    opts = ExportOptions.from_config(stage_config(cfg, "export", "x")["config"])
+    assert (opts.min_population_probability, opts.min_cell) == (0.6, 5)
+
+    endpoint, covariates, scores, pcs = survival_inputs(n=300, seed=4)
+    pops = np.array(["EUR"] * 200 + ["AFR"] * 70 + ["EAS"] * 30, dtype=object)
+    events = np.zeros(300, bool)
+    events[:40] = events[200:210] = events[270:273] = True
+    endpoint = endpoint.assign(event=events)
+    prob = np.full(300, 0.9)
+    prob[1] = 0.55  # EUR, but below 0.6
+    pops[2] = None  # the classifier gave no population
+    scores = scores.assign(SUM=0.0, percentile=50.0, most_similar_population=pops,
+                           most_similar_population_probability=prob,
+                           Z_most_similar_population=np.linspace(-3, 3, 300),
+                           percentile_most_similar_population=np.linspace(0, 100, 300))  # fmt: skip
+    data = assemble("CAD", endpoint, covariates, scores, pcs, "P", n_pcs=2)
+    risk = {5.0: np.full(300, 0.05), 10.0: np.full(300, 0.1)}
+    ev = tmp_path / "evaluate"
+    ev.mkdir()
+    fairness_table(data, risk, age_scale=False).to_csv(ev / "fairness.tsv", sep="\t", index=False)
+    planted_data, _ = planted(n=400)
+    model = fit_cox(planted_data, ["sex_male", "bmi", "prs"], model_set="clinical_prs")
+    model.to_json(ev / "model.json")
+    validated = evaluation_populations(ev / "model.json", opts.min_cell)
+    assert validated == ("AFR", "EUR")  # EAS: 3 events < 5; the unknown person has 0
+    assert evaluation_populations(tmp_path / "model.json", 5) == ()  # no fairness.tsv there
+
+    out = clinician_table(
+        data, np.full(300, ""), scores, model, ev / "model.json", pgs_id="P", match_rate=1.0,
+        horizon=10.0, thresholds=(0.05, 0.1), labels=("low", "mid", "high"),
+        validated=validated, min_population_probability=opts.min_population_probability,
+    )  # fmt: skip
+    want = np.zeros(300, bool)
+    want[[1, 2]] = True
+    want[270:] = True
+    np.testing.assert_array_equal(out["flag_population_not_validated"], want)
+    assert out["most_similar_population"].tolist()[:3] == ["EUR", "EUR", ""]
+    np.testing.assert_allclose(
+        out["prs_percentile_most_similar_population"], np.linspace(0, 100, 300)
+    )
+    np.testing.assert_allclose(out["prs_z_most_similar_population"], np.linspace(-3, 3, 300))
+    assert out["most_similar_population_probability"].iloc[1] == 0.55
+
+    write_clinician_export(out.iloc[[0, 1, 280]], model, ["P"], tmp_path / "export", "CAD")
+    csv = pd.read_csv(tmp_path / "export" / "CAD_risk.csv", keep_default_na=False)
+    assert csv["most_similar_population"].tolist() == ["EUR", "EUR", "EAS"]
+    assert csv["flag_population_not_validated"].tolist() == [False, True, True]
+    files = sorted((tmp_path / "export" / "fhir" / "CAD").glob("*.json"))
+    assert len(files) == 3
+    for f in files:
+        res = json.loads(f.read_text())
+        row = out.set_index("IID").loc[res["subject"]["identifier"]["value"]]
+        note = res["note"][0]["text"]
+        pct = row["prs_percentile_most_similar_population"]
+        assert f"population: {row['most_similar_population']} (probability" in note
+        assert f"PRS percentile {pct:.1f} within {row['most_similar_population']}" in note
+        flagged = "population_not_validated" in res["prediction"][0]["rationale"]
+        assert flagged == row["flag_population_not_validated"]
+
+
+def test_export_without_a_reference_panel_has_empty_population_columns(tmp_path):
+    from igs.export.clinician import clinician_table
+    from igs.models.dataset import assemble
+    from tests.conftest import survival_inputs
+
+    endpoint, covariates, scores, pcs = survival_inputs(n=50, seed=3)
+    scores = scores.assign(SUM=0.0, percentile=50.0)
+    data = assemble("CAD", endpoint, covariates, scores, pcs, "P", n_pcs=2)
+    planted_data, _ = planted(n=400)
+    model = fit_cox(planted_data, ["sex_male", "bmi", "prs"], model_set="clinical_prs")
+    model.to_json(tmp_path / "model.json")
+    out = clinician_table(
+        data, np.full(50, ""), scores, model, tmp_path / "model.json", pgs_id="P",
+        match_rate=1.0, horizon=10.0, thresholds=(0.05, 0.1), labels=("low", "mid", "high"),
+    )  # fmt: skip
+    assert (out["most_similar_population"] == "").all()
+    assert out["prs_percentile_most_similar_population"].isna().all()
+    assert not out["flag_population_not_validated"].any()

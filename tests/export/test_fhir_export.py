@@ -34,6 +34,9 @@ def table(iids: list[str], risk: float) -> pd.DataFrame:
                  risk_high=min(2 * risk, 1.0), risk_recalibrated=float("nan"),
                  risk_recalibrated_low=float("nan"), risk_recalibrated_high=float("nan"),
                  recalibration_country="", horizon_years=10.0, risk_category="low",
+                 most_similar_population="", most_similar_population_probability=float("nan"),
+                 prs_z_most_similar_population=float("nan"),
+                 prs_percentile_most_similar_population=float("nan"),
                  model_version="abc123", normalisation="none", qc_pass=True, qc_fail="")  # fmt: skip
     return t[list(EXPORT_COLUMNS)]
 

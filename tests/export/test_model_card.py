@@ -62,3 +62,41 @@ def test_card_carries_header_match_and_validation(tmp_path):
     assert card["validation"]["hr_per_sd"][0]["hr_low"] == 1.5
     assert [p["group"] for p in card["validation"]["populations"]] == ["EUR", "AFR"]
     assert "ages 40-89" in card["intended_use"] and len(card["limitations"]) >= 4
+
+
+def test_card_lists_the_validated_reference_populations(tmp_path):
+    """Reference populations in fairness.tsv: EUR (40 events) and AFR (6) reach min_cell 5, EAS
+    (3) does not; the card lists all three as evaluated and the two as validated."""
+    from igs.export.clinician import validated_populations
+
+    ev = tmp_path / "evaluate"
+    ev.mkdir()
+    fair = pd.DataFrame({"dimension": ["reference_population"] * 3 + ["sex", "sex"],
+                         "group": ["AFR", "EAS", "EUR", "female", "male"],
+                         "n": [60, 20, 200, 140, 140], "n_events": [6, 3, 40, 20, 29]})  # fmt: skip
+    fair.to_csv(ev / "fairness.tsv", sep="\t", index=False)
+    validated = validated_populations(fair, 5)
+    assert validated == ("AFR", "EUR")
+    assert validated_populations(fair, 7) == ("EUR",)
+    card = model_card(
+        "CAD", "PGS_X", {}, {"n_variants": 10, "matched": 10, "match_rate": 1.0}, ev,
+        model_set="clinical_prs", time_scale="age", modelled_ages=(40.0, 80.0), horizon=10,
+        ancestry_adjustment="Z_norm2 on the reference panel", validated_populations=validated,
+        min_cell=5, min_population_probability=0.5,
+    )  # fmt: skip
+    ref = card["validation"]["reference_populations"]
+    assert ref["used"] and ref["validated"] == ["AFR", "EUR"]
+    assert [(r["group"], r["n_events"]) for r in ref["evaluated"]] == [
+        ("AFR", 6),
+        ("EAS", 3),
+        ("EUR", 40),
+    ]
+    assert "at least 5 events" in ref["rule"] and "probability >= 0.5" in ref["rule"]
+    # without reference rows (the biobank's own ancestry groups) nothing counts as validated
+    fair[fair["dimension"] == "sex"].to_csv(ev / "fairness.tsv", sep="\t", index=False)
+    card = model_card(
+        "CAD", "PGS_X", {}, {}, ev, model_set="clinical_prs", time_scale="age",
+        modelled_ages=(40.0, 80.0), horizon=10, ancestry_adjustment="",
+    )  # fmt: skip
+    ref = card["validation"]["reference_populations"]
+    assert not ref["used"] and ref["validated"] == [] and ref["evaluated"] == []

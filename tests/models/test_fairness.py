@@ -122,3 +122,30 @@ def test_meta_pools_fairness_hrs():
     row = pooled.set_index("quantity").loc["fairness_log_hr_per_sd:ancestry:A"]
     assert row["fixed"] == pytest.approx((100 * 0.2 + 25 * 0.7) / 125) and row["k"] == 2
     assert len(pooled) == 1  # the blanked female row is not pooled
+
+
+def test_reference_population_is_the_ancestry_group():
+    """With a reference panel the groups are the planted most similar populations (dimension
+    reference_population), not the biobank's own clusters; counts are hand-counted."""
+    from igs.models.dataset import assemble
+    from tests.conftest import survival_inputs
+
+    endpoint, covariates, scores, pcs = survival_inputs(n=300, seed=4)
+    pops = np.array(["EUR"] * 200 + ["AFR"] * 70 + ["EAS"] * 30)
+    own = np.where(np.arange(300) % 2 == 0, "cluster1", "cluster2")  # unrelated to pops
+    with_ref = scores.assign(ancestry_group=own, most_similar_population=pops,
+                             most_similar_population_probability=0.9)  # fmt: skip
+    data = assemble("CAD", endpoint, covariates, with_ref, pcs, "P")
+    assert data.ancestry_dimension == "reference_population"
+    risk = {5.0: np.full(300, 0.1), 10.0: np.full(300, 0.2)}
+    got = fairness_table(data, risk, age_scale=False).set_index(["dimension", "group"])
+    assert set(got.index.get_level_values(0)) == {"reference_population", "sex"}
+    events = endpoint["event"].to_numpy()
+    for pop, lo, hi in (("EUR", 0, 200), ("AFR", 200, 270), ("EAS", 270, 300)):
+        row = got.loc[("reference_population", pop)]
+        assert row["n"] == hi - lo and row["n_events"] == events[lo:hi].sum()
+    # a subset keeps the dimension; without the reference column the biobank's clusters are used
+    assert data.subset(np.arange(10)).ancestry_dimension == "reference_population"
+    own_data = assemble("CAD", endpoint, covariates, scores.assign(ancestry_group=own), pcs, "P")
+    got = fairness_table(own_data, risk, age_scale=False).set_index(["dimension", "group"])
+    assert got.loc[("ancestry", "cluster1"), "n"] == 150

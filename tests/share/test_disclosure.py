@@ -215,3 +215,26 @@ def test_saved_model_keeps_no_event_age(tmp_path):
         CoxModel.from_json(tmp_path / "v1.json").absolute_risk(data.features, data.start, 5.0),
         fine_risk,
     )
+
+
+def test_reference_population_rows_of_fairness_are_protected_like_ancestry():
+    """fairness.tsv grouped by the reference panel's populations: AFR's 3 events are blanked
+    with its metrics, and so is one more event count of that dimension (41 - 30 - 8 = 3 would
+    give it back); the sex rows, all above min_cell, stay."""
+    models = pd.DataFrame({"endpoint": ["CAD"], "model": ["clinical_prs/cox"], "n_test": [300],
+                           "events_test": [41], "harrell_c": [0.7]})  # fmt: skip
+    fair = pd.DataFrame({"endpoint": "CAD",
+                         "dimension": ["reference_population"] * 3 + ["sex", "sex"],
+                         "group": ["AFR", "EAS", "EUR", "female", "male"],
+                         "n": [60, 40, 200, 150, 150], "n_events": [3, 8, 30, 20, 21],
+                         "harrell_c": 0.7, "hr": 1.5, "log_hr": 0.405, "se": 0.1})  # fmt: skip
+    naive = {"models.tsv": models, "fairness.tsv": only_primary(fair, ["n", "n_events"])}
+    recovered = [f.detail for f in check_bundle(naive, 5) if f.kind == "recoverable_count"]
+    assert any("fairness.tsv row 1 n_events = 3" in d for d in recovered), recovered
+    tables, _ = protect_tables({"models.tsv": models, "fairness.tsv": fair}, 5)
+    out = tables["fairness.tsv"]
+    assert check_bundle(tables, 5) == []
+    assert out.loc[0, ["n_events", "hr", "harrell_c"]].isna().all()
+    assert out.loc[[1, 2], "n_events"].isna().sum() == 1  # the smallest complement: EAS
+    assert pd.isna(out.loc[1, "n_events"])
+    assert out.loc[[3, 4], "n_events"].notna().all()

@@ -117,3 +117,27 @@ def test_crafted_bundle_names_are_refused(tmp_path, table, column, value, kind):
     proc = run_igs("meta", str(path), "--out-dir", str(out))
     assert proc.returncode == 3 and "does not match" in proc.stderr
     assert not list(tmp_path.rglob("x*")) and not (tmp_path / "deep").exists()
+
+
+def test_reference_population_fairness_rows_pool_by_population():
+    """Two biobanks' fairness rows by reference population pool as
+    fairness_log_hr_per_sd:reference_population:<population> (inverse-variance, by hand)."""
+    models = pd.DataFrame(
+        columns=["endpoint", "model", "harrell_c", "harrell_c_low", "harrell_c_high"]
+    )
+    eff = pd.DataFrame(columns=["endpoint", "effect", "group", "log_hr", "se"])
+
+    def fair(log_hr: float, se: float) -> pd.DataFrame:
+        return pd.DataFrame({"endpoint": ["CAD", "CAD"], "dimension": "reference_population",
+                             "group": ["EUR", "AFR"], "log_hr": [log_hr, None], "se": [se, None]})  # fmt: skip
+
+    est = gather_estimates({
+        b: {"prs_effects.tsv": eff, "models.tsv": models, "fairness.tsv": fair(lh, se)}
+        for b, lh, se in (("a", 0.4, 0.1), ("b", 0.2, 0.2))
+    })  # fmt: skip
+    assert set(est["quantity"]) == {"fairness_log_hr_per_sd:reference_population:EUR"}
+    pooled, _ = meta_analyse(est)
+    w = np.array([1 / 0.1**2, 1 / 0.2**2])
+    assert pooled.loc[0, "k"] == 2
+    assert pooled.loc[0, "fixed"] == pytest.approx((w * [0.4, 0.2]).sum() / w.sum())
+    assert pooled.loc[0, "fixed_se"] == pytest.approx(w.sum() ** -0.5)

@@ -56,8 +56,9 @@ rule export_clinician:
     input:
         **survival_inputs(),
         model=P.evaluation(RESULTS, "{biobank}", "{endpoint}", "model.json"),
-        # read beside model.json: the score effects of the recalibrated risks, and the table
-        effects=[P.evaluation(RESULTS, "{biobank}", "{endpoint}", n) for n in ("hr_per_sd.tsv", "prs_modifiers.tsv")],
+        # read beside model.json: the score effects of the recalibrated risks, and the table;
+        # fairness.tsv: the reference populations the model was validated in (and the model card)
+        effects=[P.evaluation(RESULTS, "{biobank}", "{endpoint}", n) for n in ("hr_per_sd.tsv", "prs_modifiers.tsv", "fairness.tsv")],
         recalibration=lambda wc: recalibration_tables(wc.biobank),
         match=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
         provenance=P.provenance(RESULTS, "{biobank}"),
