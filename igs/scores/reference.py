@@ -120,6 +120,14 @@ def read_population_labels(path: PathLike, column: str) -> pd.Series:
             f"(scores.ancestry_reference.population_column); columns: {', '.join(table.columns)}."
         )
     table = table.dropna(subset=[id_col, column]).drop_duplicates(id_col)
+    bad = sorted(
+        set(table[column]) - set(table[column][table[column].str.fullmatch(r"[A-Za-z0-9_.%-]+")])
+    )
+    if bad:  # the labels become group names in the share bundle and meta-analysis
+        raise InputFormatError(
+            f"{path}: population label(s) {', '.join(map(repr, bad[:3]))} in column {column!r} "
+            "hold characters other than letters, digits, '_', '.', '%' and '-'; rename them."
+        )
     return pd.Series(table[column].to_numpy(), index=table[id_col].to_numpy(), name=POPULATION)
 
 

@@ -152,6 +152,9 @@ def test_population_table_errors(tmp_path):
     with pytest.raises(InputFormatError, match="the population table has no column 'super_pop'"):
         read_population_labels(tmp_path / "b.tsv", "super_pop")
     assert read_population_labels(tmp_path / "b.tsv", "pop").to_dict() == {"x": "GBR"}
+    (tmp_path / "c.tsv").write_text("sample pop\nx Han/Chinese\ny GBR\n")
+    with pytest.raises(InputFormatError, match=r"population label\(s\) 'Han/Chinese' in column 'pop' hold characters other than"):  # fmt: skip
+        read_population_labels(tmp_path / "c.tsv", "pop")
 
 
 def tiny_reference(tmp_path, *, n=60, k=80, pos_shift=0):
