@@ -44,7 +44,7 @@ import pandas as pd
 from igs.errors import InputFormatError, MatchRateError
 from igs.io.plink import GenotypeSet, iter_dosage_chunks, read_genotype_codes
 from igs.qc.decisions import thin_evenly
-from igs.qc.ld import LDPruner, standardize_codes
+from igs.qc.ld import LDPruner
 from igs.qc.pca import fit_pca, match_loadings
 from igs.scores.ancestry import empirical_percentile
 from igs.scores.match import MatchOptions
@@ -216,11 +216,7 @@ def fit_reference_pca(
         r2=options.prune_r2,
     )
     for i in range(0, len(common), options.chunk_variants):
-        pruner.add(
-            standardize_codes(
-                hard_calls(gset, common[i : i + options.chunk_variants], sample_index)
-            )
-        )
+        pruner.add(hard_calls(gset, common[i : i + options.chunk_variants], sample_index))
     kept = thin_evenly(common[pruner.kept], options.max_variants)
     log.info(
         "reference PCA: %d shared variants, %d with MAF >= %g, %d after LD thinning, %d used",
