@@ -193,6 +193,40 @@ def survival_inputs(n: int = 300, seed: int = 2):
     return endpoint, covariates, scores, pcs
 
 
+HR_VALUES = {"hr": 1.5, "hr_low": 1.2, "hr_high": 1.8, "log_hr": 0.405, "se": 0.1, "p": 0.01}
+
+
+def bundle_inputs(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The stage outputs one CAD share bundle is built from (phenotype summary, HR per SD,
+    percentile HRs, comparison, calibration, match summary), with large counts; returns the
+    bundle's BundleFiles and the evaluation folder, to which a test adds its own tables."""
+    from igs.share.bundle import BundleFiles
+
+    (tmp_path / "pheno").mkdir()
+    (tmp_path / "pheno/summary.json").write_text(json.dumps({"endpoints": {"CAD": {
+        "n_included": 1000, "n_events": 100, "n_competing_deaths": 50, "excluded": {"prevalent": 20}}}}))  # fmt: skip
+    ev = tmp_path / "evaluate/CAD"
+    ev.mkdir(parents=True)
+    pd.DataFrame([{"group": "all", "n": 1000, "n_events": 100, **HR_VALUES}]).to_csv(
+        ev / "hr_per_sd.tsv", sep="\t", index=False
+    )
+    pd.DataFrame([{"group": "0-50", "n": 500, "n_events": 40, **HR_VALUES},
+                  {"group": "50-100", "n": 500, "n_events": 60, **HR_VALUES}]).to_csv(
+        ev / "percentile_hr.tsv", sep="\t", index=False)  # fmt: skip
+    pd.DataFrame({"model": ["clinical/cox"], "n_train": [700], "n_test": [300], "events_test": [30],
+                  "harrell_c": [0.7]}).to_csv(ev / "comparison.tsv", sep="\t", index=False)  # fmt: skip
+    pd.DataFrame({"model": ["clinical/cox"], "bin": [1], "n": [300], "predicted": [0.1],
+                  "observed": [0.1]}).to_csv(ev / "calibration.tsv", sep="\t", index=False)  # fmt: skip
+    (tmp_path / "scores").mkdir()
+    pd.DataFrame({"pgs_id": ["X"], "n_variants": [10], "matched": [9], "match_rate": [0.9]}).to_csv(
+        tmp_path / "scores/match_summary.tsv", sep="\t", index=False
+    )
+    files = BundleFiles(
+        tmp_path / "pheno/summary.json", tmp_path / "scores/match_summary.tsv", {"CAD": ev}
+    )
+    return files, ev
+
+
 def bundle(tmp_path, name: str, log_hr: float, se: float):
     tables = {
         "counts.tsv": pd.DataFrame({"endpoint": ["CAD"], "n_included": [1000], "n_events": [80]}),

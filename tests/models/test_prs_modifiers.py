@@ -251,37 +251,15 @@ def test_meta_pools_age_bands_and_interactions_by_inverse_variance():
 
 
 def test_bundle_carries_the_modifiers_through_suppression(tmp_path):
-    import json
+    from igs.share.bundle import build_bundle
+    from tests.conftest import HR_VALUES as values
+    from tests.conftest import bundle_inputs
 
-    from igs.share.bundle import BundleFiles, build_bundle
-
-    (tmp_path / "pheno").mkdir()
-    (tmp_path / "pheno/summary.json").write_text(json.dumps({"endpoints": {"CAD": {
-        "n_included": 1000, "n_events": 100, "n_competing_deaths": 50, "excluded": {"prevalent": 20}}}}))  # fmt: skip
-    ev = tmp_path / "evaluate/CAD"
-    ev.mkdir(parents=True)
-    values = {"hr": 1.5, "hr_low": 1.2, "hr_high": 1.8, "log_hr": 0.405, "se": 0.1, "p": 0.01}
-    pd.DataFrame([{"group": "all", "n": 1000, "n_events": 100, **values}]).to_csv(
-        ev / "hr_per_sd.tsv", sep="\t", index=False
-    )
-    pd.DataFrame([{"group": "0-50", "n": 500, "n_events": 40, **values},
-                  {"group": "50-100", "n": 500, "n_events": 60, **values}]).to_csv(
-        ev / "percentile_hr.tsv", sep="\t", index=False)  # fmt: skip
+    files, ev = bundle_inputs(tmp_path)
     pd.DataFrame([{"effect": "hr_per_sd_by_age", "group": "age_under50", "n": 300, "n_events": 3, **values},
                   {"effect": "hr_per_sd_by_age", "group": "age_50-60", "n": 900, "n_events": 97, **values},
                   {"effect": "prs_interaction", "group": "prs_x_male", "n": 1000, "n_events": 100, **values}]).to_csv(
         ev / "prs_modifiers.tsv", sep="\t", index=False)  # fmt: skip
-    pd.DataFrame({"model": ["clinical/cox"], "n_train": [700], "n_test": [300], "events_test": [30],
-                  "harrell_c": [0.7]}).to_csv(ev / "comparison.tsv", sep="\t", index=False)  # fmt: skip
-    pd.DataFrame({"model": ["clinical/cox"], "bin": [1], "n": [300], "predicted": [0.1],
-                  "observed": [0.1]}).to_csv(ev / "calibration.tsv", sep="\t", index=False)  # fmt: skip
-    (tmp_path / "scores").mkdir()
-    pd.DataFrame({"pgs_id": ["X"], "n_variants": [10], "matched": [9], "match_rate": [0.9]}).to_csv(
-        tmp_path / "scores/match_summary.tsv", sep="\t", index=False
-    )
-    files = BundleFiles(
-        tmp_path / "pheno/summary.json", tmp_path / "scores/match_summary.tsv", {"CAD": ev}
-    )
     eff = build_bundle(files, min_cell=5)["prs_effects.tsv"].set_index("group")
     assert pd.isna(eff.loc["age_under50", "n_events"]) and pd.isna(eff.loc["age_under50", "hr"])
     assert eff.loc["age_50-60", "n_events"] == 97 and eff.loc["prs_x_male", "hr"] == 1.5

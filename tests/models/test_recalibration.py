@@ -407,41 +407,19 @@ def test_bundle_and_report_carry_the_curves(tmp_path):
     """The recalibrated curves and threshold ages reach the share bundle (names valid for
     `igs share meta`, nothing the disclosure checker flags, not even a threshold age equal to a
     person's exact age) and the report (a plot and the table)."""
-    import json
     from pathlib import Path
 
     import igs
     from igs.models.recalibration import write_recalibration
     from igs.report.html import _recalibration_part
-    from igs.share.bundle import BundleFiles, build_bundle, read_bundle, write_bundle
+    from igs.share.bundle import build_bundle, read_bundle, write_bundle
     from igs.share.disclosure import check_bundle, check_files
+    from tests.conftest import bundle_inputs
 
-    (tmp_path / "pheno").mkdir()
-    (tmp_path / "pheno/summary.json").write_text(json.dumps({"endpoints": {"CAD": {
-        "n_included": 1000, "n_events": 100, "n_competing_deaths": 50, "excluded": {"prevalent": 20}}}}))  # fmt: skip
-    ev = tmp_path / "evaluate/CAD"
-    ev.mkdir(parents=True)
-    values = {"hr": 1.5, "hr_low": 1.2, "hr_high": 1.8, "log_hr": 0.405, "se": 0.1, "p": 0.01}
-    pd.DataFrame([{"group": "all", "n": 1000, "n_events": 100, **values}]).to_csv(
-        ev / "hr_per_sd.tsv", sep="\t", index=False
-    )
-    pd.DataFrame([{"group": "0-50", "n": 500, "n_events": 40, **values},
-                  {"group": "50-100", "n": 500, "n_events": 60, **values}]).to_csv(
-        ev / "percentile_hr.tsv", sep="\t", index=False)  # fmt: skip
-    pd.DataFrame({"model": ["clinical/cox"], "n_train": [700], "n_test": [300], "events_test": [30],
-                  "harrell_c": [0.7]}).to_csv(ev / "comparison.tsv", sep="\t", index=False)  # fmt: skip
-    pd.DataFrame({"model": ["clinical/cox"], "bin": [1], "n": [300], "predicted": [0.1],
-                  "observed": [0.1]}).to_csv(ev / "calibration.tsv", sep="\t", index=False)  # fmt: skip
-    (tmp_path / "scores").mkdir()
-    pd.DataFrame({"pgs_id": ["X"], "n_variants": [10], "matched": [9], "match_rate": [0.9]}).to_csv(
-        tmp_path / "scores/match_summary.tsv", sep="\t", index=False
-    )
+    files, ev = bundle_inputs(tmp_path)
     table = str(Path(igs.__file__).parent / "resources/recalibration/synthetic_gbd.tsv")
     write_recalibration(ev, {"Northland": table}, n_draws=50)
     ages = pd.read_csv(ev / "threshold_ages.tsv", sep="\t")
-    files = BundleFiles(
-        tmp_path / "pheno/summary.json", tmp_path / "scores/match_summary.tsv", {"CAD": ev}
-    )
     tables = build_bundle(files, min_cell=5)
     out = write_bundle(tables, tmp_path / "share", "north", 5)
     _, read = read_bundle(out)  # names pass `igs share meta`'s patterns
