@@ -179,6 +179,14 @@ def curve_counts(
     return release(msg, table, min_cell, site)
 
 
+def _baseline_rise(start, stop, event, lp, end) -> np.ndarray:
+    """This biobank's Breslow cumulative baseline hazard (delayed entry, the pooled model's linear
+    predictor ``lp``) gained from each person's entry to ``end``."""
+    times, cumhaz = breslow_delayed_entry(start, stop, event, lp)
+    h = np.r_[0.0, cumhaz]
+    return h[np.searchsorted(times, end, "right")] - h[np.searchsorted(times, start, "right")]
+
+
 def evaluation(
     table: pd.DataFrame,
     scaling: Standardisation,
@@ -200,11 +208,7 @@ def evaluation(
     _, comparable, concordant, tied = _concordance_counts(stop - start, event, lp, 0.0)
     end = np.minimum(stop, start + horizon)
     observed = event & (stop <= start + horizon)
-    times, cumhaz = breslow_delayed_entry(start, stop, event, lp)
-    h = np.r_[0.0, cumhaz]
-    expected = (
-        h[np.searchsorted(times, end, "right")] - h[np.searchsorted(times, start, "right")]
-    ) * np.exp(lp)
+    expected = _baseline_rise(start, stop, event, lp, end) * np.exp(lp)
     group = np.minimum(
         (pd.Series(lp).rank(method="first").to_numpy() - 1) * n_bins // len(lp), n_bins - 1
     ).astype(int)
@@ -274,19 +278,20 @@ def _risk_groups(
     start, stop = table["start"].to_numpy(float), table["stop"].to_numpy(float)
     event = table["event"].to_numpy(bool)
     lp = scaling.transform(table) @ np.asarray(beta, float)
-    times, cumhaz = breslow_delayed_entry(start, stop, event, lp)
-    h = np.r_[0.0, cumhaz]
-    rise = h[np.searchsorted(times, start + horizon, "right")] - h[np.searchsorted(times, start, "right")]  # fmt: skip
     with np.errstate(divide="ignore"):
-        cloglog = np.log(rise) + lp
+        cloglog = np.log(_baseline_rise(start, stop, event, lp, start + horizon)) + lp
     followup = stop - start
     return cloglog, event & (followup <= horizon), followup > horizon
 
 
+def _risk_bin(cloglog: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each person's risk bin; the first and last bins are open-ended."""
+    return np.clip(np.searchsorted(edges, cloglog, "right") - 1, 0, len(edges) - 2)
+
+
 def _risk_bin_counts(cloglog, case, control, edges: np.ndarray) -> dict[str, np.ndarray]:
-    """Cases and controls per risk bin; the first and last bins are open-ended."""
-    b = np.clip(np.searchsorted(edges, cloglog, "right") - 1, 0, len(edges) - 2)
-    k = len(edges) - 1
+    """Cases and controls per risk bin."""
+    b, k = _risk_bin(cloglog, edges), len(edges) - 1
     return {"n_cases": np.bincount(b[case], minlength=k), "n_controls": np.bincount(b[control], minlength=k)}  # fmt: skip
 
 
@@ -311,7 +316,7 @@ def auc_counts(
     cloglog, case, control = _risk_groups(table, scaling, beta, horizon)
     edges = np.asarray(risk, float)
     counts = _risk_bin_counts(cloglog, case, control, edges)
-    b = np.clip(np.searchsorted(edges, cloglog, "right") - 1, 0, len(edges) - 2)
+    b = _risk_bin(cloglog, edges)
     t = (table["stop"] - table["start"]).to_numpy(float)
     interval = np.clip(np.searchsorted(np.asarray(followup, float), t, "left") - 1, 0, len(followup) - 2)  # fmt: skip
     msg: dict = {"risk_edges": list(map(float, risk))} | {k: v.tolist() for k, v in counts.items()}
