@@ -29,13 +29,19 @@ from igs.scores.match import prepare_target
 from igs.scores.perchrom import concat_variants, report_for_part, sum_score_tables
 
 
-def make_dosage_files(prefix: Path, out: Path, seed: int = 3) -> dict[str, Path]:
-    """all.pgen (dosages), chr{N}.pgen, all.vcf.gz and chr{N}.vcf.gz from a hard-call fileset."""
+def make_dosage_files(
+    prefix: Path, out: Path, seed: int = 3, *, vcf: bool = True
+) -> dict[str, Path]:
+    """all.pgen (dosages), chr{N}.pgen and, with ``vcf``, all.vcf.gz and chr{N}.vcf.gz from a
+    hard-call fileset (files made by an earlier call are kept)."""
     import pgenlib
 
     out.mkdir(parents=True, exist_ok=True)
-    stamp = out / "done"
+    stamp, vcf_stamp = out / "done", out / "vcf_done"
+    if stamp.is_file() and (vcf_stamp.is_file() or not vcf):
+        return _dosage_paths(out)
     if stamp.is_file():
+        _export_vcfs(out)
         return _dosage_paths(out)
     gset = plink.open_genotypes(prefix)
     # autosomes only (as pgsc_calc's per-chromosome samplesheets): chrX dosages of males are
@@ -54,24 +60,27 @@ def make_dosage_files(prefix: Path, out: Path, seed: int = 3) -> dict[str, Path]
             writer.append_dosages_batch(np.ascontiguousarray(d, dtype=np.float32))
     plink.write_pvar(out / "all.pvar", gset.variants.iloc[keep])
     plink.write_psam(out / "all.psam", gset.samples)
-    plink2 = shutil.which("plink2")
-    run = lambda *a: subprocess.run([plink2, "--threads", "2", *a], check=True, capture_output=True)  # noqa: E731
-    run("--pfile", str(out / "all"), "--export", "vcf", "vcf-dosage=DS-force", "bgz", "id-paste=iid",
-        "--out", str(out / "all"))  # fmt: skip
     for c in pd.unique(gset.variants["chrom"].iloc[keep]):
-        run(
-            "--pfile",
-            str(out / "all"),
-            "--chr",
-            str(c),
-            "--make-pgen",
-            "--out",
-            str(out / f"chr{c}"),
-        )
-        run("--pfile", str(out / f"chr{c}"), "--export", "vcf", "vcf-dosage=DS-force", "bgz", "id-paste=iid",
-            "--out", str(out / f"chr{c}"))  # fmt: skip
+        _plink2("--pfile", str(out / "all"), "--chr", str(c), "--make-pgen", "--out", str(out / f"chr{c}"))  # fmt: skip
     stamp.write_text("ok\n")
+    if vcf:
+        _export_vcfs(out)
     return _dosage_paths(out)
+
+
+def _plink2(*args: str) -> None:
+    subprocess.run(
+        [shutil.which("plink2"), "--threads", "2", *args], check=True, capture_output=True
+    )
+
+
+def _export_vcfs(out: Path) -> None:
+    """all.vcf.gz and chr{N}.vcf.gz (``FORMAT/DS``) from the pgens."""
+    for pgen in [out / "all.pgen", *sorted(out.glob("chr*.pgen"))]:
+        prefix = pgen.with_suffix("")
+        _plink2("--pfile", str(prefix), "--export", "vcf", "vcf-dosage=DS-force", "bgz",
+                "id-paste=iid", "--out", str(prefix))  # fmt: skip
+    (out / "vcf_done").write_text("ok\n")
 
 
 def _dosage_paths(out: Path) -> dict[str, Path]:

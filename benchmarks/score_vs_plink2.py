@@ -122,7 +122,8 @@ def dosage_benchmark(args, prefix: Path, out: Path) -> None:
     """igs against plink2 on the same dosage files (pgen, VCF; merged and per chromosome)."""
     from benchmarks.dosage_scores import make_dosage_files
 
-    files = make_dosage_files(prefix, out / "dosages")
+    inputs = set(args.inputs.split(","))
+    files = make_dosage_files(prefix, out / "dosages", vcf="vcf" in inputs)
     pgs_files, plink_file = write_scores(prefix, out / "scoring_files")
     plink2 = shutil.which("plink2")
     chroms = sorted(
@@ -151,7 +152,6 @@ def dosage_benchmark(args, prefix: Path, out: Path) -> None:
             [plink2, "--pfile", str(tmp), *plink2_score_args(plink_file, out / f"plink_{tag}")],
         ]
 
-    inputs = set(args.inputs.split(","))
     timed: dict[str, object] = {}
     if "pgen" in inputs:
         timed["plink2 pgen"] = [[plink2, "--pfile", str(files["pgen"]),
