@@ -275,32 +275,55 @@ def iter_dosage_chunks(
 
 
 def iter_dosage_rows(
-    gset: GenotypeSet, variant_index: np.ndarray, *, chunk_variants: int = 1024
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(variant_index, D)`` for chunks of the selected (sorted) variants, ``D`` float64
-    of shape (len(chunk), n_samples), variant-major, ``NaN`` for missing (:func:`iter_dosage_chunks`
-    transposed). A pgen chunk is one bulk pgenlib call into a C-ordered array, never copied."""
-    if gset.format != "pgen":
-        for idx, g in iter_dosage_chunks(gset, variant_index, chunk_variants=chunk_variants):
-            yield idx, g.T
-        return
+    gset: GenotypeSet,
+    variant_index: np.ndarray,
+    *,
+    chunk_variants: int = 1024,
+    worker: int = 0,
+    n_workers: int = 1,
+    nan_missing: bool = True,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start, D)`` for chunks of the selected (sorted) variants: ``D`` float64 of shape
+    (chunk, n_samples), variant-major, ``NaN`` for missing, holding the dosages of
+    ``variant_index[start : start + len(D)]`` (:func:`iter_dosage_chunks` transposed).
+
+    A pgen chunk is one bulk pgenlib call into a C-ordered buffer that is reused (consume ``D``
+    before asking for the next); pgenlib releases the GIL, so ``n_workers`` threads can each
+    read every ``n_workers``-th chunk (``worker`` is this one's number), each with its own reader.
+    Other formats are read by worker 0 only. Without ``nan_missing``, a missing call is -9
+    (as pgenlib writes it; dosages are never negative), which saves a pass over a pgen chunk.
+    """
     if chunk_variants < 1:
         raise ValueError("chunk_variants must be >= 1")
+    starts = range(worker * chunk_variants, len(variant_index), n_workers * chunk_variants)
+    if gset.format != "pgen":
+        if worker == 0 and n_workers == 1:
+            start = 0
+            for _, g in iter_dosage_chunks(gset, variant_index, chunk_variants=chunk_variants):
+                d = np.ascontiguousarray(g.T)
+                if not nan_missing:
+                    np.copyto(d, MISSING_INT8, where=np.isnan(d))
+                yield start, d
+                start += len(d)
+        elif worker == 0:
+            raise ValueError(f"{gset.format} dosages are read by one worker only")
+        return
     variant_index = np.asarray(variant_index, dtype=np.int64)
     import pgenlib
 
     n = gset.n_samples
+    buf = np.empty((chunk_variants, n), dtype=np.float64)
     with pgenlib.PgenReader(bytes(gset.file("pgen")), raw_sample_ct=n) as reader:
-        for start in range(0, len(variant_index), chunk_variants):
+        for start in starts:
             idx = variant_index[start : start + chunk_variants]
-            buf = np.empty((len(idx), n), dtype=np.float64)
+            d = buf[: len(idx)]
             if _is_contiguous(idx):
-                reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, buf, allele_idx=1)
+                reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, d, allele_idx=1)
             else:
-                reader.read_dosages_list(idx.astype(np.uint32), buf, allele_idx=1)
-            # pgenlib writes -9 for a missing call (dosages are never negative)
-            buf.reshape(-1)[np.flatnonzero(buf < 0)] = np.nan
-            yield idx, buf
+                reader.read_dosages_list(idx.astype(np.uint32), d, allele_idx=1)
+            if nan_missing:
+                np.copyto(d, np.nan, where=d < 0)
+            yield start, d
 
 
 def read_genotype_codes(

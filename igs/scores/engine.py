@@ -23,6 +23,7 @@ Either way memory is bounded by one chunk of variants, whatever the number of va
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,6 +103,7 @@ def compute_scores(
     chunk_variants: int = 8192,
     reader: Literal["auto", "packed", "dosage"] = "auto",
     dosage_sums: bool = False,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Scores for every sample in long format (``SCORE_COLUMNS``).
 
@@ -118,8 +120,11 @@ def compute_scores(
     chrom = gset.variants["chrom"].to_numpy(dtype=str)
     is_x = np.isin(chrom[weights.variant_index], X_CHROMS)
     is_male = gset.samples["sex"].to_numpy() == 1
-    score = _score_packed if reader == "packed" else _score_dosages
-    score(gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums)
+    args = (gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums)
+    if reader == "packed":
+        _score_packed(*args)
+    else:
+        _score_dosages(*args, threads=threads or len(os.sched_getaffinity(0)))
     return score_table(
         gset.samples["IID"].to_numpy(),
         weights,
@@ -231,21 +236,63 @@ def _code_table(
 
 
 def _score_dosages(
-    gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums
+    gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums, threads=1
 ) -> None:
-    # float chunks are 8 bytes per call: keep them near 64 MB whatever the sample count
-    chunk = max(64, min(chunk_variants, (8 << 20) // max(gset.n_samples, 1)))
-    done = 0
-    for rows, d in iter_dosage_rows(gset, weights.variant_index, chunk_variants=chunk):
-        r = np.arange(done, done + len(rows))
-        done += len(rows)
-        if (weights.model[r] == 0).all():
-            _accumulate_additive(d, is_x[r], is_male, weights, r, mean_impute, totals, dosage_sums)
-        else:
-            g = d.T
-            a1_mean = _dosage_imputation(g, is_x[r], is_male)
-            _accumulate(g, a1_mean, weights, r, mean_impute, totals, dosage_sums)
-        log.info("scored %d of %d variants", done, len(weights.variant_index))
+    # chunks of about 2 MB of floats stay in the CPU cache between the read and the products
+    chunk = max(32, min(chunk_variants, (2 << 20) // (8 * max(gset.n_samples, 1))))
+    workers = max(1, min(threads, 1 + len(weights.variant_index) // chunk))
+    if gset.format != "pgen":
+        workers = 1  # VCF and BGEN are one stream
+    n_total = len(weights.variant_index)
+    progress = _Progress(n_total)
+
+    def work(k: int, part: Totals) -> None:
+        for start, d in iter_dosage_rows(
+            gset, weights.variant_index, chunk_variants=chunk, worker=k, n_workers=workers,
+            nan_missing=False,
+        ):  # fmt: skip
+            r = np.arange(start, start + len(d))
+            if (weights.model[r] == 0).all():
+                _accumulate_additive(
+                    d, is_x[r], is_male, weights, r, mean_impute, part, dosage_sums
+                )
+            else:
+                g = d.T.copy()
+                g[g < 0] = np.nan  # a pgen's missing calls
+                a1_mean = _dosage_imputation(g, is_x[r], is_male)
+                _accumulate(g, a1_mean, weights, r, mean_impute, part, dosage_sums)
+            progress.add(len(d))
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread per worker (the products are small; the workers are the parallelism)
+    with threadpool_limits(1, user_api="blas"):
+        if workers == 1:
+            work(0, totals)
+            return
+        parts = [Totals(*(np.zeros_like(a) for a in vars(totals).values())) for _ in range(workers)]
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(work, range(workers), parts))
+    for part in parts:  # in worker order: the same sums whatever the threads' timing
+        totals.sums += part.sums
+        totals.dosages += part.dosages
+        totals.missing += part.missing
+
+
+class _Progress:
+    """Logs how many of ``total`` variants are scored, every 10%; safe to share between threads
+    (a lost update only delays a log line)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.next = total, 0, total / 10
+
+    def add(self, k: int) -> None:
+        self.done += k
+        if self.done >= self.next or self.done == self.total:
+            self.next = self.done + self.total / 10
+            log.info("scored %d of %d variants", self.done, self.total)
 
 
 def _accumulate_additive(
@@ -258,59 +305,30 @@ def _accumulate_additive(
     totals: Totals,
     dosage_sums: bool,
 ) -> None:
-    """Add one chunk of float dosages (variants x samples, NaN missing; missing calls are set
-    to 0 in place) for additive scores: one matrix product, then a correction added call by
-    call for the missing calls only.
+    """Add one chunk of float dosages (variants x samples, C order; a missing call is -9 and is
+    overwritten) for additive scores: :func:`igs.scores.kernels.fill_missing_dosages` fills
+    the missing calls and makes their corrections in one pass, then one matrix product per
+    total scores everything.
 
-    Effect dosage = ``sign * a1 + const`` per variant and score (``2 - a1`` when swapped), so
-    a missing call scored as a1 = 0 added ``w * const``; it should add ``w * (const + sign *
-    mean)`` with mean imputation, nothing without, and nothing to the called-dosage sums.
+    Effect dosage = ``sign * a1 + const`` per variant and score (``2 - a1`` when swapped).
     """
-    row_sums = d.sum(axis=1)  # NaN exactly on the variants with a missing call
-    present = w.present[rows].astype(np.float64)
-    sign = np.where(w.swapped[rows], -1.0, 1.0) * present
-    const = np.where(w.swapped[rows], 2.0, 0.0) * present
+    from igs.scores import kernels
+
+    present = w.present[rows]
+    swapped = w.swapped[rows]
+    sign = np.where(swapped, -1.0, 1.0) * present
+    const = np.where(swapped, 2.0, 0.0) * present
     weight = w.weight[rows]
-    v = i = np.zeros(0, dtype=np.intp)  # the missing calls: variant (row) and sample
-    if np.isnan(row_sums).any():
-        d = np.ascontiguousarray(d)  # a view of the chunk (pgen) or a copy (VCF, BGEN: F order)
-        flat = np.flatnonzero(np.isnan(d))  # row-major: v sorted
-        v, i = np.divmod(flat, d.shape[1])
-        d.reshape(-1)[flat] = 0.0
-        row_sums = d.sum(axis=1)  # again, missing calls now 0 (cheaper than copying rows)
-    a1_mean = _row_imputation(d, row_sums, v, i, is_x, is_male)
-    totals.sums += d.T @ (sign * weight) + (const * weight).sum(axis=0)
+    kernels.fill_missing_dosages(
+        d, is_x, is_male, mean_impute, weight, sign, const,
+        totals.sums, totals.dosages, totals.missing,
+    )  # fmt: skip
+    # (scores x samples) products: the faster orientation for BLAS on a variant-major chunk
+    totals.sums += ((sign * weight).T @ d).T
+    totals.sums += (const * weight).sum(axis=0)
     if dosage_sums:
-        totals.dosages += d.T @ sign + const.sum(axis=0)
-    if not len(v):
-        return
-    n = d.shape[1]
-    fix = sign * a1_mean[:, None] * weight if mean_impute else -const * weight
-    for j in range(weight.shape[1]):
-        totals.missing[:, j] += np.bincount(i, weights=present[v, j], minlength=n).astype(np.int64)
-        totals.sums[:, j] += np.bincount(i, weights=fix[v, j], minlength=n)
-        if dosage_sums:
-            totals.dosages[:, j] -= np.bincount(i, weights=const[v, j], minlength=n)
-
-
-def _row_imputation(
-    d: np.ndarray,
-    row_sums: np.ndarray,
-    v: np.ndarray,
-    i: np.ndarray,
-    is_x: np.ndarray,
-    is_male: np.ndarray,
-) -> np.ndarray:
-    """Mean A1 dosage per row of ``d`` (its missing calls at ``(v, i)``, already 0); on chrX a
-    male is one allele, half his dosage (as :func:`_dosage_imputation`)."""
-    k, n = d.shape
-    a1 = row_sums.copy()
-    alleles = 2.0 * (n - np.bincount(v, minlength=k))
-    if is_x.any():
-        x = np.flatnonzero(is_x)
-        a1[x] -= d[np.ix_(x, np.flatnonzero(is_male))].sum(axis=1) / 2
-        alleles[x] -= is_male.sum() - np.bincount(v[is_male[i]], minlength=k)[x]
-    return imputation_dosage(a1, alleles)
+        totals.dosages += (sign.T @ d).T
+        totals.dosages += const.sum(axis=0)
 
 
 def _dosage_imputation(g: np.ndarray, is_x: np.ndarray, is_male: np.ndarray) -> np.ndarray:

@@ -130,3 +130,58 @@ def accumulate_packed_scores(
                     if md != 0:
                         for j in range(n_scores):
                             missing_ct[i, j] += md * present[v, j]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def fill_missing_dosages(
+    d: np.ndarray,
+    is_x: np.ndarray,
+    is_male: np.ndarray,
+    mean_impute: bool,
+    weight: np.ndarray,
+    sign: np.ndarray,
+    const: np.ndarray,
+    sums: np.ndarray,
+    dosages: np.ndarray,
+    missing_ct: np.ndarray,
+) -> None:
+    """Prepare one chunk of float dosages (variants x samples) for a matrix product, in place.
+
+    A missing call is a negative value (pgenlib's -9); ``d`` must hold no NaN (the loops are
+    compiled with fast math). It becomes the row's mean A1 dosage with ``mean_impute`` (twice
+    the A1 frequency; on chrX (``is_x``) a male is one allele, half his dosage), else 0.
+    Effect dosage is ``sign * a1 + const`` per variant and score (``sign``, ``const`` are 0
+    where the score lacks the variant), so after the product only these corrections remain,
+    made per missing call: ``missing_ct[i, j]`` counts it, ``sums`` loses ``const * weight``
+    when it adds nothing (no imputation), and ``dosages`` (the called-dosage sums) loses what
+    the product added for it. Releases the GIL: threads may run it on their own chunks.
+    """
+    k, n = d.shape
+    n_scores = weight.shape[1]
+    for v in range(k):
+        row = d[v]
+        total = 0.0
+        called = 0.0
+        for i in range(n):  # branch-free, so that it vectorises
+            ok = 1.0 if row[i] >= 0.0 else 0.0
+            total += row[i] * ok
+            called += ok
+        if called == n:
+            continue
+        a1 = total
+        alleles = 2.0 * called
+        if is_x[v]:
+            for i in range(n):
+                if is_male[i] and row[i] >= 0.0:
+                    a1 -= row[i] / 2.0
+                    alleles -= 1.0
+        fill = 2.0 * a1 / alleles if (mean_impute and alleles > 0) else 0.0
+        for i in range(n):
+            if row[i] < 0.0:
+                row[i] = fill
+                for j in range(n_scores):
+                    if sign[v, j] != 0.0:
+                        missing_ct[i, j] += 1
+                        if not mean_impute:
+                            sums[i, j] -= const[v, j] * weight[v, j]
+                        dosages[i, j] -= sign[v, j] * fill + const[v, j]
