@@ -132,17 +132,25 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
     type=click.Choice(["GRCh37", "GRCh38"]),
     help="Build of the target: the Hail engine reads VCF/BGEN loci on it (default: guessed).",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads for the local engine (default: every CPU this job may use; the scores do "
+    "not depend on them beyond float rounding).",
+)
 @out_option("--out", "scores.tsv.gz to write.")
 def scores_compute(prefix: str, fmt: str, engine: str, options_file: Path | None, config_file: Path | None,
                    report: Path, no_mean_imputation: bool, dosage_sums: bool, chunk_variants: int,
-                   sample: Path | None, genome_build: str | None, out: Path) -> None:  # fmt: skip
+                   sample: Path | None, genome_build: str | None, threads: int | None,
+                   out: Path) -> None:  # fmt: skip
     """Compute every matched score for every sample in one pass (plink2 --score semantics)."""
     from igs.scores.run import compute_files
 
     hail = _options(options_file, config_file).hail if engine == "hail" else None
     compute_files(prefix, fmt, report, out, engine=engine, mean_impute=not no_mean_imputation,
                   dosage_sums=dosage_sums, chunk_variants=chunk_variants, hail_config=hail,
-                  sample=sample, genome_build=genome_build)  # fmt: skip
+                  sample=sample, genome_build=genome_build, threads=threads)  # fmt: skip
 
 
 @scores.command("sum")

@@ -122,7 +122,14 @@ def compute_scores(
     is_male = gset.samples["sex"].to_numpy() == 1
     args = (gset, weights, is_x, is_male, mean_impute, chunk_variants, totals, dosage_sums)
     if reader == "packed":
-        _score_packed(*args)
+        import numba
+
+        default = numba.get_num_threads()
+        numba.set_num_threads(min(threads or default, numba.config.NUMBA_NUM_THREADS))
+        try:
+            _score_packed(*args)
+        finally:
+            numba.set_num_threads(default)
     else:
         _score_dosages(*args, threads=threads or len(os.sched_getaffinity(0)))
     return score_table(

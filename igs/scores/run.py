@@ -224,9 +224,11 @@ def compute_files(
     hail_config: dict[str, Any] | None = None,
     sample: PathLike | None = None,
     genome_build: str | None = None,
+    threads: int | None = None,
 ) -> None:
     """Every matched score for every sample in one pass (plink2 --score semantics); ``sample``
-    is a BGEN's .sample file, ``genome_build`` the build Hail reads VCF/BGEN loci on."""
+    is a BGEN's .sample file, ``genome_build`` the build Hail reads VCF/BGEN loci on,
+    ``threads`` the local engine's threads (default: every CPU this process may use)."""
     from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING, compute_scores, score_weights
 
     full = read_tsv(
@@ -248,7 +250,7 @@ def compute_files(
         gset = open_genotypes(prefix, fmt, sample=sample)  # type: ignore[arg-type]
         result = compute_scores(
             gset, score_weights(reports, gset.n_variants), mean_impute=mean_impute,
-            chunk_variants=chunk_variants, dosage_sums=dosage_sums,
+            chunk_variants=chunk_variants, dosage_sums=dosage_sums, threads=threads,
         )  # fmt: skip
     with atomic_path(Path(out)) as tmp:
         write_tsv(result, tmp, gzipped=True)

@@ -112,7 +112,8 @@ rule scores_compute:
         runtime=rule_runtime("scores_compute"),
     shell:
         "igs scores compute --genotypes {params.path:q} {params.args} --engine {params.engine:q} "
-        "--genome-build {params.build:q} --options {input.options:q} --report {input.report:q} --out {output:q} 2> {log:q}"
+        "--genome-build {params.build:q} --options {input.options:q} --report {input.report:q} --threads {threads} "
+        "--out {output:q} 2> {log:q}"
 
 
 def part_outputs(file):
