@@ -211,21 +211,25 @@ class PartWeightsWriter:
         import pyarrow.parquet as pq
 
         self._pgs_ids.append(pgs_id)
-        rows = report.loc[(report["match_status"] == "matched").to_numpy(), list(WEIGHT_COLUMNS)]
+        rows = np.flatnonzero((report["match_status"] == "matched").to_numpy())
+        column = lambda name: report[name].to_numpy()[rows]  # noqa: E731
         table = pa.table(
             {
-                "chrom_part": pa.array(rows["chrom_part"].astype(str).to_numpy(), pa.string()),
-                "pgs_id": pa.array([pgs_id] * len(rows), pa.string()),
-                "target_index": pa.array(rows["target_index"].to_numpy(dtype=np.int64)),
-                "effect_weight": pa.array(rows["effect_weight"].to_numpy(dtype=np.float64)),
-                "is_dominant": pa.array(rows["is_dominant"].to_numpy(dtype=bool)),
-                "is_recessive": pa.array(rows["is_recessive"].to_numpy(dtype=bool)),
-                "match_type": pa.array(rows["match_type"].astype(str).to_numpy(), pa.string()),
-                "match_status": pa.array(rows["match_status"].astype(str).to_numpy(), pa.string()),
+                "chrom_part": _labels(column("chrom_part")),
+                "pgs_id": _labels(np.full(len(rows), pgs_id, dtype=object)),
+                "target_index": report["target_index"].to_numpy(np.int64, na_value=-1)[rows],
+                "effect_weight": column("effect_weight").astype(np.float64),
+                "is_dominant": column("is_dominant").astype(bool),
+                "is_recessive": column("is_recessive").astype(bool),
+                "match_type": _labels(column("match_type")),
+                "match_status": _labels(np.full(len(rows), "matched", dtype=object)),
             }
         )
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self._path, table.schema, compression="zstd")
+            labels = ["chrom_part", "pgs_id", "match_type", "match_status"]
+            self._writer = pq.ParquetWriter(
+                self._path, table.schema, use_dictionary=labels, write_statistics=["chrom_part"]
+            )
         self._writer.write_table(table)
 
     def __exit__(self, *exc: object) -> None:
@@ -233,10 +237,23 @@ class PartWeightsWriter:
         import pyarrow.parquet as pq
 
         if self._writer is None:  # no score kept: an empty file that lists none
-            schema = pa.schema([(c, pa.string()) for c in WEIGHT_COLUMNS])
+            label = pa.dictionary(pa.int32(), pa.string())
+            types = {"target_index": pa.int64(), "effect_weight": pa.float64(),
+                     "is_dominant": pa.bool_(), "is_recessive": pa.bool_()}  # fmt: skip
+            schema = pa.schema([(c, types.get(c, label)) for c in WEIGHT_COLUMNS])
             self._writer = pq.ParquetWriter(self._path, schema)
         self._writer.add_key_value_metadata({PGS_IDS_KEY: json.dumps(self._pgs_ids)})
         self._writer.close()
+
+
+def _labels(values: np.ndarray):  # type: ignore[no-untyped-def]
+    """A column of a few distinct labels as an Arrow dictionary array (no string per row)."""
+    import pyarrow as pa
+
+    codes, names = pd.factorize(values)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32)), pa.array([str(n) for n in names], pa.string())
+    )
 
 
 def read_part_weights(path: str | os.PathLike[str], part: str) -> list[pd.DataFrame]:
@@ -257,7 +274,7 @@ def read_part_weights(path: str | os.PathLike[str], part: str) -> list[pd.DataFr
             f"{path}: not a weights file of `igs scores match --part ... --weights` (no pgs_ids)."
         )
     rows = table.to_pandas().drop(columns="chrom_part")
-    groups = {str(k): g for k, g in rows.groupby("pgs_id", sort=False)}
+    groups = {str(k): g for k, g in rows.groupby("pgs_id", sort=False, observed=True)}
     return [groups.get(p, _unmatched_row(p)) for p in json.loads(metadata[PGS_IDS_KEY])]
 
 

@@ -170,17 +170,16 @@ def match_parts(
             variants, scoring_files, genome_build, lenient, apply_filters, liftover_chain
         ):
             report = assign_parts(report, offsets)
-            pgs_id = str(report["pgs_id"].iloc[0]) if len(report) else ""
-            reason = _overlap_reason(report, pgs_id, options.min_overlap, len(parts))
+            counts = summarise_matches(report)
+            reason = _overlap_reason(report, counts, options.min_overlap, len(parts))
             if reason is not None:
                 if strict:
                     raise MatchRateError(reason + " scores.strict is true: the run stops.")
                 log.warning("%s Dropped (scores.strict is false).", reason)
-                dropped[pgs_id] = reason
-            elif weights is not None:
-                weights.add(pgs_id, report)
-            summaries.append(summarise_matches(report))
-            writer.submit(out.write, report)
+                dropped[str(counts["pgs_id"].iloc[0])] = reason
+            summaries.append(counts)
+            keep = weights is not None and reason is None and len(report)  # rows: scores
+            writer.submit(_write_report(out, weights if keep else None), report)
     with atomic_path(Path(outputs.summary)) as tmp:
         mark_scored(pd.concat(summaries, ignore_index=True), dropped).to_csv(
             tmp, sep="\t", index=False
@@ -188,18 +187,32 @@ def match_parts(
 
 
 def _overlap_reason(
-    report: pd.DataFrame, pgs_id: str, min_overlap: float, n_parts: int
+    report: pd.DataFrame, summary: pd.DataFrame, min_overlap: float, n_parts: int
 ) -> str | None:
-    """Why a score is dropped (its overlap over every part is below ``min_overlap``), or None."""
-    is_matched = report["match_status"] == "matched"
-    rate = float(is_matched.mean()) if len(is_matched) else 0.0
+    """Why a score is dropped (its overlap over every part is below ``min_overlap``), or None;
+    ``summary`` is its :func:`summarise_matches` row."""
+    (pgs_id, n, matched) = (
+        summary[["pgs_id", "n_variants", "matched"]].iloc[0] if len(summary) else ("", 0, 0)
+    )
+    rate = matched / n if n else 0.0
     if rate >= min_overlap:
         return None
     counts = report["match_status"].value_counts().to_dict()
     return (
-        f"{pgs_id}: only {rate:.1%} of {len(is_matched)} variants matched the target over "
+        f"{pgs_id}: only {rate:.1%} of {n} variants matched the target over "
         f"{n_parts} genotype file(s) (min_overlap {min_overlap:.0%}); statuses {counts}."
     )
+
+
+def _write_report(out: TsvWriter, weights: Any) -> Callable[[pd.DataFrame], None]:
+    """Write a score's report, and its matched rows to ``weights`` (a PartWeightsWriter)."""
+
+    def write(report: pd.DataFrame) -> None:
+        out.write(report)
+        if weights is not None:
+            weights.add(str(report["pgs_id"].iloc[0]), report)
+
+    return write
 
 
 class _BackgroundWriter:

@@ -232,3 +232,22 @@ def test_one_match_of_all_parts_strict_and_usage(tmp_path):
     assert not (tmp_path / "r.tsv.gz").exists() and not (tmp_path / "m.tsv").exists()
     usage = CliRunner().invoke(cli, args)  # --part without --summary
     assert usage.exit_code == 2 and "--part needs --summary" in usage.output
+
+
+def test_weights_file_errors(tmp_path):
+    samples, variants = ["a", "b"], variant_table(4, ("1",), seed=5)
+    vcf = str(tmp_path / "chr1.vcf.gz")
+    write_vcf(vcf, variants, samples, random_dosages(2, 4, seed=6))
+    (tmp_path / "text.parquet").write_text("pgs_id\trow\n")
+    pd.DataFrame({"chrom_part": ["1"]}).to_parquet(tmp_path / "other.parquet")
+    for name, message in (("text.parquet", "cannot be read as a weights file"),
+                          ("other.parquet", "not a weights file of")):  # fmt: skip
+        result = CliRunner().invoke(cli, ["scores", "compute", "--genotypes", vcf, "--format", "vcf",
+                                          "--weights", str(tmp_path / name), "--part", "1",
+                                          "--out", str(tmp_path / "s.tsv.gz")])  # fmt: skip
+        assert isinstance(result.exception, InputFormatError), result.output
+        assert message in str(result.exception) and name in str(result.exception)
+    usage = CliRunner().invoke(cli, ["scores", "compute", "--genotypes", vcf, "--format", "vcf",
+                                     "--weights", str(tmp_path / "other.parquet"),
+                                     "--out", str(tmp_path / "s.tsv.gz")])  # fmt: skip
+    assert usage.exit_code == 2 and "--weights and --part go together" in usage.output
