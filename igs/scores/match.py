@@ -89,7 +89,7 @@ def prepare_target(target: pd.DataFrame, options: MatchOptions = MatchOptions())
             "target_index": np.asarray(target.index)[order],
             "t_chrom": chrom[order],
             "t_pos": pos[order],
-            "t_id": pd.array(ids if ids.dtype == object else ids.astype(str), dtype=ARROW_STRING),
+            "t_id": pd.Series(ids, dtype=object).astype(ARROW_STRING).array,
             "a1": a1,
             "a2": a2,
             "t_key": key[order],

@@ -7,8 +7,10 @@
   ``NAMED_ALLELE_DOSAGE_SUM`` over the per-chromosome score tables and recomputes ``AVG``.
 
 Both are exact: every quantity is a sum over variants (missing calls are imputed per variant).
-With many scores, matching each once against :func:`concat_variants` and scoring each file
-with :func:`report_for_part` uses far less memory than one report per score and chromosome.
+The workflow matches each score once against :func:`concat_variants` of all the parts
+(``igs scores match --part ...``): :func:`assign_parts` gives that report the form
+:func:`combine_match_reports` gives the per-part ones, and :class:`PartWeightsWriter` stores the
+matched rows that each part's compute job reads back with :func:`read_part_weights`.
 """
 
 from __future__ import annotations
