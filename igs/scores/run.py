@@ -191,10 +191,10 @@ def _overlap_reason(
 ) -> str | None:
     """Why a score is dropped (its overlap over every part is below ``min_overlap``), or None;
     ``summary`` is its :func:`summarise_matches` row."""
-    (pgs_id, n, matched) = (
-        summary[["pgs_id", "n_variants", "matched"]].iloc[0] if len(summary) else ("", 0, 0)
-    )
-    rate = matched / n if n else 0.0
+    if not len(summary):  # a scoring file without rows: nothing to check
+        return None
+    pgs_id, n, matched = summary[["pgs_id", "n_variants", "matched"]].iloc[0]
+    rate = matched / n
     if rate >= min_overlap:
         return None
     counts = report["match_status"].value_counts().to_dict()

@@ -159,7 +159,8 @@ def test_one_match_of_all_parts_equals_matching_each_part(tmp_path, filters):
     for c, rows in (("1", range(20)), ("2", range(20, 40))):
         vcfs[c] = str(tmp_path / f"chr{c}.vcf.gz")
         write_vcf(vcfs[c], [variants[j] for j in rows], samples, d[list(rows)])
-    scoring = [str(tmp_path / "good.txt"), str(tmp_path / "bad.txt"), str(tmp_path / "one.txt")]
+    scoring = [str(tmp_path / f"{name}.txt") for name in ("good", "bad", "empty", "one")]
+    write_score(tmp_path / "empty.txt", "EMPTY", variants, [], 0)  # a header, no rows
     write_score(tmp_path / "good.txt", "GOOD", variants, [*range(20), *range(25, 31)], 4)
     write_score(tmp_path / "bad.txt", "BAD", variants, [35, 36], 8)
     write_score(tmp_path / "one.txt", "ONE", variants, [5, 6, 7, 8, 9], 0)  # chromosome 1 only
