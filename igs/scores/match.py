@@ -68,33 +68,35 @@ def prepare_target(target: pd.DataFrame, options: MatchOptions = MatchOptions())
     """
     target_chrom = normalise_chroms(target["chrom"])
     keep = ~target_chrom.isin(options.exclude_chromosomes).to_numpy()
-    target, target_chrom = target[keep], target_chrom[keep]
+    if not keep.all():  # (a copy of a million variants otherwise)
+        target, target_chrom = target[keep], target_chrom[keep]
     chrom = pd.Categorical(target_chrom.to_numpy())
     pos = target["pos"].to_numpy(dtype=np.int64)
     key = _position_keys(chrom.codes, pos)
     order = np.argsort(key, kind="stable")
-    n = len(target)
-    allele_codes, alleles = pd.factorize(
-        np.concatenate(
-            [upper_alleles(target["a1"]).to_numpy(), upper_alleles(target["a2"]).to_numpy()]
-        )
-    )
-    a1, a2 = (
-        pd.Categorical.from_codes(c[order], categories=alleles)
-        for c in (allele_codes[:n], allele_codes[n:])
-    )
-    ids = target["id"].to_numpy()[order]
+    a1, a2 = (pd.Categorical(upper_alleles(target[c]).to_numpy()[order]) for c in ("a1", "a2"))
+    alleles = a1.categories.append(a2.categories).unique()
+    a1, a2 = a1.set_categories(alleles), a2.set_categories(alleles)
     return pd.DataFrame(
         {
             "target_index": np.asarray(target.index)[order],
             "t_chrom": chrom[order],
             "t_pos": pos[order],
-            "t_id": pd.Series(ids, dtype=object).astype(ARROW_STRING).array,
+            "t_id": _arrow_strings(target["id"].to_numpy()[order]),
             "a1": a1,
             "a2": a2,
             "t_key": key[order],
         }
     )
+
+
+def _arrow_strings(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Text (missing values kept missing; other objects as their str) in Arrow memory."""
+    try:
+        array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.Series(values, dtype=object).astype(ARROW_STRING).array
+    return pd.arrays.ArrowStringArray(array)
 
 
 def match_variants(
