@@ -186,7 +186,9 @@ def assign_parts(report: pd.DataFrame, offsets: dict[str, int]) -> pd.DataFrame:
     local[~has] = pd.NA
     part = np.where(has, names[np.maximum(which, 0)] if len(names) else None, None)
     part[(report["match_status"] != "matched").to_numpy()] = None
-    return report.assign(target_index=local, chrom_part=part)
+    out = report.copy(deep=False)  # the other columns are shared, not copied
+    out["target_index"], out["chrom_part"] = local, part
+    return out
 
 
 # the columns of the weights file: what scoring needs, and the part of each matched row
