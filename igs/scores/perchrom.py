@@ -177,15 +177,15 @@ def assign_parts(report: pd.DataFrame, offsets: dict[str, int]) -> pd.DataFrame:
     """A report made on :func:`concat_variants` as :func:`combine_match_reports` gives it:
     ``target_index`` into each part's own variants and ``chrom_part`` naming the part of
     every matched row (missing for the others)."""
-    names = np.array(list(offsets), dtype=object)
+    names = list(offsets)
     starts = np.array(list(offsets.values()), dtype=np.int64)
     index = report["target_index"].to_numpy(dtype=np.int64, na_value=-1)
     has = index >= 0
     which = np.searchsorted(starts, index, side="right") - 1
     local = pd.array(np.where(has, index - starts[np.maximum(which, 0)], 0), dtype="Int64")
     local[~has] = pd.NA
-    part = np.where(has, names[np.maximum(which, 0)] if len(names) else None, None)
-    part[(report["match_status"] != "matched").to_numpy()] = None
+    matched = (report["match_status"] == "matched").to_numpy()
+    part = pd.Categorical.from_codes(np.where(has & matched, which, -1), categories=names)
     out = report.copy(deep=False)  # the other columns are shared, not copied
     out["target_index"], out["chrom_part"] = local, part
     return out
@@ -217,16 +217,18 @@ class PartWeightsWriter:
         self._pgs_ids.append(pgs_id)
         rows = np.flatnonzero((report["match_status"] == "matched").to_numpy())
         column = lambda name: report[name].to_numpy()[rows]  # noqa: E731
+        constant = lambda label: _dictionary(np.zeros(len(rows), np.int32), [label])  # noqa: E731
+        part = report["chrom_part"].array  # a Categorical (assign_parts)
         table = pa.table(
             {
-                "chrom_part": _labels(column("chrom_part")),
-                "pgs_id": _labels(np.full(len(rows), pgs_id, dtype=object)),
+                "chrom_part": _dictionary(part.codes[rows], list(part.categories)),
+                "pgs_id": constant(pgs_id),
                 "target_index": report["target_index"].to_numpy(np.int64, na_value=-1)[rows],
                 "effect_weight": column("effect_weight").astype(np.float64),
                 "is_dominant": column("is_dominant").astype(bool),
                 "is_recessive": column("is_recessive").astype(bool),
-                "match_type": _labels(column("match_type")),
-                "match_status": _labels(np.full(len(rows), "matched", dtype=object)),
+                "match_type": _dictionary(*pd.factorize(column("match_type"))),
+                "match_status": constant("matched"),
             }
         )
         if self._writer is None:
@@ -250,13 +252,12 @@ class PartWeightsWriter:
         self._writer.close()
 
 
-def _labels(values: np.ndarray):  # type: ignore[no-untyped-def]
+def _dictionary(codes: np.ndarray, labels: object):  # type: ignore[no-untyped-def]
     """A column of a few distinct labels as an Arrow dictionary array (no string per row)."""
     import pyarrow as pa
 
-    codes, names = pd.factorize(values)
     return pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32)), pa.array([str(n) for n in names], pa.string())
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array([str(x) for x in labels], pa.string())
     )
 
 
