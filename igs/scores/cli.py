@@ -95,6 +95,8 @@ def scores_match(prefixes: tuple[str, ...], fmt: str, part_names: tuple[str, ...
     n = len(part_names) or 1
     if part_names and len(part_names) != len(prefixes):
         raise click.UsageError("give one --part for each --genotypes.")
+    if len(set(part_names)) != len(part_names):
+        raise click.UsageError("give each --part its own name.")
     if not part_names and len(prefixes) != 1:
         raise click.UsageError("give one --genotypes, or one --part NAME for each of several.")
     for name, given in (("--sample", samples), ("--info-file", info_files)):

@@ -233,6 +233,10 @@ def test_one_match_of_all_parts_strict_and_usage(tmp_path):
     assert not (tmp_path / "r.tsv.gz").exists() and not (tmp_path / "m.tsv").exists()
     usage = CliRunner().invoke(cli, args)  # --part without --summary
     assert usage.exit_code == 2 and "--part needs --summary" in usage.output
+    twice = list(args)
+    twice[twice.index("2")] = "1"  # both files named part 1
+    usage = CliRunner().invoke(cli, [*twice, "--summary", str(tmp_path / "m.tsv")])
+    assert usage.exit_code == 2 and "give each --part its own name" in usage.output
 
 
 def test_weights_file_errors(tmp_path):
