@@ -29,7 +29,14 @@ def scores() -> None:
 
 
 @scores.command("match")
-@genotype_options(("bed", "pgen", "vcf", "bgen"))
+@click.option("--genotypes", "prefixes", multiple=True, required=True,
+              help="Fileset prefix (without .bed/.pgen), or the VCF/BGEN file; with --part, once per part.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["bed", "pgen", "vcf", "bgen"]), default="bed",
+              show_default=True)  # fmt: skip
+@click.option("--part", "part_names", multiple=True,
+              help="A genotype part's name (its chromosome), once per --genotypes in the same order: "
+              "every part is matched at once (one job per biobank) and the report names each matched "
+              "row's part (chrom_part); needs --summary.")  # fmt: skip
 @click.option(
     "--genome-build",
     type=click.Choice(["GRCh37", "GRCh38"]),
@@ -45,10 +52,10 @@ def scores() -> None:
 @click.option(
     "--exclude-chromosomes", default="", help="Comma-separated chromosomes not to score (e.g. X)."
 )
-@_SAMPLE
-@click.option(
-    "--info-file", type=IN_FILE, help="Imputation info file (ID and R2/INFO) for scores.min_info."
-)
+@click.option("--sample", "samples", multiple=True, type=IN_FILE,
+              help="BGEN only: its .sample file (default: beside it); with --part, one per part.")  # fmt: skip
+@click.option("--info-file", "info_files", multiple=True, type=IN_FILE,
+              help="Imputation info file (ID and R2/INFO) for scores.min_info; with --part, one per part.")  # fmt: skip
 @click.option(
     "--liftover-chain",
     type=IN_FILE,
@@ -66,49 +73,92 @@ def scores() -> None:
 @out_option(
     "--summary",
     "Per-score summary TSV to write. Without it (one chromosome file of several) every score is "
-    "kept; `igs scores sum` checks the overlap over all of them.",
+    "kept; `igs scores sum` checks the overlap over all of them. With --part: scores below "
+    "scores.min_overlap over all parts are dropped (scored false, reason).",
     required=False,
 )
+@out_option("--weights", "With --part: the weights file (Parquet) that `igs scores compute "
+            "--weights ... --part NAME` reads its part's rows from.", required=False)  # fmt: skip
 @click.argument("scoring_files", nargs=-1, required=True)
-def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | None, config_file: Path | None,
-                 min_overlap: float | None, keep_ambiguous: bool, no_flips: bool, exclude_chromosomes: str,
-                 sample: Path | None, info_file: Path | None, liftover_chain: Path | None, engine: str,
+def scores_match(prefixes: tuple[str, ...], fmt: str, part_names: tuple[str, ...], genome_build: str,
+                 options_file: Path | None, config_file: Path | None, min_overlap: float | None,
+                 keep_ambiguous: bool, no_flips: bool, exclude_chromosomes: str, samples: tuple[Path, ...],
+                 info_files: tuple[Path, ...], liftover_chain: Path | None, engine: str,
                  reference_path: str | None, reference_format: str, reference_sample: Path | None,
-                 report: Path, summary: Path | None, scoring_files: tuple[str, ...]) -> None:  # fmt: skip
+                 report: Path, summary: Path | None, weights: Path | None,
+                 scoring_files: tuple[str, ...]) -> None:  # fmt: skip
     """Match SCORING_FILES (PGS Catalog or custom) to the target; one report row per scoring-file
     row. Variants below scores.min_info / scores.min_maf, or not in --reference, are not scored
     (never HWE)."""
-    from igs.scores.run import ScoreFilters, match_files
+    from igs.scores.run import PartsOutputs, ScoreFilters, match_files, match_parts
 
+    n = len(part_names) or 1
+    if part_names and len(part_names) != len(prefixes):
+        raise click.UsageError("give one --part for each --genotypes.")
+    if len(set(part_names)) != len(part_names):
+        raise click.UsageError("give each --part its own name.")
+    if not part_names and len(prefixes) != 1:
+        raise click.UsageError("give one --genotypes, or one --part NAME for each of several.")
+    for name, given in (("--sample", samples), ("--info-file", info_files)):
+        if given and len(given) != n:
+            raise click.UsageError(f"give one {name} for each --genotypes, or none.")
+    if part_names and summary is None:
+        raise click.UsageError("--part needs --summary: the overlap is checked over all parts.")
+    if weights is not None and not part_names:
+        raise click.UsageError("--weights goes with --part.")
     opts = _options(options_file, config_file, min_overlap=min_overlap, keep_ambiguous=keep_ambiguous,
                     allow_flips=not no_flips, exclude_chromosomes=csv_strings(exclude_chromosomes))  # fmt: skip
-    if engine == "hail" and fmt in ("vcf", "bgen"):
-        from igs.scores.run import target_variants
-
-        variants = target_variants(prefix, fmt, opts.hail, engine="hail", sample=sample,
-                                   genome_build=genome_build)  # fmt: skip
-        gset = None
-    else:
-        from igs.io.plink import open_genotypes
-
-        gset = open_genotypes(prefix, fmt, sample=sample)  # type: ignore[arg-type]
-        variants = gset.variants
+    parts = [
+        _target_part(name, prefix, fmt, engine, opts.hail, genome_build, sample, info)
+        for name, prefix, sample, info in zip(
+            part_names or ("",), prefixes, samples or (None,) * n, info_files or (None,) * n,
+            strict=True,
+        )
+    ]  # fmt: skip
     ref_variants = None
     if reference_path is not None:
         from igs.scores.run import Fileset
 
         ref_variants = Fileset(reference_path, reference_format, reference_sample).open().variants
-    filters = ScoreFilters(opts.min_info, opts.min_maf, gset, info_file, ref_variants)
     chain = liftover_chain if liftover_chain is not None else opts.liftover_chain
-    match_files(variants, list(scoring_files), genome_build, opts.match, report, summary, filters,
-                liftover_chain=chain)  # fmt: skip
+    if part_names:
+        filters = ScoreFilters(opts.min_info, opts.min_maf, reference_variants=ref_variants)
+        match_parts(parts, list(scoring_files), genome_build, opts.match,
+                    PartsOutputs(report, summary, weights), filters,  # type: ignore[arg-type]
+                    liftover_chain=chain, strict=opts.strict)  # fmt: skip
+        return
+    (part,) = parts
+    filters = ScoreFilters(opts.min_info, opts.min_maf, part.gset, part.info_file, ref_variants)
+    match_files(part.variants, list(scoring_files), genome_build, opts.match, report, summary,
+                filters, liftover_chain=chain)  # fmt: skip
+
+
+def _target_part(name: str, prefix: str, fmt: str, engine: str, hail: dict, genome_build: str,
+                 sample: Path | None, info_file: Path | None):  # type: ignore[no-untyped-def]  # fmt: skip
+    """One genotype part's variants (listed through Hail for its VCF/BGEN), and its genotypes
+    with the local engine."""
+    from igs.scores.run import TargetPart
+
+    if engine == "hail" and fmt in ("vcf", "bgen"):
+        from igs.scores.run import target_variants
+
+        variants = target_variants(prefix, fmt, hail, engine="hail", sample=sample,
+                                   genome_build=genome_build)  # fmt: skip
+        return TargetPart(name, variants, None, info_file)
+    from igs.io.plink import open_genotypes
+
+    gset = open_genotypes(prefix, fmt, sample=sample)  # type: ignore[arg-type]
+    return TargetPart(name, gset.variants, gset, info_file)
 
 
 @scores.command("compute")
 @genotype_options(("bed", "pgen", "vcf", "bgen"))
 @click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True)
 @options_options("scores", _BLOCKS)
-@click.option("--report", type=IN_FILE, required=True, help="From `igs scores match`.")
+@click.option("--report", type=IN_FILE, help="From `igs scores match`.")
+@click.option("--weights", type=IN_FILE,
+              help="Instead of --report: the weights file of `igs scores match --part ...`; with --part.")  # fmt: skip
+@click.option("--part", help="With --weights: the part these genotypes are (score only its rows).")
 @click.option(
     "--no-mean-imputation",
     is_flag=True,
@@ -141,45 +191,64 @@ def scores_match(prefix: str, fmt: str, genome_build: str, options_file: Path | 
 )
 @out_option("--out", "scores.tsv.gz to write.")
 def scores_compute(prefix: str, fmt: str, engine: str, options_file: Path | None, config_file: Path | None,
-                   report: Path, no_mean_imputation: bool, dosage_sums: bool, chunk_variants: int,
-                   sample: Path | None, genome_build: str | None, threads: int | None,
+                   report: Path | None, weights: Path | None, part: str | None, no_mean_imputation: bool,
+                   dosage_sums: bool, chunk_variants: int, sample: Path | None, genome_build: str | None,
+                   threads: int | None,
                    out: Path) -> None:  # fmt: skip
     """Compute every matched score for every sample in one pass (plink2 --score semantics)."""
     from igs.scores.run import compute_files
 
+    if (report is None) == (weights is None):
+        raise click.UsageError("give --report, or --weights with --part.")
+    if (weights is None) != (part is None):
+        raise click.UsageError("--weights and --part go together.")
     hail = _options(options_file, config_file).hail if engine == "hail" else None
-    compute_files(prefix, fmt, report, out, engine=engine, mean_impute=not no_mean_imputation,
-                  dosage_sums=dosage_sums, chunk_variants=chunk_variants, hail_config=hail,
-                  sample=sample, genome_build=genome_build, threads=threads)  # fmt: skip
+    compute_files(prefix, fmt, report or weights, out, engine=engine,  # type: ignore[arg-type]
+                  mean_impute=not no_mean_imputation, dosage_sums=dosage_sums,
+                  chunk_variants=chunk_variants, hail_config=hail, sample=sample,
+                  genome_build=genome_build, part=part, threads=threads)  # fmt: skip
 
 
 @scores.command("sum")
 @click.option("--part", "part_names", multiple=True, required=True,
               help="A genotype part's name (its chromosome), once per part.")  # fmt: skip
-@click.option("--part-report", multiple=True, type=IN_FILE, required=True,
-              help="That part's match report (`igs scores match` without --summary), in --part order.")  # fmt: skip
 @click.option("--part-scores", multiple=True, type=IN_FILE, required=True,
               help="That part's scores (`igs scores compute`), in --part order.")  # fmt: skip
+@click.option("--part-report", multiple=True, type=IN_FILE,
+              help="Parts matched one by one: that part's match report (`igs scores match` without "
+              "--summary), in --part order; the reports are combined and the overlap checked here. "
+              "Without it the parts were matched at once (`igs scores match --part ...`).")  # fmt: skip
 @options_options("scores", _BLOCKS)
 @click.option(
     "--no-mean-imputation", is_flag=True, help="The parts were computed so (AVG over ALLELE_CT)."
 )
-@out_option("--report", "Combined match_report.tsv.gz to write.")
 @out_option(
-    "--summary", "match_summary.tsv to write (scores below min_overlap: scored false, reason)."
+    "--report", "With --part-report: combined match_report.tsv.gz to write.", required=False
+)
+@out_option(
+    "--summary",
+    "With --part-report: match_summary.tsv to write (scores below min_overlap: scored false, reason).",
+    required=False,
 )
 @out_option("--out", "scores.tsv.gz to write: the sums over the parts.")
-def scores_sum(part_names: tuple[str, ...], part_report: tuple[Path, ...], part_scores: tuple[Path, ...],
+def scores_sum(part_names: tuple[str, ...], part_scores: tuple[Path, ...], part_report: tuple[Path, ...],
                options_file: Path | None, config_file: Path | None, no_mean_imputation: bool,
-               report: Path, summary: Path, out: Path) -> None:  # fmt: skip
-    """Sum per-chromosome scores and combine their match reports: equal to one merged file."""
-    from igs.scores.run import sum_parts
+               report: Path | None, summary: Path | None, out: Path) -> None:  # fmt: skip
+    """Sum per-chromosome scores (and combine per-chromosome match reports): equal to one merged file."""
+    from igs.scores.run import sum_parts, sum_score_files
 
-    if not len(part_names) == len(part_report) == len(part_scores):
-        raise click.UsageError("give one --part-report and one --part-scores for each --part.")
+    if len(part_names) != len(part_scores) or (part_report and len(part_report) != len(part_names)):
+        raise click.UsageError("give one --part-scores (and --part-report) for each --part.")
+    if part_report and (report is None or summary is None):
+        raise click.UsageError("--part-report needs --report and --summary.")
+    if not part_report:
+        if report is not None or summary is not None:
+            raise click.UsageError("--report and --summary go with --part-report.")
+        sum_score_files(list(part_scores), out, mean_impute=not no_mean_imputation)
+        return
     opts = _options(options_file, config_file)
     parts = {n: (r, s) for n, r, s in zip(part_names, part_report, part_scores, strict=True)}
-    sum_parts(parts, report, summary, out, min_overlap=opts.match.min_overlap, strict=opts.strict,
+    sum_parts(parts, report, summary, out, min_overlap=opts.match.min_overlap, strict=opts.strict,  # type: ignore[arg-type]
               mean_impute=not no_mean_imputation)  # fmt: skip
 
 

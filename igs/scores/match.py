@@ -22,12 +22,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from igs import columns as C
 from igs.errors import MatchRateError
 from igs.scores.scorefile import ScoringFile, normalise_chroms, upper_alleles
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
+ARROW_STRING = pd.StringDtype("pyarrow")
+MISSING_ALLELE = "\0missing"  # the code of a missing allele: equal to no real allele
 MATCH_PRIORITY = {"exact": 0, "swapped": 0, "flipped": 1, "flipped_swapped": 1}
 STATUSES = (
     "matched",
@@ -39,6 +42,10 @@ STATUSES = (
     "filtered_maf",
     "not_in_reference",
 )
+STATUS_NAMES = np.array(STATUSES, dtype=object)
+MATCHED, EXCLUDED_AMBIGUOUS, DUPLICATE, ALLELE_MISMATCH, ABSENT = range(5)  # codes in STATUSES
+TYPE_NAMES = np.array([None, *MATCH_PRIORITY], dtype=object)
+EXACT, SWAPPED, FLIPPED, FLIPPED_SWAPPED = range(1, 5)  # codes in TYPE_NAMES
 
 
 @dataclass(frozen=True)
@@ -53,28 +60,43 @@ class MatchOptions:
 
 def prepare_target(target: pd.DataFrame, options: MatchOptions = MatchOptions()) -> pd.DataFrame:
     """The target variants in the form :func:`match_variants` joins on (do it once per target):
-    sorted by ``t_key`` (chromosome code, position), ``t_chrom`` categorical.
+    sorted by ``t_key`` (chromosome code, position), ``t_chrom`` categorical, the upper-cased
+    alleles ``a1`` and ``a2`` categoricals sharing one set of categories (each score's alleles
+    are compared as integer codes), ``t_id`` in Arrow memory.
 
     ``target`` has columns chrom, id, pos, a1, a2 (an igs GenotypeSet's variants).
     """
     target_chrom = normalise_chroms(target["chrom"])
     keep = ~target_chrom.isin(options.exclude_chromosomes).to_numpy()
-    target, target_chrom = target[keep], target_chrom[keep]
+    if not keep.all():  # (a copy of a million variants otherwise)
+        target, target_chrom = target[keep], target_chrom[keep]
     chrom = pd.Categorical(target_chrom.to_numpy())
     pos = target["pos"].to_numpy(dtype=np.int64)
     key = _position_keys(chrom.codes, pos)
     order = np.argsort(key, kind="stable")
+    a1, a2 = (pd.Categorical(upper_alleles(target[c]).to_numpy()[order]) for c in ("a1", "a2"))
+    alleles = a1.categories.append(a2.categories).unique()
+    a1, a2 = a1.set_categories(alleles), a2.set_categories(alleles)
     return pd.DataFrame(
         {
             "target_index": np.asarray(target.index)[order],
             "t_chrom": chrom[order],
             "t_pos": pos[order],
-            "t_id": target["id"].to_numpy()[order],
-            "a1": upper_alleles(target["a1"]).to_numpy()[order],
-            "a2": upper_alleles(target["a2"]).to_numpy()[order],
+            "t_id": _arrow_strings(target["id"].to_numpy()[order]),
+            "a1": a1,
+            "a2": a2,
             "t_key": key[order],
         }
     )
+
+
+def _arrow_strings(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Text (missing values kept missing; other objects as their str) in Arrow memory."""
+    try:
+        array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.Series(values, dtype=object).astype(ARROW_STRING).array
+    return pd.arrays.ArrowStringArray(array)
 
 
 def match_variants(
@@ -98,22 +120,24 @@ def match_variants(
     by_id = rows[C.CHR_POSITION].isna().to_numpy()
     id_row, id_t = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if by_id.any():
-        by_id &= (rows[C.RSID] != "").to_numpy()
+        by_id &= (rows[C.RSID] != "").to_numpy(dtype=bool, na_value=False)
         hits = pd.DataFrame(
             {"r": np.flatnonzero(by_id), C.RSID: rows[C.RSID].to_numpy()[by_id]}
         ).merge(tgt[["t_id"]].reset_index(), left_on=C.RSID, right_on="t_id", how="inner")
         id_row, id_t = hits["r"].to_numpy(np.int64), hits["index"].to_numpy(np.int64)
     cand_row, cand_t = np.concatenate([pos_row, id_row]), np.concatenate([pos_t, id_t])
-    ea_all = rows[C.EFFECT_ALLELE].to_numpy(dtype=object)
-    oa_all = rows[C.OTHER_ALLELE].to_numpy(dtype=object)
+    alleles = AlleleCodes.of(tgt["a1"].cat.categories)
+    ea_all, oa_all = alleles.encode(rows[C.EFFECT_ALLELE]), alleles.encode(rows[C.OTHER_ALLELE])
+    a1_all = alleles.encode_codes(tgt["a1"].cat.codes.to_numpy())
+    a2_all = alleles.encode_codes(tgt["a2"].cat.codes.to_numpy())
     match_type = _match_type(
-        ea_all[cand_row], oa_all[cand_row], tgt["a1"].to_numpy()[cand_t],
-        tgt["a2"].to_numpy()[cand_t], options.allow_flips,
+        alleles, ea_all[cand_row], oa_all[cand_row], a1_all[cand_t], a2_all[cand_t],
+        options.allow_flips,
     )  # fmt: skip
-    ok = match_type != ""
+    ok = match_type > 0
     cand_row, cand_t, match_type = cand_row[ok], cand_t[ok], match_type[ok]
     target_index = tgt["target_index"].to_numpy()[cand_t]
-    priority = np.isin(match_type, ["flipped", "flipped_swapped"]).astype(np.int8)
+    priority = (match_type >= FLIPPED).astype(np.int8)
     order = np.lexsort((target_index, priority, cand_row))
     first = order[np.r_[True, np.diff(cand_row[order]) != 0]] if len(order) else order
     best_row = cand_row[first]
@@ -125,32 +149,48 @@ def match_variants(
     located = np.zeros(n, dtype=bool)
     located[pos_row] = True
     located[id_row] = True
-    ambiguous = _is_ambiguous(ea_all, oa_all)
-    status = np.where(has, "matched", np.where(located, "allele_mismatch", "absent"))
+    ambiguous = alleles.ambiguous(ea_all, oa_all)
+    code = np.where(has, MATCHED, np.where(located, ALLELE_MISMATCH, ABSENT)).astype(np.int8)
     if not options.keep_ambiguous:
         # located but strand-ambiguous: excluded whether or not the alleles line up (as pgsc_calc counts)
-        status = np.where((status != "absent") & ambiguous, "excluded_ambiguous", status)
+        code[(code != ABSENT) & ambiguous] = EXCLUDED_AMBIGUOUS
     t_values = np.zeros(n, dtype=np.int64)
     t_values[has] = target_index[chosen[has]]
     t_index = pd.array(t_values, dtype="Int64")
     t_index[~has] = pd.NA
-    dup = (status == "matched") & pd.Series(t_index).duplicated(keep="first").to_numpy() & has
-    status = np.where(dup, "duplicate", status).astype(object)
-    t_id = np.full(n, np.nan, dtype=object)
-    t_id[has] = tgt["t_id"].to_numpy()[cand_t[chosen[has]]]
-    mtype = np.full(n, None, dtype=object)
-    mtype[has] = match_type[chosen[has]]
-    mtype[status != "matched"] = None
+    code[(code == MATCHED) & _repeated(t_values, has)] = DUPLICATE
+    t_row = np.full(n, -1, dtype=np.int64)
+    t_row[has] = cand_t[chosen[has]]
+    t_id = _take_strings(tgt["t_id"], t_row)
+    type_code = np.zeros(n, dtype=np.int8)
+    type_code[has] = match_type[chosen[has]]
+    type_code[code != MATCHED] = 0
 
     report = rows.copy()
     report.insert(0, "pgs_id", score.pgs_id)
     report["target_index"] = t_index
     report["target_id"] = t_id
-    report["match_type"] = mtype
-    report["match_status"] = status
+    report["match_type"] = TYPE_NAMES[type_code]
+    report["match_status"] = STATUS_NAMES[code]
     report["is_ambiguous"] = ambiguous
     check_overlap(report, score, options.min_overlap)
     return report
+
+
+def _repeated(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """True where ``mask`` and an earlier masked entry has the same value."""
+    out = np.zeros(len(values), dtype=bool)
+    where = np.flatnonzero(mask)
+    _, first = np.unique(values[where], return_index=True)
+    out[where] = True
+    out[where[first]] = False
+    return out
+
+
+def _take_strings(values: pd.Series, index: np.ndarray) -> pd.Series:
+    """``values`` (Arrow text) at ``index``; missing where ``index`` is -1."""
+    taken = pa.array(values.array).take(pa.array(index, mask=index < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(taken.cast(pa.large_string())))
 
 
 def _position_keys(chrom_codes: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -163,7 +203,9 @@ def _position_candidates(rows: pd.DataFrame, tgt: pd.DataFrame) -> tuple[np.ndar
     position (several at a multi-allelic site); rows without a position have none."""
     has_pos = rows[C.CHR_POSITION].notna().to_numpy()
     r = np.flatnonzero(has_pos)
-    codes = tgt["t_chrom"].cat.categories.get_indexer(rows[C.CHR_NAME].to_numpy()[r])
+    row_codes, names = pd.factorize(rows[C.CHR_NAME])  # a missing name: -1, no chromosome
+    lookup = np.append(tgt["t_chrom"].cat.categories.get_indexer(names), -1)
+    codes = lookup[row_codes[r]]
     r = r[codes >= 0]
     pos = rows[C.CHR_POSITION].to_numpy(dtype=np.int64, na_value=-1)[r]
     keys = _position_keys(codes[codes >= 0], pos)
@@ -222,25 +264,37 @@ def summarise_matches(report: pd.DataFrame, dropped: dict[str, str] | None = Non
 
     With ``dropped`` (pgs_id -> reason), ``scored`` and ``reason`` columns say which scores
     were left out and why."""
-    ids = pd.Index(pd.unique(report["pgs_id"]), name="pgs_id")
-    status = pd.crosstab(report["pgs_id"], report["match_status"]).reindex(
-        index=ids, columns=list(STATUSES), fill_value=0
-    )
-    types = pd.crosstab(report["pgs_id"], report["match_type"]).reindex(
-        index=ids, columns=list(MATCH_PRIORITY), fill_value=0
-    )
+    pgs_codes, ids = pd.factorize(report["pgs_id"])
+    ids = pd.Index(ids, name="pgs_id")
     out = pd.DataFrame(
-        {"pgs_id": ids, "n_variants": report.groupby("pgs_id", sort=False).size()[ids].to_numpy()}
+        {"pgs_id": ids, "n_variants": np.bincount(pgs_codes, minlength=len(ids)).astype(np.int64)}
     )
-    for col in STATUSES:
-        out[col] = status[col].to_numpy(dtype=np.int64)
-    for col in MATCH_PRIORITY:
-        out[f"type_{col}"] = types[col].to_numpy(dtype=np.int64)
+    for prefix, column, labels in (("", "match_status", STATUSES),
+                                   ("type_", "match_type", tuple(MATCH_PRIORITY))):  # fmt: skip
+        counts = _crosstab(pgs_codes, len(ids), report[column], labels)
+        for k, label in enumerate(labels):
+            out[f"{prefix}{label}"] = counts[:, k]
     out["match_rate"] = out["matched"] / out["n_variants"].clip(lower=1)
-    if dropped is not None:
-        out["scored"] = ~out["pgs_id"].isin(list(dropped))
-        out["reason"] = out["pgs_id"].map(dropped).fillna("")
+    return out if dropped is None else mark_scored(out, dropped)
+
+
+def mark_scored(summary: pd.DataFrame, dropped: dict[str, str]) -> pd.DataFrame:
+    """The summary with ``scored`` and ``reason`` columns (``dropped``: pgs_id -> reason)."""
+    out = summary.copy()
+    out["scored"] = ~out["pgs_id"].isin(list(dropped))
+    out["reason"] = out["pgs_id"].map(dropped).fillna("")
     return out
+
+
+def _crosstab(
+    groups: np.ndarray, n_groups: int, values: pd.Series, labels: tuple[str, ...]
+) -> np.ndarray:
+    """(n_groups, len(labels)) counts of each label per group code; other values not counted."""
+    codes = pd.Categorical(values, categories=list(labels)).codes.astype(np.int64)
+    keep = codes >= 0
+    flat = groups[keep] * len(labels) + codes[keep]
+    counts = np.bincount(flat, minlength=n_groups * len(labels))
+    return counts.reshape(n_groups, len(labels)).astype(np.int64)
 
 
 def check_build(score: ScoringFile, target_build: str) -> None:
@@ -254,40 +308,66 @@ def check_build(score: ScoringFile, target_build: str) -> None:
         )
 
 
-def _allele_codes(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Integer codes for allele strings, the code of each code's complement and its length.
+@dataclass
+class AlleleCodes:
+    """Integer codes for allele strings: the target's alleles first, then those only a scoring
+    file has; ``complement`` gives each code's complement's code, ``length`` its length.
 
-    Comparing small integers is much faster than comparing millions of strings: the columns
-    are factorised together in one hash pass, then the few distinct alleles are complemented.
+    Comparing small integers is much faster than comparing millions of strings: each column is
+    factorised (in Arrow for Arrow text), then only its few distinct alleles are looked up.
+    A missing allele gets its own code, equal to no allele.
     """
-    arrays = [np.asarray(c, dtype=object) for c in columns]
-    codes, seen = pd.factorize(np.concatenate(arrays) if arrays else np.array([], dtype=object))
-    vocab = {str(a): i for i, a in enumerate(seen)}
-    for a in list(vocab):
-        vocab.setdefault(a.translate(COMPLEMENT), len(vocab))
-    complement = np.array([vocab[a.translate(COMPLEMENT)] for a in vocab], dtype=np.int64)
-    length = np.array([len(a) for a in vocab], dtype=np.int64)
-    split = np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
-    return split, complement, length
+
+    vocab: dict[str, int]
+
+    @classmethod
+    def of(cls, target_alleles: pd.Index) -> AlleleCodes:
+        return cls({str(a): i for i, a in enumerate(target_alleles)})
+
+    def _code(self, allele: object) -> int:
+        return self.vocab.setdefault(str(allele), len(self.vocab))
+
+    def encode_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Target categorical codes (the vocabulary's first entries; -1 missing) as codes."""
+        out = codes.astype(np.int64)
+        out[out < 0] = self._code(MISSING_ALLELE)
+        return out
+
+    def encode(self, alleles: pd.Series) -> np.ndarray:
+        codes, names = pd.factorize(alleles)
+        lookup = np.array([self._code(a) for a in names] + [self._code(MISSING_ALLELE)])
+        return lookup[codes]
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """(complement code, length) of every code; the vocabulary grows to hold complements."""
+        for a in list(self.vocab):
+            self._code(a.translate(COMPLEMENT))
+        complement = np.array([self.vocab[a.translate(COMPLEMENT)] for a in self.vocab])
+        length = np.array([len(a) for a in self.vocab], dtype=np.int64)
+        return complement.astype(np.int64), length
+
+    def ambiguous(self, ea: np.ndarray, oa: np.ndarray) -> np.ndarray:
+        """Strand-ambiguous rows: a single-base effect allele whose complement is the other."""
+        complement, length = self.tables()
+        return (complement[ea] == oa) & (length[ea] == 1)
 
 
 def _match_type(
-    ea: np.ndarray, oa: np.ndarray, a1: np.ndarray, a2: np.ndarray, allow_flips: bool
+    alleles: AlleleCodes,
+    ea: np.ndarray,
+    oa: np.ndarray,
+    a1: np.ndarray,
+    a2: np.ndarray,
+    allow_flips: bool,
 ) -> np.ndarray:
-    (ea, oa, a1, a2), complement, length = _allele_codes(ea, oa, a1, a2)
+    """The code in ``TYPE_NAMES`` of each candidate's match type (0: the alleles differ)."""
+    complement, length = alleles.tables()
     no_other = length[oa] == 0
-    out = np.full(len(ea), "", dtype=object)
+    out = np.zeros(len(ea), dtype=np.int8)
     flip_ea, flip_oa = complement[ea], complement[oa]
     if allow_flips:
-        out[(flip_ea == a2) & ((flip_oa == a1) | no_other)] = "flipped_swapped"
-        out[(flip_ea == a1) & ((flip_oa == a2) | no_other)] = "flipped"
-    out[(ea == a2) & ((oa == a1) | no_other)] = "swapped"
-    out[(ea == a1) & ((oa == a2) | no_other)] = "exact"
+        out[(flip_ea == a2) & ((flip_oa == a1) | no_other)] = FLIPPED_SWAPPED
+        out[(flip_ea == a1) & ((flip_oa == a2) | no_other)] = FLIPPED
+    out[(ea == a2) & ((oa == a1) | no_other)] = SWAPPED
+    out[(ea == a1) & ((oa == a2) | no_other)] = EXACT
     return out
-
-
-def _is_ambiguous(ea: pd.Series, oa: pd.Series) -> np.ndarray:
-    if not len(ea):
-        return np.zeros(0, dtype=bool)
-    (e, o), complement, length = _allele_codes(ea, oa)
-    return (complement[e] == o) & (length[e] == 1)

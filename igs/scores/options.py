@@ -3,11 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from igs.scores.match import MatchOptions
-from igs.scores.reference import ReferenceOptions
+
+
+@dataclass(frozen=True)
+class ReferenceOptions:
+    """The reference panel's label column, the PCA (number of PCs, variant filters, LD
+    thinning, seed) and the PCs the population classifier uses."""
+
+    population_column: str = "super_pop"
+    n_pcs: int = 10
+    n_pcs_population: int = 5
+    min_maf: float = 0.01
+    prune_r2: float = 0.2
+    prune_window: int = 50
+    prune_window_kb: int = 1000
+    min_variants: int = 50
+    max_variants: int = 20000
+    chunk_variants: int = 4096
+    seed: int = 42
+
+    @classmethod
+    def from_config(cls, block: dict[str, Any] | None) -> ReferenceOptions:
+        """From ``scores.ancestry_reference`` (schema defaults filled; None: the defaults).
+        The PCA and the random forest use the fixed seed 42."""
+        names = {f.name for f in fields(cls)} - {
+            "seed",
+            "prune_window",
+            "prune_window_kb",
+            "chunk_variants",
+        }
+        return cls(**{k: v for k, v in (block or {}).items() if k in names})
 
 
 @dataclass(frozen=True)

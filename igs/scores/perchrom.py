@@ -7,13 +7,17 @@
   ``NAMED_ALLELE_DOSAGE_SUM`` over the per-chromosome score tables and recomputes ``AVG``.
 
 Both are exact: every quantity is a sum over variants (missing calls are imputed per variant).
-With many scores, matching each once against :func:`concat_variants` and scoring each file
-with :func:`report_for_part` uses far less memory than one report per score and chromosome.
+The workflow matches each score once against :func:`concat_variants` of all the parts
+(``igs scores match --part ...``): :func:`assign_parts` gives that report the form
+:func:`combine_match_reports` gives the per-part ones, and :class:`PartWeightsWriter` stores the
+matched rows that each part's compute job reads back with :func:`read_part_weights`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -167,3 +171,120 @@ def report_for_part(
     sub = report[inside.fillna(False).to_numpy()].copy()
     sub["target_index"] = sub["target_index"].astype(np.int64) - lo
     return sub
+
+
+def assign_parts(report: pd.DataFrame, offsets: dict[str, int]) -> pd.DataFrame:
+    """A report made on :func:`concat_variants` as :func:`combine_match_reports` gives it:
+    ``target_index`` into each part's own variants and ``chrom_part`` naming the part of
+    every matched row (missing for the others)."""
+    names = list(offsets)
+    starts = np.array(list(offsets.values()), dtype=np.int64)
+    index = report["target_index"].to_numpy(dtype=np.int64, na_value=-1)
+    has = index >= 0
+    which = np.searchsorted(starts, index, side="right") - 1
+    local = pd.array(np.where(has, index - starts[np.maximum(which, 0)], 0), dtype="Int64")
+    local[~has] = pd.NA
+    matched = (report["match_status"] == "matched").to_numpy()
+    part = pd.Categorical.from_codes(np.where(has & matched, which, -1), categories=names)
+    out = report.copy(deep=False)  # the other columns are shared, not copied
+    out["target_index"], out["chrom_part"] = local, part
+    return out
+
+
+# the columns of the weights file: what scoring needs, and the part of each matched row
+WEIGHT_COLUMNS = ("chrom_part", "pgs_id", "target_index", "effect_weight", "is_dominant",
+                  "is_recessive", "match_type", "match_status")  # fmt: skip
+PGS_IDS_KEY = b"igs.pgs_ids"  # the scored pgs_ids in order, in the file's metadata
+
+
+class PartWeightsWriter:
+    """Write the matched rows of each scored score, with ``chrom_part``, to one Parquet file:
+    each part's ``igs scores compute --part`` reads its rows of it (:func:`read_part_weights`)
+    instead of parsing the whole match report. One row group per score."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
+        self._pgs_ids: list[str] = []
+        self._writer = None
+
+    def __enter__(self) -> PartWeightsWriter:
+        return self
+
+    def add(self, pgs_id: str, report: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._pgs_ids.append(pgs_id)
+        rows = np.flatnonzero((report["match_status"] == "matched").to_numpy())
+        column = lambda name: report[name].to_numpy()[rows]  # noqa: E731
+        constant = lambda label: _dictionary(np.zeros(len(rows), np.int32), [label])  # noqa: E731
+        part = report["chrom_part"].array  # a Categorical (assign_parts)
+        table = pa.table(
+            {
+                "chrom_part": _dictionary(part.codes[rows], list(part.categories)),
+                "pgs_id": constant(pgs_id),
+                "target_index": report["target_index"].to_numpy(np.int64, na_value=-1)[rows],
+                "effect_weight": column("effect_weight").astype(np.float64),
+                "is_dominant": column("is_dominant").astype(bool),
+                "is_recessive": column("is_recessive").astype(bool),
+                "match_type": _dictionary(*pd.factorize(column("match_type"))),
+                "match_status": constant("matched"),
+            }
+        )
+        if self._writer is None:
+            labels = ["chrom_part", "pgs_id", "match_type", "match_status"]
+            self._writer = pq.ParquetWriter(
+                self._path, table.schema, use_dictionary=labels, write_statistics=["chrom_part"]
+            )
+        self._writer.write_table(table)
+
+    def __exit__(self, *exc: object) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:  # no score kept: an empty file that lists none
+            label = pa.dictionary(pa.int32(), pa.string())
+            types = {"target_index": pa.int64(), "effect_weight": pa.float64(),
+                     "is_dominant": pa.bool_(), "is_recessive": pa.bool_()}  # fmt: skip
+            schema = pa.schema([(c, types.get(c, label)) for c in WEIGHT_COLUMNS])
+            self._writer = pq.ParquetWriter(self._path, schema)
+        self._writer.add_key_value_metadata({PGS_IDS_KEY: json.dumps(self._pgs_ids)})
+        self._writer.close()
+
+
+def _dictionary(codes: np.ndarray, labels: object):  # type: ignore[no-untyped-def]
+    """A column of a few distinct labels as an Arrow dictionary array (no string per row)."""
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(codes, dtype=np.int32)), pa.array([str(x) for x in labels], pa.string())
+    )
+
+
+def read_part_weights(path: str | os.PathLike[str], part: str) -> list[pd.DataFrame]:
+    """One frame per scored score (in the match order) of the rows matched in ``part``, with
+    the match-report columns scoring needs; a score with no row there gets one unmatched row,
+    so that every part's score table lists every score, as when each part was matched alone."""
+    import pyarrow.parquet as pq
+
+    from igs.errors import InputFormatError
+
+    try:
+        metadata = pq.read_metadata(path).metadata or {}
+        table = pq.read_table(path, filters=[("chrom_part", "=", part)])
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(f"{path}: cannot be read as a weights file ({exc}).") from exc
+    if PGS_IDS_KEY not in metadata:
+        raise InputFormatError(
+            f"{path}: not a weights file of `igs scores match --part ... --weights` (no pgs_ids)."
+        )
+    rows = table.to_pandas().drop(columns="chrom_part")
+    groups = {str(k): g for k, g in rows.groupby("pgs_id", sort=False, observed=True)}
+    return [groups.get(p, _unmatched_row(p)) for p in json.loads(metadata[PGS_IDS_KEY])]
+
+
+def _unmatched_row(pgs_id: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"pgs_id": [pgs_id], "target_index": [0], "effect_weight": [0.0], "is_dominant": [False],
+         "is_recessive": [False], "match_type": [None], "match_status": ["absent"]}
+    )  # fmt: skip

@@ -34,9 +34,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +47,7 @@ from igs.qc.ld import LDPruner
 from igs.qc.pca import fit_pca, match_loadings
 from igs.scores.ancestry import empirical_percentile
 from igs.scores.match import MatchOptions
+from igs.scores.options import ReferenceOptions
 
 log = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
@@ -61,36 +61,6 @@ REFERENCE_COLUMNS = (
     "Z_most_similar_population",
     "percentile_most_similar_population",
 )
-
-
-@dataclass(frozen=True)
-class ReferenceOptions:
-    """The reference panel's label column, the PCA (number of PCs, variant filters, LD
-    thinning, seed) and the PCs the population classifier uses."""
-
-    population_column: str = "super_pop"
-    n_pcs: int = 10
-    n_pcs_population: int = 5
-    min_maf: float = 0.01
-    prune_r2: float = 0.2
-    prune_window: int = 50
-    prune_window_kb: int = 1000
-    min_variants: int = 50
-    max_variants: int = 20000
-    chunk_variants: int = 4096
-    seed: int = 42
-
-    @classmethod
-    def from_config(cls, block: dict[str, Any] | None) -> ReferenceOptions:
-        """From ``scores.ancestry_reference`` (schema defaults filled; None: the defaults).
-        The PCA and the random forest use the fixed seed 42."""
-        names = {f.name for f in fields(cls)} - {
-            "seed",
-            "prune_window",
-            "prune_window_kb",
-            "chunk_variants",
-        }
-        return cls(**{k: v for k, v in (block or {}).items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -183,10 +153,11 @@ def fit_reference_pca(
     gset: GenotypeSet,
     labels: pd.Series,
     targets: list[pd.DataFrame],
-    options: ReferenceOptions = ReferenceOptions(),
+    options: ReferenceOptions | None = None,
 ) -> ReferencePCA:
     """PCA of the labelled reference samples on the variants shared with the biobank
     (``targets``: its variant tables, one per genotype part), MAF-filtered and LD-thinned."""
+    options = options or ReferenceOptions()
     ids = gset.samples["IID"].astype(str).to_numpy()
     sample_index = np.flatnonzero(np.isin(ids, labels.index.astype(str)))
     if len(sample_index) == 0:

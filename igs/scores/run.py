@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -68,7 +71,8 @@ def match_files(
     liftover_chain: PathLike | None = None,
 ) -> None:
     """Match each scoring file to the target; one report row per scoring-file row, and a
-    per-score summary. One scoring file is in memory at a time; pgs_ids must be unique.
+    per-score summary; pgs_ids must be unique. Reading the next file and writing the last
+    report overlap the matching (at most three scoring files in memory).
 
     A scoring file that states a build other than ``genome_build`` is lifted over with
     ``liftover_chain`` (a UCSC chain file from its build to the target's) before matching;
@@ -77,19 +81,189 @@ def match_files(
     Without ``summary`` (one chromosome file of several) every score is kept whatever its
     overlap: :func:`sum_parts` checks it on all chromosomes together.
     """
-    from igs.scores.match import check_build, match_variants, prepare_target, summarise_matches
-    from igs.scores.scorefile import read_scoring_file
+    from igs.scores.match import summarise_matches
 
     if summary is None:
         options = replace(options, min_overlap=0.0)
-    seen: dict[str, str] = {}
+    apply_filters = _filter_function(
+        variants, filters, info=_info_values(variants, filters), frequencies=_frequencies(filters)
+    )
     summaries = []
+    with (
+        atomic_path(Path(report)) as tmp,
+        TsvWriter(tmp, gzipped=True) as out,
+        _BackgroundWriter() as writer,
+    ):
+        for part in _matched_reports(
+            variants, scoring_files, genome_build, options, apply_filters, liftover_chain
+        ):
+            summaries.append(summarise_matches(part))
+            writer.submit(out.write, part)
+    if summary is not None:
+        with atomic_path(Path(summary)) as tmp:
+            pd.concat(summaries, ignore_index=True).to_csv(tmp, sep="\t", index=False)
+
+
+@dataclass(frozen=True)
+class TargetPart:
+    """One genotype file(set) of a biobank's target (one chromosome file): its name, its
+    variants, its genotypes (the local reader; scores.min_maf) and its info file (min_info)."""
+
+    name: str
+    variants: pd.DataFrame
+    gset: GenotypeSet | None = None
+    info_file: PathLike | None = None
+
+
+@dataclass(frozen=True)
+class PartsOutputs:
+    """What ``igs scores match --part ...`` writes: the combined report (``chrom_part`` names
+    the part of each matched row), the summary with ``scored``/``reason``, and the weights
+    file each part's ``igs scores compute --part`` reads (:mod:`igs.scores.perchrom`)."""
+
+    report: PathLike
+    summary: PathLike
+    weights: PathLike | None = None
+
+
+def match_parts(
+    parts: list[TargetPart],
+    scoring_files: list[str],
+    genome_build: str,
+    options: MatchOptions,
+    outputs: PartsOutputs,
+    filters: ScoreFilters = ScoreFilters(),
+    liftover_chain: PathLike | None = None,
+    *,
+    strict: bool = False,
+) -> None:
+    """Match each scoring file once against all the parts of a biobank's genotypes (one file
+    per chromosome): the report, summary and scores equal those of matching every part on its
+    own and combining them (:func:`sum_parts`), at the cost of one match.
+
+    A score whose overlap over all parts is below ``options.min_overlap`` is dropped, with
+    its reason in the summary (``strict``: MatchRateError), and left out of the weights.
+    ``filters.gset`` and ``filters.info_file`` are not used: each part brings its own.
+    """
+    from igs.errors import MatchRateError
+    from igs.scores.match import mark_scored, summarise_matches
+    from igs.scores.perchrom import PartWeightsWriter, assign_parts, concat_variants
+
+    variants, offsets = concat_variants({p.name: p.variants for p in parts})
+    if filters.min_maf and any(p.gset is None for p in parts):
+        raise ConfigError("scores.min_maf needs the genotypes read by the local engine.")
+    apply_filters = _filter_function(
+        variants, filters, info=_parts_info(parts, filters),
+        frequencies=_parts_frequencies(parts, offsets) if filters.min_maf else None,
+    )  # fmt: skip
+    lenient = replace(options, min_overlap=0.0)
+    summaries, dropped = [], {}
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(Path(outputs.report)))
+        out = stack.enter_context(TsvWriter(tmp, gzipped=True))
+        weights = None
+        if outputs.weights is not None:
+            tmp_weights = stack.enter_context(atomic_path(Path(outputs.weights)))
+            weights = stack.enter_context(PartWeightsWriter(tmp_weights))
+        writer = stack.enter_context(_BackgroundWriter())
+        for report in _matched_reports(
+            variants, scoring_files, genome_build, lenient, apply_filters, liftover_chain
+        ):
+            report = assign_parts(report, offsets)
+            counts = summarise_matches(report)
+            reason = _overlap_reason(report, counts, options.min_overlap, len(parts))
+            if reason is not None:
+                if strict:
+                    raise MatchRateError(reason + " scores.strict is true: the run stops.")
+                log.warning("%s Dropped (scores.strict is false).", reason)
+                dropped[str(counts["pgs_id"].iloc[0])] = reason
+            summaries.append(counts)
+            keep = weights is not None and reason is None and len(report)  # rows: scores
+            writer.submit(_write_report(out, weights if keep else None), report)
+    with atomic_path(Path(outputs.summary)) as tmp:
+        mark_scored(pd.concat(summaries, ignore_index=True), dropped).to_csv(
+            tmp, sep="\t", index=False
+        )
+
+
+def _overlap_reason(
+    report: pd.DataFrame, summary: pd.DataFrame, min_overlap: float, n_parts: int
+) -> str | None:
+    """Why a score is dropped (its overlap over every part is below ``min_overlap``), or None;
+    ``summary`` is its :func:`summarise_matches` row."""
+    if not len(summary):  # a scoring file without rows: nothing to check
+        return None
+    pgs_id, n, matched = summary[["pgs_id", "n_variants", "matched"]].iloc[0]
+    rate = matched / n
+    if rate >= min_overlap:
+        return None
+    counts = report["match_status"].value_counts().to_dict()
+    return (
+        f"{pgs_id}: only {rate:.1%} of {n} variants matched the target over "
+        f"{n_parts} genotype file(s) (min_overlap {min_overlap:.0%}); statuses {counts}."
+    )
+
+
+def _write_report(out: TsvWriter, weights: Any) -> Callable[[pd.DataFrame], None]:
+    """Write a score's report, and its matched rows to ``weights`` (a PartWeightsWriter)."""
+
+    def write(report: pd.DataFrame) -> None:
+        out.write(report)
+        if weights is not None:
+            weights.add(str(report["pgs_id"].iloc[0]), report)
+
+    return write
+
+
+class _BackgroundWriter:
+    """Runs one write at a time in a thread (Arrow's CSV writer and zlib release the GIL), so
+    the next score is matched while the last report is written."""
+
+    def __enter__(self) -> _BackgroundWriter:
+        self._pool = ThreadPoolExecutor(1)
+        self._pending: Future[None] | None = None
+        return self
+
+    def submit(self, write: Callable[[pd.DataFrame], None], table: pd.DataFrame) -> None:
+        self.wait()
+        self._pending = self._pool.submit(write, table)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _matched_reports(
+    variants: pd.DataFrame,
+    scoring_files: list[str],
+    genome_build: str,
+    options: MatchOptions,
+    apply_filters: Callable[[pd.DataFrame], pd.DataFrame],
+    liftover_chain: PathLike | None,
+) -> Iterator[pd.DataFrame]:
+    """Each scoring file's filtered match report, in order; the next file is read in a thread
+    while this one is matched. pgs_ids must be unique; another build needs ``liftover_chain``."""
+    from igs.scores.match import check_build, match_variants, prepare_target
+    from igs.scores.scorefile import read_scoring_file
+
+    seen: dict[str, str] = {}
     prepared = prepare_target(variants, options)
-    apply_filters = _filter_function(variants, filters)
     chain = None
-    with atomic_path(Path(report)) as tmp, TsvWriter(tmp, gzipped=True) as out:
-        for path in scoring_files:
-            score = read_scoring_file(path)
+    with ThreadPoolExecutor(1) as reader:
+        reads = [reader.submit(read_scoring_file, p) for p in scoring_files[:1]]
+        for k, path in enumerate(scoring_files):
+            score = reads[k].result()
+            if k + 1 < len(scoring_files):
+                reads.append(reader.submit(read_scoring_file, scoring_files[k + 1]))
+            reads[k] = None  # type: ignore[call-overload]
             if score.pgs_id in seen:
                 raise InputFormatError(
                     f"two scoring files share a pgs_id: {score.pgs_id!r} ({seen[score.pgs_id]} and {path})."
@@ -105,21 +279,82 @@ def match_files(
                 log.info("%s: %s variant(s) unmapped by the chain", score.pgs_id,
                          score.header["liftover_unmapped"])  # fmt: skip
             check_build(score, genome_build)
-            part = apply_filters(match_variants(score, variants, options, prepared))
-            n_matched = int((part["match_status"] == "matched").sum())
-            log.info("%s: %d of %d variants matched", score.pgs_id, n_matched, len(part))
-            summaries.append(summarise_matches(part))
-            out.write(part)
-            del score, part  # before the next file is read
-    if summary is not None:
-        with atomic_path(Path(summary)) as tmp:
-            pd.concat(summaries, ignore_index=True).to_csv(tmp, sep="\t", index=False)
+            report = apply_filters(match_variants(score, variants, options, prepared))
+            n_matched = int((report["match_status"] == "matched").sum())
+            log.info("%s: %d of %d variants matched", score.pgs_id, n_matched, len(report))
+            del score
+            yield report
 
 
-def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ignore[no-untyped-def]
+def _info_values(variants: pd.DataFrame, filters: ScoreFilters) -> pd.Series | None:
+    """INFO by target index from ``filters.info_file`` (None without one, or without min_info:
+    then the variants' own ``info`` column, if any, is used)."""
+    from igs.scores.filters import read_info_file
+
+    if not filters.min_info or filters.info_file is None:
+        return None
+    by_id = read_info_file(filters.info_file)
+    by_id = by_id[~by_id.index.duplicated()]
+    return pd.Series(by_id.reindex(variants["id"]).to_numpy(), index=np.arange(len(variants)))
+
+
+def _parts_info(parts: list[TargetPart], filters: ScoreFilters) -> pd.Series | None:
+    """INFO by index into the concatenated parts: each part's info file, else its variants'
+    ``info`` column, else missing (kept)."""
+    if not filters.min_info:
+        return None
+    values = []
+    for p in parts:
+        own = _info_values(p.variants, replace(filters, info_file=p.info_file))
+        if own is not None:
+            values.append(own.to_numpy(dtype=float))
+        elif "info" in p.variants.columns:
+            values.append(p.variants["info"].to_numpy(dtype=float))
+        else:
+            values.append(np.full(len(p.variants), np.nan))
+    joined = np.concatenate(values) if values else np.zeros(0)
+    return pd.Series(joined, index=np.arange(len(joined)))
+
+
+def _frequencies(filters: ScoreFilters) -> Callable[[np.ndarray], np.ndarray] | None:
+    from igs.scores.filters import a1_frequencies
+
+    gset = filters.gset
+    return None if gset is None else (lambda index: a1_frequencies(gset, index))
+
+
+def _parts_frequencies(
+    parts: list[TargetPart], offsets: dict[str, int]
+) -> Callable[[np.ndarray], np.ndarray]:
+    """a1 frequencies by index into the concatenated parts, each read from its own part."""
+    from igs.scores.filters import a1_frequencies
+
+    starts = np.array([offsets[p.name] for p in parts], dtype=np.int64)
+
+    def frequencies(index: np.ndarray) -> np.ndarray:
+        out = np.full(len(index), np.nan)
+        which = np.searchsorted(starts, index, side="right") - 1
+        for k, p in enumerate(parts):
+            mine = which == k
+            if mine.any():
+                out[mine] = a1_frequencies(p.gset, index[mine] - starts[k])  # type: ignore[arg-type]
+        return out
+
+    return frequencies
+
+
+def _filter_function(
+    variants: pd.DataFrame,
+    filters: ScoreFilters,
+    *,
+    info: pd.Series | None = None,
+    frequencies: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """report -> report with min_info / min_maf applied (allele frequencies computed once per
-    variant, in one streaming pass per score over the variants not yet seen)."""
-    from igs.scores.filters import a1_frequencies, filter_matches, read_info_file
+    variant, in one streaming pass per score over the variants not yet seen). ``info``: INFO by
+    target index (default: the variants' ``info`` column); ``frequencies``: a1 frequencies of
+    target indices (needed with min_maf)."""
+    from igs.scores.filters import filter_matches
 
     if not filters.min_info and not filters.min_maf and filters.reference_variants is None:
         return lambda report: report
@@ -128,12 +363,7 @@ def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ig
         from igs.scores.reference import variants_in
 
         in_reference = variants_in(variants, filters.reference_variants)
-    info = None
-    if filters.min_info and filters.info_file is not None:
-        by_id = read_info_file(filters.info_file)
-        by_id = by_id[~by_id.index.duplicated()]
-        info = pd.Series(by_id.reindex(variants["id"]).to_numpy(), index=np.arange(len(variants)))
-    if filters.min_maf and filters.gset is None:
+    if filters.min_maf and frequencies is None:
         raise ConfigError("scores.min_maf needs the genotypes read by the local engine.")
     freq = np.full(len(variants), np.nan)
     done = np.zeros(len(variants), dtype=bool)
@@ -145,7 +375,7 @@ def _filter_function(variants: pd.DataFrame, filters: ScoreFilters):  # type: ig
             todo = np.unique(matched.to_numpy(dtype=np.int64))
             todo = todo[~done[todo]]
             if len(todo):
-                freq[todo] = a1_frequencies(filters.gset, todo)
+                freq[todo] = frequencies(todo)  # type: ignore[misc]
                 done[todo] = True
             a1_freq = pd.Series(freq)
         return filter_matches(
@@ -175,7 +405,7 @@ def sum_parts(
     """
     from igs.errors import MatchRateError
     from igs.scores.match import summarise_matches
-    from igs.scores.perchrom import combine_match_report_files, sum_score_tables
+    from igs.scores.perchrom import combine_match_report_files
 
     report_table = combine_match_report_files({p: r for p, (r, _) in parts.items()})
     dropped = {}
@@ -194,7 +424,29 @@ def sum_parts(
                 raise MatchRateError(reason + " scores.strict is true: the run stops.")
             log.warning("%s Dropped (scores.strict is false).", reason)
             dropped[pgs_id] = reason
-    names = [str(s) for _, s in parts.values()]
+    total = _sum_score_files([str(s) for _, s in parts.values()], dropped, mean_impute)
+    with atomic_path(Path(report)) as tmp:
+        write_tsv(report_table, tmp, gzipped=True)
+    with atomic_path(Path(summary)) as tmp:
+        summarise_matches(report_table, dropped=dropped).to_csv(tmp, sep="\t", index=False)
+    with atomic_path(Path(out)) as tmp:
+        write_tsv(total, tmp, gzipped=True)
+
+
+def sum_score_files(
+    part_scores: list[PathLike], out: PathLike, *, mean_impute: bool = True
+) -> None:
+    """Sum the parts' score tables of :func:`match_parts` (scores below min_overlap were never
+    computed): equal to the scores of :func:`sum_parts`."""
+    total = _sum_score_files([str(p) for p in part_scores], {}, mean_impute)
+    with atomic_path(Path(out)) as tmp:
+        write_tsv(total, tmp, gzipped=True)
+
+
+def _sum_score_files(names: list[str], dropped: dict[str, str], mean_impute: bool) -> pd.DataFrame:
+    """The sum of the score tables ``names`` without the ``dropped`` scores, one table at a time."""
+    from igs.scores.perchrom import sum_score_tables
+
     total = None
     for name in names:  # one part's table at a time
         table = read_tsv(name, dtypes={"IID": "string", "pgs_id": "string"})
@@ -202,13 +454,7 @@ def sum_parts(
         total = table if total is None else sum_score_tables(
             [total, table], mean_impute=mean_impute, names=[names[0], name]
         )  # fmt: skip
-    total = sum_score_tables([total], mean_impute=mean_impute, names=names[:1])
-    with atomic_path(Path(report)) as tmp:
-        write_tsv(report_table, tmp, gzipped=True)
-    with atomic_path(Path(summary)) as tmp:
-        summarise_matches(report_table, dropped=dropped).to_csv(tmp, sep="\t", index=False)
-    with atomic_path(Path(out)) as tmp:
-        write_tsv(total, tmp, gzipped=True)
+    return sum_score_tables([total], mean_impute=mean_impute, names=names[:1])  # type: ignore[list-item]
 
 
 def compute_files(
@@ -224,21 +470,33 @@ def compute_files(
     hail_config: dict[str, Any] | None = None,
     sample: PathLike | None = None,
     genome_build: str | None = None,
+    part: str | None = None,
     threads: int | None = None,
 ) -> None:
     """Every matched score for every sample in one pass (plink2 --score semantics); ``sample``
     is a BGEN's .sample file, ``genome_build`` the build Hail reads VCF/BGEN loci on,
-    ``threads`` the local engine's threads (default: every CPU this process may use)."""
+    ``threads`` the local engine's threads (default: every CPU this process may use). With
+    ``part``, ``report`` is the weights file of :func:`match_parts` and only that part's rows
+    are scored (every scored score gets a row, as when the part was matched alone)."""
     from igs.scores.engine import REPORT_COLUMNS_FOR_SCORING, compute_scores, score_weights
 
-    full = read_tsv(
-        report, columns=REPORT_COLUMNS_FOR_SCORING, dtypes={"pgs_id": "string"}, categorical=True
-    )
-    reports = [r for _, r in full.groupby("pgs_id", sort=False, observed=True)]
+    if part is not None:
+        from igs.scores.perchrom import read_part_weights
+
+        reports = read_part_weights(report, part)
+    else:
+        full = read_tsv(
+            report,
+            columns=REPORT_COLUMNS_FOR_SCORING,
+            dtypes={"pgs_id": "string"},
+            categorical=True,
+        )
+        reports = [r for _, r in full.groupby("pgs_id", sort=False, observed=True)]
     if engine == "hail":
         from igs.scores.hail_engine import compute_scores_hail
 
-        n_target = int(full["target_index"].max()) + 1 if full["target_index"].notna().any() else 0
+        used = [r.loc[r["match_status"] == "matched", "target_index"] for r in reports]
+        n_target = max((int(u.max()) + 1 for u in used if len(u)), default=0)
         result = compute_scores_hail(
             prefix, fmt, score_weights(reports, n_target), mean_impute=mean_impute,
             dosage_sums=dosage_sums, hail_config=hail_config or {}, genome_build=genome_build,

@@ -4,6 +4,8 @@ over the variants that pass scores.min_info; the overlap is checked on all chrom
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,3 +142,117 @@ def test_part_reports_must_list_the_same_rows(tmp_path):
     # rows 0 and 1 on chromosome 1 (found in part 1 first), row 5 on chromosome 2: absent
     assert both["match_status"].tolist() == ["matched", "matched", "absent", "absent"]
     assert both["chrom_part"].tolist()[:2] == ["1", "1"]
+
+
+@pytest.mark.parametrize(
+    "filters", [{"min_info": 0.6}, {"min_maf": 0.25}, {"min_info": 0.6, "min_maf": 0.25}]
+)
+def test_one_match_of_all_parts_equals_matching_each_part(tmp_path, filters):
+    # the workflow's one `scores_match` job per biobank (`igs scores match --part ...`, then
+    # `compute --weights --part` per part and `sum` of the score tables) against each part
+    # matched on its own and combined by `igs scores sum --part-report`: the same report
+    # values, the same summary and scores, byte for byte
+    samples = [f"S{i}" for i in range(N)]
+    variants = variant_table(M, ("1", "2"), seed=21)
+    d = random_dosages(N, M, seed=22, missing=0.05)
+    vcfs = {}
+    for c, rows in (("1", range(20)), ("2", range(20, 40))):
+        vcfs[c] = str(tmp_path / f"chr{c}.vcf.gz")
+        write_vcf(vcfs[c], [variants[j] for j in rows], samples, d[list(rows)])
+    scoring = [str(tmp_path / f"{name}.txt") for name in ("good", "bad", "empty", "one")]
+    write_score(tmp_path / "empty.txt", "EMPTY", variants, [], 0)  # a header, no rows
+    write_score(tmp_path / "good.txt", "GOOD", variants, [*range(20), *range(25, 31)], 4)
+    write_score(tmp_path / "bad.txt", "BAD", variants, [35, 36], 8)
+    write_score(tmp_path / "one.txt", "ONE", variants, [5, 6, 7, 8, 9], 0)  # chromosome 1 only
+    opts = options_file(tmp_path, min_overlap=0.4, **filters)
+    build = ["--genome-build", "GRCh38", "--format", "vcf", "--options", opts]
+    old, new = tmp_path / "old", tmp_path / "new"
+    for c, vcf in vcfs.items():
+        (old / c).mkdir(parents=True)
+        for args in (
+            ["match", "--genotypes", vcf, *build, "--report", str(old / c / "r.tsv.gz"), *scoring],
+            ["compute", "--genotypes", vcf, "--format", "vcf", "--options", opts,
+             "--report", str(old / c / "r.tsv.gz"), "--out", str(old / c / "s.tsv.gz")],
+        ):  # fmt: skip
+            assert run("scores", *args).exit_code == 0
+    parts = [a for c in vcfs for a in ("--part", c)]
+    old_sum = run("scores", "sum", *parts, "--options", opts,
+                  *[a for c in vcfs for a in ("--part-report", str(old / c / "r.tsv.gz"))],
+                  *[a for c in vcfs for a in ("--part-scores", str(old / c / "s.tsv.gz"))],
+                  "--report", str(old / "report.tsv.gz"), "--summary", str(old / "summary.tsv"),
+                  "--out", str(old / "scores.tsv.gz"))  # fmt: skip
+    assert old_sum.exit_code == 0, old_sum.output
+
+    new.mkdir()
+    matched = run("scores", "match", *[a for c, v in vcfs.items() for a in ("--genotypes", v, "--part", c)],
+                  *build, "--report", str(new / "report.tsv.gz"), "--summary", str(new / "summary.tsv"),
+                  "--weights", str(new / "weights.parquet"), *scoring)  # fmt: skip
+    assert matched.exit_code == 0, matched.output
+    for c, vcf in vcfs.items():
+        computed = run("scores", "compute", "--genotypes", vcf, "--format", "vcf", "--options", opts,
+                       "--weights", str(new / "weights.parquet"), "--part", c,
+                       "--out", str(new / f"s{c}.tsv.gz"))  # fmt: skip
+        assert computed.exit_code == 0, computed.output
+    summed = run("scores", "sum", *parts, *[a for c in vcfs for a in ("--part-scores", str(new / f"s{c}.tsv.gz"))],
+                 "--out", str(new / "scores.tsv.gz"))  # fmt: skip
+    assert summed.exit_code == 0, summed.output
+
+    assert (new / "summary.tsv").read_bytes() == (old / "summary.tsv").read_bytes()
+    summary = pd.read_csv(new / "summary.tsv", sep="\t").set_index("pgs_id")
+    assert summary["scored"].tolist() == [True, False, True]  # BAD: 2 of 10 (< 0.4)
+    assert summary.loc["GOOD", "matched"] > 0 and summary.loc["ONE", "matched"] > 0
+    for name, column in (("min_info", "filtered_info"), ("min_maf", "filtered_maf")):
+        assert (summary[column].sum() > 0) == (name in filters)  # the filters did filter
+    with gzip.open(new / "scores.tsv.gz") as a, gzip.open(old / "scores.tsv.gz") as b:
+        assert a.read() == b.read()
+    read = lambda p: pd.read_csv(p, sep="\t", dtype={"chrom_part": str, "chr_name": str})  # noqa: E731
+    pd.testing.assert_frame_equal(read(new / "report.tsv.gz"), read(old / "report.tsv.gz"))
+    # the parts' score tables list every scored score, also one with no variant in the part
+    s2 = pd.read_csv(new / "s2.tsv.gz", sep="\t")
+    assert s2["pgs_id"].unique().tolist() == ["GOOD", "ONE"]
+    assert (s2.loc[s2["pgs_id"] == "ONE", "n_variants"] == 0).all()
+
+
+def test_one_match_of_all_parts_strict_and_usage(tmp_path):
+    samples, variants = ["a", "b"], variant_table(8, ("1", "2"), seed=3)
+    vcfs = {}
+    for c, rows in (("1", range(4)), ("2", range(4, 8))):
+        vcfs[c] = str(tmp_path / f"chr{c}.vcf.gz")
+        write_vcf(vcfs[c], [variants[j] for j in rows], samples, random_dosages(2, 4, seed=4))
+    write_score(tmp_path / "s.txt", "S", variants, [0], 9)
+    strict = options_file(tmp_path, min_overlap=0.5, strict=True)
+    args = ["scores", "match", *[a for c, v in vcfs.items() for a in ("--genotypes", v, "--part", c)],
+            "--format", "vcf", "--genome-build", "GRCh38", "--options", strict,
+            "--report", str(tmp_path / "r.tsv.gz"), str(tmp_path / "s.txt")]  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, "--summary", str(tmp_path / "m.tsv")])
+    assert isinstance(result.exception, MatchRateError)
+    assert "S: only 10.0% of 10 variants matched the target over 2 genotype file(s)" in str(
+        result.exception
+    )
+    assert "scores.strict is true: the run stops" in str(result.exception)
+    assert not (tmp_path / "r.tsv.gz").exists() and not (tmp_path / "m.tsv").exists()
+    usage = CliRunner().invoke(cli, args)  # --part without --summary
+    assert usage.exit_code == 2 and "--part needs --summary" in usage.output
+    twice = list(args)
+    twice[twice.index("2")] = "1"  # both files named part 1
+    usage = CliRunner().invoke(cli, [*twice, "--summary", str(tmp_path / "m.tsv")])
+    assert usage.exit_code == 2 and "give each --part its own name" in usage.output
+
+
+def test_weights_file_errors(tmp_path):
+    samples, variants = ["a", "b"], variant_table(4, ("1",), seed=5)
+    vcf = str(tmp_path / "chr1.vcf.gz")
+    write_vcf(vcf, variants, samples, random_dosages(2, 4, seed=6))
+    (tmp_path / "text.parquet").write_text("pgs_id\trow\n")
+    pd.DataFrame({"chrom_part": ["1"]}).to_parquet(tmp_path / "other.parquet")
+    for name, message in (("text.parquet", "cannot be read as a weights file"),
+                          ("other.parquet", "not a weights file of")):  # fmt: skip
+        result = CliRunner().invoke(cli, ["scores", "compute", "--genotypes", vcf, "--format", "vcf",
+                                          "--weights", str(tmp_path / name), "--part", "1",
+                                          "--out", str(tmp_path / "s.tsv.gz")])  # fmt: skip
+        assert isinstance(result.exception, InputFormatError), result.output
+        assert message in str(result.exception) and name in str(result.exception)
+    usage = CliRunner().invoke(cli, ["scores", "compute", "--genotypes", vcf, "--format", "vcf",
+                                     "--weights", str(tmp_path / "other.parquet"),
+                                     "--out", str(tmp_path / "s.tsv.gz")])  # fmt: skip
+    assert usage.exit_code == 2 and "--weights and --part go together" in usage.output

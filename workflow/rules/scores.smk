@@ -1,6 +1,9 @@
-# Score the biobank's original genotypes (dosages, not the QC'd hard calls): match and compute
-# per genotype part (one job per chromosome file when genotypes.path has {chrom}, else one part
-# "all"), then sum the parts: the same scores as one merged file. QC never filters the variants.
+# Score the biobank's original genotypes (dosages, not the QC'd hard calls), per genotype part
+# (one job per chromosome file when genotypes.path has {chrom}, else one part "all"): one
+# scores_match job per biobank matches each scoring file once against every part's variants
+# (the combined report, the summary and a weights file naming each matched row's part), one
+# scores_compute job per part scores its rows of the weights, scores_sum sums the parts: the
+# same scores as one merged file. QC never filters the variants.
 import shlex
 
 
@@ -11,15 +14,38 @@ def part_args(wc):
     return f"--format {shlex.quote(g['format'])}" + (f" --sample {shlex.quote(sample)}" if sample else "")
 
 
+def match_parts_args(wc):
+    """--format, then --genotypes and --part (and --sample, --info-file) for every part (quoted)."""
+    g = BIOBANKS[wc.biobank]["genotypes"]
+    args = [f"--format {shlex.quote(g['format'])}"]
+    for part, path in PARTS[wc.biobank].items():
+        args.append(f"--genotypes {shlex.quote(path)} --part {shlex.quote(part)}")
+        for option, key in (("--sample", "sample"), ("--info-file", "info_file")):
+            f = igs.config.part_file(g.get(key), part)
+            args += [f"{option} {shlex.quote(f)}"] if f else []
+    return " ".join(args)
+
+
+def match_input_mb(wc):
+    """What scores_match reads: the parts' variant tables (.bim/.pvar; a VCF/BGEN whole) and the
+    scoring files, not the genotypes (its memory and time follow these)."""
+    g = BIOBANKS[wc.biobank]["genotypes"]
+    table = {"bed": ".bim", "pgen": ".pvar"}.get(g["format"])
+    files = [p + table for p in PARTS[wc.biobank].values()] if table else genotype_files(wc.biobank)
+    files = [Path(f) for f in [*files, *SCORING_FILES[wc.biobank]]]
+    return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
+
+
 def liftover_chain(wc):
     """scores.liftover_chain, when set: scoring files on another build are lifted over with it."""
     chain = RESOLVED["scores"].get("liftover_chain")
     return [chain] if chain else []
 
 
-def info_file(wc):
-    f = igs.config.part_file(BIOBANKS[wc.biobank]["genotypes"].get("info_file"), wc.chrom)
-    return [f] if f else []
+def info_files(wc):
+    """Every part's imputation info file (genotypes.info_file), when set."""
+    template = BIOBANKS[wc.biobank]["genotypes"].get("info_file")
+    return [igs.config.part_file(template, c) for c in PARTS[wc.biobank]] if template else []
 
 
 # scores.ancestry_reference: only variants the shared reference panel also has are scored; its
@@ -64,38 +90,39 @@ def target_args(wc):
 
 rule scores_match:
     input:
-        genotypes=lambda wc: genotype_files(wc.biobank, wc.chrom),
-        info=info_file,
+        genotypes=lambda wc: genotype_files(wc.biobank),
+        info=info_files,
         chain=liftover_chain,
         scoring_files=lambda wc: SCORING_FILES[wc.biobank],
         options=options("scores"),
         reference=lambda wc: reference_inputs(wc).get("reference", []),
     output:
-        report=P.scores_part(RESULTS, "{biobank}", "{chrom}", "match_report.tsv.gz"),
+        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
+        summary=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
+        weights=P.scores(RESULTS, "{biobank}", "match_weights.parquet"),
     log:
-        f"{LOGS}/{{biobank}}/scores/match_{{chrom}}.log",
+        f"{LOGS}/{{biobank}}/scores/match.log",
     params:
-        path=lambda wc: PARTS[wc.biobank][wc.chrom],
-        args=part_args,
-        info=lambda wc, input: f"--info-file {shlex.quote(input.info[0])}" if input.info else "",
+        parts=match_parts_args,
         chain=lambda wc, input: f"--liftover-chain {shlex.quote(input.chain[0])}" if input.chain else "",
         build=lambda wc: BIOBANKS[wc.biobank]["genome_build"],
         engine=lambda wc: BIOBANKS[wc.biobank]["engine"],
         reference=lambda wc: reference_args(wc) if REFERENCE else "",
     threads: rule_threads("scores_match")
     resources:
-        mem_mb=rule_mem_mb("scores_match"),
-        runtime=rule_runtime("scores_match"),
+        mem_mb=rule_mem_mb("scores_match", match_input_mb),
+        runtime=rule_runtime("scores_match", match_input_mb),
     shell:
-        "igs scores match --genotypes {params.path:q} {params.args} {params.info} {params.chain} --engine {params.engine:q} "
+        "igs scores match {params.parts} {params.chain} --engine {params.engine:q} "
         "--genome-build {params.build:q} --options {input.options:q} {params.reference} "
-        "--report {output.report:q} {input.scoring_files:q} 2> {log:q}"
+        "--report {output.report:q} --summary {output.summary:q} --weights {output.weights:q} "
+        "{input.scoring_files:q} 2> {log:q}"
 
 
 rule scores_compute:
     input:
         genotypes=lambda wc: genotype_files(wc.biobank, wc.chrom),
-        report=P.scores_part(RESULTS, "{biobank}", "{chrom}", "match_report.tsv.gz"),
+        weights=P.scores(RESULTS, "{biobank}", "match_weights.parquet"),
         options=options("scores"),
     output:
         P.scores_part(RESULTS, "{biobank}", "{chrom}", "scores.tsv.gz"),
@@ -112,8 +139,8 @@ rule scores_compute:
         runtime=rule_runtime("scores_compute"),
     shell:
         "igs scores compute --genotypes {params.path:q} {params.args} --engine {params.engine:q} "
-        "--genome-build {params.build:q} --options {input.options:q} --report {input.report:q} --threads {threads} "
-        "--out {output:q} 2> {log:q}"
+        "--genome-build {params.build:q} --options {input.options:q} --weights {input.weights:q} "
+        "--part {wildcards.chrom:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
 def part_outputs(file):
@@ -122,26 +149,20 @@ def part_outputs(file):
 
 rule scores_sum:
     input:
-        reports=part_outputs("match_report.tsv.gz"),
         scores=part_outputs("scores.tsv.gz"),
-        options=options("scores"),
     output:
-        report=P.scores(RESULTS, "{biobank}", "match_report.tsv.gz"),
-        summary=P.scores(RESULTS, "{biobank}", "match_summary.tsv"),
         scores=P.scores(RESULTS, "{biobank}", "scores.tsv.gz"),
     log:
         f"{LOGS}/{{biobank}}/scores/sum.log",
     params:
         parts=lambda wc: " ".join(f"--part {shlex.quote(c)}" for c in PARTS[wc.biobank]),
-        reports=lambda wc, input: " ".join(f"--part-report {shlex.quote(f)}" for f in input.reports),
         scores=lambda wc, input: " ".join(f"--part-scores {shlex.quote(f)}" for f in input.scores),
     threads: rule_threads("scores_sum")
     resources:
         mem_mb=rule_mem_mb("scores_sum"),
         runtime=rule_runtime("scores_sum"),
     shell:
-        "igs scores sum {params.parts} {params.reports} {params.scores} --options {input.options:q} "
-        "--report {output.report:q} --summary {output.summary:q} --out {output.scores:q} 2> {log:q}"
+        "igs scores sum {params.parts} {params.scores} --out {output.scores:q} 2> {log:q}"
 
 
 rule scores_reference:
