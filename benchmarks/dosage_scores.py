@@ -103,9 +103,9 @@ def score(path: str, fmt: str, scoring_files: list[Path], out: Path) -> None:
     # only what scoring reads, its text columns categorical, as `igs scores compute` reads the
     # written report (Python strings per row would hold ~100 MB per million matched rows)
     reports = [
-        r.loc[r["match_status"] == "matched", list(REPORT_COLUMNS_FOR_SCORING)].astype(
-            {c: "category" for c in ("pgs_id", "match_type", "match_status")}
-        )
+        r.loc[r["match_status"] == "matched", list(REPORT_COLUMNS_FOR_SCORING)]
+        .astype({c: "category" for c in ("pgs_id", "match_type", "match_status")})
+        .reset_index(drop=True)
         for r in (
             match_variants(read_scoring_file(p), variants, options, prepared) for p in scoring_files
         )  # one scoring file in memory at a time
