@@ -135,17 +135,17 @@ _memchr.restype = ctypes.c_void_p
 _POW10 = np.array([10.0**k for k in range(15)])
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def _is_digit(c):
     return 48 <= c <= 57
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def _is_end(c):
-    return c in (COLON, TAB, COMMA, NL)
+    return (c == COLON) | (c == TAB) | (c == COMMA) | (c == NL)
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, inline="always")
 def _number(a, p, pow10):
     """Parse the float at ``a[p]`` as htslib stores it (float32, widened): returns
     (value, next position, ok). ``.`` is missing (NaN); not ok: leave it to htslib."""
@@ -155,24 +155,21 @@ def _number(a, p, pow10):
     if a[p] == 45 or a[p] == 43:  # - +
         neg = a[p] == 45
         p += 1
-    zeros = 0
-    while a[p] == 48:  # leading zeros
-        p += 1
-        zeros += 1
-    n, digits, frac = 0, 0, 0
-    while _is_digit(a[p]):
-        n = n * 10 + (a[p] - 48)
-        digits += 1
-        p += 1
-    if a[p] == DOT:
-        p += 1
-        while _is_digit(a[p]):
-            n = n * 10 + (a[p] - 48)
-            digits += 1
-            frac += 1
-            p += 1
-    if digits + zeros == 0 or digits > 14 or not _is_end(a[p]):
-        return np.nan, p, False
+    q, dot, n = p, -1, 0
+    while True:  # digits with at most one point; leading zeros count as digits here
+        d = np.int64(a[q]) - 48
+        if 0 <= d <= 9:
+            n = n * 10 + d
+        elif d == DOT - 48 and dot < 0:
+            dot = q
+        else:
+            break
+        q += 1
+    digits = q - p - (dot >= 0)
+    if digits == 0 or digits > 14 or not _is_end(a[q]):
+        return np.nan, q, False
+    frac = q - dot - 1 if dot >= 0 else 0
+    p = q
     value = n / pow10[frac]
     if neg:
         value = -value
