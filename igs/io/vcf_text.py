@@ -10,7 +10,6 @@ exponents and anything unusual go to htslib instead.
 
 from __future__ import annotations
 
-import ctypes
 import gzip
 import os
 import struct
@@ -129,9 +128,9 @@ def iter_line_chunks(path: Path, threads: int = 2) -> Iterator[np.ndarray]:
 
 TAB, COLON, COMMA, NL, DOT, HASH = 9, 58, 44, 10, 46, 35
 
-_memchr = ctypes.CDLL(None).memchr  # the C library's, vectorised: lines are found with it
-_memchr.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
-_memchr.restype = ctypes.c_void_p
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
+_NLS = np.uint64(0x0A0A0A0A0A0A0A0A)
 _POW10 = np.array([10.0**k for k in range(15)])
 
 
@@ -298,19 +297,38 @@ def _parse_line(a, s, e, row, mode, n, v1, v2, cnt, pow10):
     return OK
 
 
-@numba.njit(nogil=True)  # not cached: it calls memchr through ctypes
-def index_lines(a):
-    """Start and end (the newline) of each record line of a chunk; header lines are skipped.
-    Returns (starts, ends, status): an empty line stops the index with FALLBACK."""
-    base, size = a.ctypes.data, len(a)
+@numba.njit(nogil=True, cache=True)
+def _next_newline(a, words, s):
+    """The first newline at or after ``s`` (-1: none), eight bytes at a time: a word holds a
+    newline when ``w ^ 0x0A..`` has a zero byte (the exact ``haszero`` bit trick)."""
+    n = len(a)
+    while s < n and s & 7:
+        if a[s] == NL:
+            return s
+        s += 1
+    w = s >> 3
+    while w < len(words):
+        y = words[w] ^ _NLS
+        if (y - _ONES) & ~y & _HIGHS:
+            break
+        w += 1
+    s = w << 3
+    while s < n:
+        if a[s] == NL:
+            return s
+        s += 1
+    return -1
+
+
+@numba.njit(nogil=True, cache=True)
+def _index_lines(a, words):
     starts = np.empty(1024, dtype=np.int64)
     ends = np.empty(1024, dtype=np.int64)
     k, s, status = 0, 0, OK
-    while s < size:
-        q = _memchr(base + s, NL, size - s)
-        if q == 0:
+    while s < len(a):
+        e = _next_newline(a, words, s)
+        if e < 0:
             break
-        e = q - base
         if e == s:
             status = FALLBACK
             break
@@ -322,6 +340,13 @@ def index_lines(a):
             k += 1
         s = e + 1
     return starts[:k], ends[:k], status
+
+
+def index_lines(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Start and end (the newline) of each record line of a chunk; header lines are skipped.
+    Returns (starts, ends, status): an empty line stops the index with FALLBACK."""
+    words = a[: len(a) // 8 * 8].view(np.uint64)
+    return _index_lines(a, words)
 
 
 @numba.njit(nogil=True, cache=True)
