@@ -16,9 +16,9 @@ import pytest
 
 from igs.errors import InputFormatError
 from igs.io import dosage, vcf_text
+from tests.conftest import SHARED_ORACLE, require_tool, run_tool
 
-ORACLE = Path(__file__).resolve().parents[3] / "shared" / "oracle"
-PGS586 = ORACLE / "1000g_pgs000586/tests/data/vcf/PGS000586_GRCh38.vcf.gz"
+PGS586 = SHARED_ORACLE / "1000g_pgs000586/tests/data/vcf/PGS000586_GRCh38.vcf.gz"
 
 DS_HEADER = '##FORMAT=<ID=DS,Number=1,Type=Float,Description="d">\n'
 HEADER = f"""##fileformat=VCFv4.2
@@ -251,3 +251,22 @@ def test_bad_records_keep_htslib_errors(tmp_path):
     gset = dosage.open_vcf(path)
     with pytest.raises(InputFormatError, match=r"bad\.vcf\.gz: a record cannot be parsed as VCF"):
         list(dosage.iter_vcf_dosages(gset, np.arange(1), 10))
+
+
+def test_every_call_haploid_counts_twice_as_in_plink2(tmp_path):
+    """A chrX record where every call is haploid (cyvcf2 gives no vector end then): DS counts
+    twice in both readers, as plink2 --vcf dosage=DS stores it (its --export A is REF count)."""
+    records = [
+        "X\t3000000\tv1\tA\tG\t.\t.\t.\tGT:DS\t1:0.7\t0:0.2\t1:1\t0:0",
+        "X\t3000001\tv2\tA\tG\t.\t.\t.\tGT:DS\t1:0.7\t0/1:0.2\t1:0.9\t0/0:0.01",
+    ]
+    path = write_all(tmp_path, "x", HEADER + "\n".join(records) + "\n")[0]
+    run_tool([require_tool("plink2"), "--vcf", str(path), "dosage=DS", "--export", "A",
+              "--out", str(tmp_path / "p")], tmp_path)  # fmt: skip
+    ref_count = pd.read_csv(tmp_path / "p.raw", sep="\t")[["v1_A", "v2_A"]].to_numpy()
+    gset = dosage.open_vcf(path)
+    (_, ours), *_ = dosage.iter_vcf_dosages(gset, np.arange(2), 10)
+    (_, htslib), *_ = htslib_reading(gset, np.arange(2), 10)
+    np.testing.assert_allclose(ours, 2 - ref_count, rtol=0, atol=1e-4)  # plink2 keeps 1/16384
+    np.testing.assert_array_equal(ours, htslib)
+    assert ours[0, 0] == 2 * np.float64(np.float32(0.7))
