@@ -192,10 +192,10 @@ def test_lines_longer_than_a_read(tmp_path, monkeypatch):
 @pytest.mark.skipif(not PGS586.is_file(), reason="../shared/oracle 1000 Genomes VCF absent")
 @pytest.mark.parametrize("field", ["DS", "GP"])
 def test_1000g_vcf_as_dosages(tmp_path, field):
-    """The 1000G 30x VCF (3,202 samples, chrX haploid male calls), its GT turned into DS or GP
-    with decimals of every length."""
+    """The 1000G 30x VCF (its first 800 samples; chrX haploid male calls), its GT turned into
+    DS or GP with decimals of every length."""
     rng = np.random.default_rng(7)
-    out = []
+    out, haploid_calls = [], 0
     with gzip.open(PGS586, "rt") as fh:
         for line in fh:
             if line.startswith("##FORMAT=<ID=GT"):
@@ -203,14 +203,15 @@ def test_1000g_vcf_as_dosages(tmp_path, field):
                 number = "1" if field == "DS" else "G"
                 out.append(f'##FORMAT=<ID={field},Number={number},Type=Float,Description="d">\n')
                 continue
+            cols = line.rstrip("\n").split("\t")[: 9 + 800]  # keeps the test quick
             if line.startswith("#"):
-                out.append(line)
+                out.append(line if line.startswith("##") else "\t".join(cols) + "\n")
                 continue
-            cols = line.rstrip("\n").split("\t")
             digits = int(rng.integers(0, 7))
             cells = []
             for gt in cols[9:]:
                 alleles = gt.replace("|", "/").split("/")
+                haploid_calls += len(alleles) == 1
                 x = sum(a == "1" for a in alleles) + rng.uniform(-0.4, 0.4) * (digits > 0)
                 x = min(max(x, 0.0), float(len(alleles)))
                 if field == "DS":
@@ -223,6 +224,7 @@ def test_1000g_vcf_as_dosages(tmp_path, field):
                         f"{gt}:{1 - het - x / 2:.{digits}f},{het:.{digits}f},{x / 2 - het / 2:.{digits}f}"
                     )
             out.append("\t".join([*cols[:8], f"GT:{field}", *cells]) + "\n")
+    assert haploid_calls > 1000
     path = tmp_path / "g.vcf.gz"
     write_bgzf(path, "".join(out).encode(), block=65280)
     gset = dosage.open_vcf(path)
