@@ -13,6 +13,11 @@ calls); the field used is ``GenotypeSet.dosage_field``. BGEN probabilities give 
 count of the second allele. A haploid call (a male on chrX: GT ``1``, DS 0..1, two GP values,
 BGEN ploidy 1) counts twice, as ``plink2 --vcf/--bgen`` stores it and ``plink2 --score`` scores
 it; a VCF's haploid DS is found by its GT, looked at off the autosomes only.
+
+VCF text is read by :mod:`igs.io.vcf_text` (BGZF inflated and records parsed on threads, the
+same float32-rounded values as htslib); cyvcf2/htslib reads GT-only files and, from that record
+on, any record the compiled reader does not handle (exponents, > 14 digits, malformed fields),
+so htslib's parse errors still name the file.
 """
 
 from __future__ import annotations

@@ -109,9 +109,13 @@ def _iter_bgzf(path: Path, threads: int) -> Iterator[bytes]:
 def iter_line_chunks(path: Path, threads: int = 2) -> Iterator[np.ndarray]:
     """The file's text as uint8 arrays that each end with a newline (header lines included).
 
-    A piece of text is not copied: only the line that spans two pieces is put together."""
-    tail = b""
+    A piece of text is not copied: only the line that spans two pieces is put together.
+    Raises ValueError unless the text starts as VCF text does (a BCF is BGZF too)."""
+    tail, first_piece = b"", True
     for piece in iter_text(path, threads):
+        if first_piece and not (piece[:16] == b"##fileformat=VCF"[: len(piece)] and piece):
+            raise ValueError("not VCF text (no ##fileformat=VCF line first)")
+        first_piece = False
         first, last = piece.find(b"\n"), piece.rfind(b"\n")
         if first < 0:
             tail += piece

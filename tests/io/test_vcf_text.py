@@ -26,6 +26,7 @@ HEADER = f"""##fileformat=VCFv4.2
 ##contig=<ID=chr2>
 ##contig=<ID=X>
 ##INFO=<ID=R2,Number=1,Type=Float,Description="r2">
+##INFO=<ID=RR2,Number=1,Type=Integer,Description="not R2">
 ##INFO=<ID=AF,Number=1,Type=Float,Description="af">
 ##FORMAT=<ID=GT,Number=1,Type=String,Description="g">
 {DS_HEADER}##FORMAT=<ID=GP,Number=G,Type=Float,Description="p">
@@ -272,3 +273,25 @@ def test_every_call_haploid_counts_twice_as_in_plink2(tmp_path):
     np.testing.assert_allclose(ours, 2 - ref_count, rtol=0, atol=1e-4)  # plink2 keeps 1/16384
     np.testing.assert_array_equal(ours, htslib)
     assert ours[0, 0] == 2 * np.float64(np.float32(0.7))
+
+
+def test_bcf_is_left_to_htslib(tmp_path):
+    """A BCF is BGZF too: not read as text, htslib reads it as before."""
+    import cyvcf2
+
+    vcf = write_all(tmp_path, "x", HEADER + "\n".join(DS_RECORDS) + "\n")[2]
+    bcf = tmp_path / "x.bcf"
+    reader = cyvcf2.VCF(str(vcf))
+    writer = cyvcf2.Writer(str(bcf), reader, mode="wb")
+    for rec in reader:
+        writer.write_record(rec)
+    writer.close()
+    reader.close()
+    assert vcf_text.is_bgzf(bcf)
+    with pytest.raises(ValueError, match="not VCF text"):
+        next(vcf_text.iter_line_chunks(bcf))
+    gset = dosage.open_vcf(bcf)
+    assert gset.n_variants == len(DS_RECORDS) and gset.dosage_field == "DS"
+    (_, g), *_ = dosage.iter_vcf_dosages(gset, np.arange(gset.n_variants), 100)
+    (_, ref), *_ = htslib_reading(gset, np.arange(gset.n_variants), 100)
+    np.testing.assert_array_equal(g, ref)
