@@ -152,6 +152,19 @@ def _is_end(c):
 def _number(a, p, pow10):
     """Parse the float at ``a[p]`` as htslib stores it (float32, widened): returns
     (value, next position, ok). ``.`` is missing (NaN); not ok: leave it to htslib."""
+    c0 = np.int64(a[p]) - 48
+    if 0 <= c0 <= 9:  # the usual forms first: "d" and "d.ddd"
+        if _is_end(a[p + 1]):
+            return np.float64(c0), p + 1, True
+        if a[p + 1] == DOT:
+            n, q = c0, p + 2
+            d = np.int64(a[q]) - 48
+            while 0 <= d <= 9:
+                n = n * 10 + d
+                q += 1
+                d = np.int64(a[q]) - 48
+            if q - p - 2 <= 13 and _is_end(a[q]):
+                return np.float64(np.float32(n / pow10[q - p - 2])), q, True
     if a[p] == DOT and not _is_digit(a[p + 1]):
         return np.nan, p + 1, _is_end(a[p + 1])
     neg = False
