@@ -35,7 +35,7 @@ MULTI_ALT = 3  # more than one ALT allele
 MODES = {"DS": 0, "GP": 1}  # GT-only files are read by cyvcf2
 
 _BGZF_MAGIC = b"\x1f\x8b\x08\x04"
-_READ_BYTES = 4 << 20  # compressed bytes read (and inflated as one task) at a time
+_READ_BYTES = 1 << 20  # compressed bytes read (and inflated as one task) at a time
 
 
 # --------------------------------------------------------------------------- text
