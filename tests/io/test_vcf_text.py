@@ -188,6 +188,13 @@ def test_lines_longer_than_a_read(tmp_path, monkeypatch):
         )
     for path in write_all(tmp_path, "long", "\n".join(lines) + "\n"):
         assert assert_same_reading(path, 4, every=3) is None
+        gset = dosage.open_vcf(path, threads=1)
+        one, three = (
+            list(dosage.iter_vcf_dosages(gset, np.arange(30), 4, threads=t)) for t in (1, 3)
+        )
+        for (i1, g1), (i3, g3) in zip(one, three, strict=True):
+            np.testing.assert_array_equal(i1, i3)
+            np.testing.assert_array_equal(g1, g3)
 
 
 @pytest.mark.skipif(not PGS586.is_file(), reason="../shared/oracle 1000 Genomes VCF absent")
