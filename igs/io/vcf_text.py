@@ -213,6 +213,47 @@ def _key_is(a, s, e, c0, c1):
 
 
 @numba.njit(nogil=True, cache=True)
+def _ds_samples(a, p, e, row, n, fidx, nkeys, pow10):
+    """The samples' DS (field ``fidx`` of ``nkeys``) from ``a[p]`` on, GT not looked at: the
+    general loop of :func:`_parse_line` with the other fields skipped in one scan each."""
+    for j in range(n):
+        if p > e or (j > 0 and a[p - 1] != TAB):
+            return FALLBACK  # fewer samples than the header
+        k = 0
+        while k < fidx:
+            c = a[p]
+            while c != COLON and c != TAB and c != NL:
+                p += 1
+                c = a[p]
+            if c != COLON:
+                break
+            k += 1
+            p += 1
+        if k < fidx:  # the sample's fields end before DS: missing
+            row[j] = np.nan
+            p += 1
+            continue
+        val, p, ok = _number(a, p, pow10)
+        if not ok or a[p] == COMMA:
+            return FALLBACK
+        row[j] = val
+        c = a[p]
+        while c == COLON:  # fields after DS
+            k += 1
+            if k >= nkeys:
+                return FALLBACK
+            p += 1
+            c = a[p]
+            while c != COLON and c != TAB and c != NL:
+                p += 1
+                c = a[p]
+        p += 1
+    if p != e + 1:
+        return FALLBACK  # more samples than the header
+    return OK
+
+
+@numba.njit(nogil=True, cache=True)
 def _parse_line(a, s, e, row, mode, n, v1, v2, cnt, pow10):
     """One record's dosages into ``row`` (length n); returns a status code."""
     chrom_end = s
@@ -246,6 +287,8 @@ def _parse_line(a, s, e, row, mode, n, v1, v2, cnt, pow10):
         return NO_FIELD
     need_gt = mode == 0 and gtidx >= 0 and not _is_autosome(a, s, chrom_end)
     p += 1
+    if mode == 0 and not need_gt:
+        return _ds_samples(a, p, e, row, n, fidx, nkeys, pow10)
     maxc = 0
     for j in range(n):
         if p > e or (j > 0 and a[p - 1] != TAB):
