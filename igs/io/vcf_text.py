@@ -70,6 +70,7 @@ def _split_blocks(buf: bytes) -> int:
 
 
 def is_bgzf(path: Path) -> bool:
+    """The file starts with a BGZF block (gzip member with the ``BC`` extra field)."""
     with open(path, "rb") as fh:
         head = fh.read(18)
     return len(head) == 18 and head[:4] == _BGZF_MAGIC and head[12:14] == b"BC"
@@ -497,4 +498,5 @@ def pow10() -> np.ndarray:
 
 
 def threads_default() -> int:
+    """Reader threads when the caller gives none: the CPUs this process may use, at most 4."""
     return max(1, min(4, len(os.sched_getaffinity(0))))
