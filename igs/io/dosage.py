@@ -170,7 +170,8 @@ def iter_vcf_dosages(
     chunk_variants: int,
     threads: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(variant_index, G)`` chunks, G float64 (n_samples, k) ALT dosages, NaN missing.
+    """Yield ``(variant_index, G)`` chunks, G float64 (n_samples, k) ALT dosages, NaN missing;
+    G is F-ordered (variant-major in memory, as it is read), a fresh array each chunk.
 
     DS and GP records in the common form are parsed by :mod:`igs.io.vcf_text` (the same floats
     as htslib); from the first record it does not handle on, and for GT-only files, cyvcf2
@@ -196,9 +197,11 @@ class _ChunkState:
         self.rows, self.idx = rows, []
 
     def take(self) -> tuple[np.ndarray, np.ndarray]:
+        """The filled chunk as (records, G): G (n_samples, k) is the rows' transpose, a view
+        (F-ordered, not copied); the next chunk is filled in a new buffer."""
         k = len(self.idx)
-        out = np.array(self.idx), self.rows[:k].T.copy()
-        self.idx = []
+        out = np.array(self.idx), self.rows[:k].T
+        self.rows, self.idx = np.empty_like(self.rows), []
         return out
 
 

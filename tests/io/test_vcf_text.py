@@ -124,7 +124,7 @@ def assert_same_reading(path: Path, chunk: int = 3, every: int = 1) -> int | Non
     assert len(ours) == len(ref) > 0
     for (i1, g1), (i2, g2) in zip(ours, ref, strict=True):
         np.testing.assert_array_equal(i1, i2)
-        assert g1.flags.c_contiguous and g1.shape == g2.shape
+        assert g1.flags.f_contiguous and g1.shape == g2.shape
         nan = np.isnan(g2)
         np.testing.assert_array_equal(np.isnan(g1), nan)
         assert (g1[~nan].view(np.int64) == g2[~nan].view(np.int64)).all()  # bit for bit
