@@ -263,11 +263,12 @@ def iter_dosage_chunks(
     chunk_variants: int = 1024,
     dtype: type = np.float64,
     order: Literal["C", "F"] = "C",
+    threads: int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(variant_index, G)`` for chunks of the selected (sorted) variants only.
 
     ``G`` is (n_samples, len(chunk)) counted-allele dosages (pgen dosages where present),
-    ``NaN`` for missing.
+    ``NaN`` for missing. ``threads`` bounds the VCF reader's threads (default: its own).
     """
     if chunk_variants < 1:
         raise ValueError("chunk_variants must be >= 1")
@@ -279,8 +280,12 @@ def iter_dosage_chunks(
     if gset.format in ("vcf", "bgen"):
         from igs.io import dosage
 
-        read = dosage.iter_vcf_dosages if gset.format == "vcf" else dosage.iter_bgen_dosages
-        for idx, g in read(gset, variant_index, chunk_variants):
+        chunks_read = (
+            dosage.iter_vcf_dosages(gset, variant_index, chunk_variants, threads=threads)
+            if gset.format == "vcf"
+            else dosage.iter_bgen_dosages(gset, variant_index, chunk_variants)
+        )
+        for idx, g in chunks_read:
             yield idx, np.asarray(g, dtype=dtype, order=order)
         return
     if gset.format == "bed":
@@ -316,6 +321,7 @@ def iter_dosage_rows(
     worker: int = 0,
     n_workers: int = 1,
     nan_missing: bool = True,
+    threads: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, D)`` for chunks of the selected (sorted) variants: ``D`` float64 of shape
     (chunk, n_samples), variant-major, ``NaN`` for missing, holding the dosages of
@@ -324,8 +330,9 @@ def iter_dosage_rows(
     A pgen chunk is one bulk pgenlib call into a C-ordered buffer that is reused (consume ``D``
     before asking for the next); pgenlib releases the GIL, so ``n_workers`` threads can each
     read every ``n_workers``-th chunk (``worker`` is this one's number), each with its own reader.
-    Other formats are read by worker 0 only. Without ``nan_missing``, a missing call is -9
-    (as pgenlib writes it; dosages are never negative), which saves a pass over a pgen chunk.
+    Other formats are read by worker 0 only (a VCF's reader on ``threads``). Without
+    ``nan_missing``, a missing call is -9 (as pgenlib writes it; dosages are never negative),
+    which saves a pass over a pgen chunk.
     """
     if chunk_variants < 1:
         raise ValueError("chunk_variants must be >= 1")
@@ -333,7 +340,10 @@ def iter_dosage_rows(
     if gset.format != "pgen":
         if worker == 0 and n_workers == 1:
             start = 0
-            for _, g in iter_dosage_chunks(gset, variant_index, chunk_variants=chunk_variants):
+            chunks = iter_dosage_chunks(
+                gset, variant_index, chunk_variants=chunk_variants, threads=threads
+            )
+            for _, g in chunks:
                 d = np.ascontiguousarray(g.T)
                 if not nan_missing:
                     np.copyto(d, MISSING_INT8, where=np.isnan(d))

@@ -256,7 +256,7 @@ def _score_dosages(
     def work(k: int, part: Totals) -> None:
         for start, d in iter_dosage_rows(
             gset, weights.variant_index, chunk_variants=chunk, worker=k, n_workers=workers,
-            nan_missing=False,
+            nan_missing=False, threads=threads,
         ):  # fmt: skip
             r = np.arange(start, start + len(d))
             if (weights.model[r] == 0).all():
