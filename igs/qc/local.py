@@ -55,7 +55,7 @@ from igs.qc.decisions import (
     variant_failures,
 )
 from igs.qc.groups import assign_ancestry_groups
-from igs.qc.ld import LDPruner
+from igs.qc.indep_pairwise import IndepPairwise
 from igs.qc.options import QCOptions
 from igs.qc.pca import PCAFit, fit_pca, project_pca
 from igs.qc.relatedness import king_table, samples_to_remove
@@ -110,11 +110,10 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     het_n = np.zeros(len(s_ok), dtype=np.int64)
     candidates = usable & is_auto & (pre["maf"] >= opts.prune_min_maf)
     cand_idx = np.flatnonzero(candidates)
-    pruner = LDPruner(
-        gset.variants["pos"].to_numpy()[cand_idx],
+    pruner = IndepPairwise(
         pd.factorize(chrom[cand_idx])[0],
         window=opts.prune_window,
-        window_kb=opts.prune_window_kb,
+        step=opts.prune_step,
         r2=opts.prune_r2,
     )
     for idx, g in _chunks(gset, opts, usable, s_ok, "pass 3/4 (heterozygosity, LD pruning)"):
