@@ -21,9 +21,10 @@ Order of operations (each sample/variant records the first step that removed it)
 
 Passes 1, 2 and 4 and the written genotypes work on packed 2-bit rows (:mod:`igs.qc.packed`);
 pass 3 and the sex check decode int8. Memory is bounded by one chunk of
-``n_samples x chunk_variants`` int8 (pass 3 also holds that chunk's candidates as uint8 rows),
-the per-variant counts (``n_variants x 16`` int64) and the pruned matrix (at most
-``max_pca_variants`` columns).
+``n_samples x chunk_variants`` int8 (pass 3 also holds that chunk's LD candidates as bit
+planes), the per-variant counts (``n_variants x 16`` int64) and the pruned variants, kept
+packed (2 bits a call, at most ``max_pca_variants``); PCA and KING read samples and variants
+of the packed rows by index, so no subset is ever copied.
 """
 
 from __future__ import annotations
@@ -127,10 +128,11 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     pruned = thin_evenly(cand_idx[pruner.kept], opts.max_pca_variants)
     log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))
     require_enough_pruned(len(pruned), opts, str(gset.file(gset.format)))
-    g_pruned = read_genotype_codes(gset, pruned, s_ok)
+    # the pruned variants of every sample, packed (2 bits a call, a quarter of int8)
+    g_pruned = packed.read_packed_rows(gset, pruned, opts.chunk_variants)
 
     # 4. ancestry groups from a first PCA on all call-rate-passing samples
-    first = fit_pca(g_pruned, opts.n_pcs, seed=opts.seed)
+    first = fit_pca(g_pruned, opts.n_pcs, seed=opts.seed, rows=s_ok)
     groups = assign_ancestry_groups(first.scores, opts.ancestry_groups, seed=opts.seed)
 
     # 5. heterozygosity within each ancestry group
@@ -155,7 +157,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
 
     # 7. relatedness among the samples still in
     still = sample_fail[s_ok] == ""
-    king = king_table(g_pruned[still], iids[s_ok][still], min_kinship=opts.kinship / 2)
+    king = king_table(g_pruned, iids[s_ok][still], min_kinship=opts.kinship / 2, rows=s_ok[still])
     related = king[king["KINSHIP"] > opts.kinship]
     call_rate_by_iid = pd.Series(sample_call_rate, index=iids)
     drop = samples_to_remove(related, priority=call_rate_by_iid)
@@ -178,10 +180,13 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     variant_fail = variant_failures(metrics["call_rate"], metrics["maf"], hwe_p, opts)
 
     # 9. final PCA on final samples and variants
-    final_in_ok = np.isin(s_ok, final)
     pca_cols = variant_fail[pruned] == ""
     fit = fit_pca(
-        np.asfortranarray(g_pruned[np.ix_(final_in_ok, pca_cols)]), opts.n_pcs, seed=opts.seed
+        g_pruned,
+        opts.n_pcs,
+        seed=opts.seed,
+        rows=final,
+        cols=np.flatnonzero(pca_cols),
     )
 
     samples = _sample_table(
@@ -377,24 +382,20 @@ def _x_inbreeding(
         p = _variant_metrics(c, everywhere)["a1_freq"]
         het_exp.append(np.nan_to_num(2 * p * (1 - p)))
         usable.append((p > 0) & (p < 1))
-    rows = [np.flatnonzero(groups == k) for k in range(n_groups)]
-    obs = [np.zeros(len(r)) for r in rows]
-    exp = [np.zeros(len(r)) for r in rows]
-    called = [np.zeros(len(r), dtype=np.int64) for r in rows]
+    het_exp_all, usable_all = np.stack(het_exp), np.stack(usable)
+    obs = np.zeros(len(groups))
+    exp = np.zeros(len(groups))
+    called = np.zeros(len(groups), dtype=np.int64)
+    group = groups.astype(np.int64)
     done = 0
     for idx, g in _chunks(gset, opts, x_mask, sample_index, "sex check 2/2 (chrX F)"):
         part = slice(done, done + len(idx))
-        for k in range(n_groups):
-            sub = np.asfortranarray(g[rows[k]])
-            kernels.accumulate_homozygosity(
-                sub, het_exp[k][part], usable[k][part], obs[k], exp[k], called[k]
-            )
+        kernels.accumulate_homozygosity_by_group(
+            g, group, het_exp_all[:, part], usable_all[:, part], obs, exp, called
+        )
         done += len(idx)
-    f = np.full(len(groups), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        for k in range(n_groups):
-            f[rows[k]] = (obs[k] - exp[k]) / (called[k] - exp[k])
-    return f
+        return (obs - exp) / (called - exp)
 
 
 def _sample_table(
