@@ -165,13 +165,13 @@ _CODE_COUNT = np.array([2, -1, 1, 0], dtype=np.int8)  # A1 count of a 2-bit PLIN
 
 @numba.njit(cache=True, nogil=True)
 def pack_genotype_bits(g: np.ndarray, packed: bool, rows: np.ndarray) -> np.ndarray:
-    """Bit planes per sample of ``g[rows]`` (no copy of ``g``): (4, len(rows), words) uint64
-    for het, hom A1, hom A2, called. ``g`` is int8 (n_samples, k) or, when ``packed``, PLINK
+    """Bit planes per sample of ``g[rows]`` (no copy of ``g``): (3, len(rows), words) uint64
+    for het, hom A1, hom A2 (called is their union). ``g`` is int8 (n_samples, k) or, when ``packed``, PLINK
     rows (k, words) of uint64 (:mod:`igs.qc.packed`)."""
     k = g.shape[0] if packed else g.shape[1]
     n = len(rows)
     words = (k + 63) // 64
-    out = np.zeros((4, n, words), dtype=np.uint64)
+    out = np.zeros((3, n, words), dtype=np.uint64)
     for j in range(k):
         w = j // 64
         bit = np.uint64(1) << np.uint64(j % 64)
@@ -184,13 +184,10 @@ def pack_genotype_bits(g: np.ndarray, packed: bool, rows: np.ndarray) -> np.ndar
                 v = np.int64(g[s, j])
             if v == 1:
                 out[0, r, w] |= bit
-                out[3, r, w] |= bit
             elif v == 2:
                 out[1, r, w] |= bit
-                out[3, r, w] |= bit
             elif v == 0:
                 out[2, r, w] |= bit
-                out[3, r, w] |= bit
     return out
 
 
@@ -222,18 +219,10 @@ def king_pair_counts(bits: np.ndarray, row_start: int, row_stop: int) -> np.ndar
                     break
                 hh = ib = hi = hj = nb = 0
                 for w in range(words):
-                    het_i, a_i, b_i, c_i = (
-                        bits[0, i, w],
-                        bits[1, i, w],
-                        bits[2, i, w],
-                        bits[3, i, w],
-                    )
-                    het_j, a_j, b_j, c_j = (
-                        bits[0, j, w],
-                        bits[1, j, w],
-                        bits[2, j, w],
-                        bits[3, j, w],
-                    )
+                    het_i, a_i, b_i = bits[0, i, w], bits[1, i, w], bits[2, i, w]
+                    het_j, a_j, b_j = bits[0, j, w], bits[1, j, w], bits[2, j, w]
+                    c_i = het_i | a_i | b_i
+                    c_j = het_j | a_j | b_j
                     hh += _popcount(het_i & het_j)
                     ib += _popcount((a_i & b_j) | (b_i & a_j))
                     hi += _popcount(het_i & c_j)

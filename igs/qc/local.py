@@ -64,6 +64,10 @@ from igs.qc.result import GENOTYPE_FILES, QCResult, summary_dict
 
 log = logging.getLogger(__name__)
 
+# A chunk of genotypes in memory is at most this large (or opts.chunk_variants variants if
+# fewer): 8192 variants of 50,000 samples were 400 MB of int8.
+CHUNK_BYTES = 16 << 20
+
 
 def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     """Run every QC step on ``gset`` and return the decisions and metrics (nothing written)."""
@@ -97,6 +101,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
             gset, opts, np.where(failed, sex_group, -1), 2, "pass 2/4 (failed samples' counts)"
         )
     pre = _variant_metrics({"male": by_sex[:, 0], "other": by_sex[:, 1]}, is_x)
+    del by_sex
     usable = (
         (pre["call_rate"] >= opts.variant_call_rate)
         & (pre["maf"] >= opts.maf)
@@ -124,12 +129,13 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         cand = candidates[idx]
         if cand.any():
             pruner.add(g[:, cand])
+    del g  # the last chunk would otherwise live to the end of the run
     het_f = (obs_hom - exp_hom) / (het_n - exp_hom)
     pruned = thin_evenly(cand_idx[pruner.kept], opts.max_pca_variants)
     log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))
     require_enough_pruned(len(pruned), opts, str(gset.file(gset.format)))
     # the pruned variants of every sample, packed (2 bits a call, a quarter of int8)
-    g_pruned = packed.read_packed_rows(gset, pruned, opts.chunk_variants)
+    g_pruned = packed.read_packed_rows(gset, pruned, _chunk(opts, _packed_bytes(gset)))
 
     # 4. ancestry groups from a first PCA on all call-rate-passing samples
     first = fit_pca(g_pruned, opts.n_pcs, seed=opts.seed, rows=s_ok)
@@ -269,7 +275,8 @@ def write_qc_genotypes(
         keep = np.asarray(keep_s, dtype=np.int64)
         n_bytes = (len(keep) + 3) // 4
         with BedWriter(bed, len(keep)) as writer:
-            for _, rows in packed.iter_packed_rows(gset, mask, opts.chunk_variants):
+            chunk = _chunk(opts, _packed_bytes(gset))
+            for _, rows in packed.iter_packed_rows(gset, mask, chunk):
                 if len(keep) == gset.n_samples:
                     writer.append_packed(rows.view(np.uint8)[:, :n_bytes])
                 else:
@@ -286,13 +293,23 @@ def _chunks(gset, opts, variant_mask, sample_index, what):
     done = 0
     for idx, g in iter_genotype_codes(
         gset,
-        chunk_variants=opts.chunk_variants,
+        chunk_variants=_chunk(opts, gset.n_samples),
         variant_mask=variant_mask,
         sample_index=sample_index,
     ):
         yield idx, g
         done += len(idx)
         log.info("%s: %d of %d variants", what, done, total)
+
+
+def _chunk(opts: QCOptions, bytes_per_variant: int) -> int:
+    """Variants per chunk: ``opts.chunk_variants``, fewer if a chunk would pass CHUNK_BYTES."""
+    return max(64, min(opts.chunk_variants, CHUNK_BYTES // max(1, bytes_per_variant)))
+
+
+def _packed_bytes(gset: GenotypeSet) -> int:
+    """Bytes of one variant's packed row (2 bits a sample in uint64 words)."""
+    return 8 * ((gset.n_samples + 31) // 32)
 
 
 def _check_no_empty_variants(gset: GenotypeSet, variant_missing: np.ndarray) -> None:
@@ -310,9 +327,9 @@ def _group_counts(gset, opts, sample_group, n_groups, what, missing=None):
     group of samples (``sample_group`` -1: left out), on the packed rows; also adds each
     sample's missing calls to ``missing`` when given."""
     masks = packed.group_masks(np.asarray(sample_group), n_groups)
-    c = np.zeros((gset.n_variants, n_groups, 4), dtype=np.int64)
+    c = np.zeros((gset.n_variants, n_groups, 4), dtype=np.int32)  # counts < 2^31 samples
     done = 0
-    for idx, rows in packed.iter_packed_rows(gset, None, opts.chunk_variants):
+    for idx, rows in packed.iter_packed_rows(gset, None, _chunk(opts, _packed_bytes(gset))):
         if missing is not None:
             packed.add_sample_missing(rows, missing)
         c[idx] = packed.group_counts(rows, masks)
