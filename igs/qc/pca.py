@@ -165,7 +165,7 @@ class _Standardized:
         a1_freq: np.ndarray,
         rows: np.ndarray,
         cols: np.ndarray,
-        block_bytes: int = 16 << 20,
+        block_bytes: int = 8 << 20,
     ) -> None:
         self.g, self.rows, self.cols = g, rows, cols
         self.packed = g.dtype == np.uint64

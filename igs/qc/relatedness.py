@@ -40,7 +40,8 @@ def king_table(
     found = []
     for r0 in range(0, n, rows_per_block):
         r1 = min(n, r0 + rows_per_block)
-        c = kernels.king_pair_counts(bits, r0, r1).astype(np.float64)
+        # int32 counts (exact; no float64 copy of the block), float64 from the division on
+        c = kernels.king_pair_counts(bits, r0, r1)
         hethet, ibs0, het_i, het_j, n_both = (c[..., q] for q in range(5))
         with np.errstate(invalid="ignore", divide="ignore"):
             kin = 0.5 - (het_i + het_j - 2 * hethet + 4 * ibs0) / (4 * np.minimum(het_i, het_j))
