@@ -40,20 +40,37 @@ def pack_planes(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     missing, and per variant the counts of A1 count 0, 1, 2 over called samples (k, 3)."""
     n, k = g.shape
     words = (n + 63) // 64
-    planes = np.zeros((k, 3, words), dtype=np.uint64)
+    planes = np.empty((k, 3, words), dtype=np.uint64)
     counts = np.zeros((k, 3), dtype=np.int64)
     for j in range(k):
-        for i in range(n):
-            v = g[i, j]
-            if v >= 0 and v <= 2:
-                bit = _ONE << np.uint64(i % 64)
-                w = i // 64
-                planes[j, 2, w] |= bit
-                counts[j, v] += 1
-                if v >= 1:
-                    planes[j, 0, w] |= bit
-                if v == 2:
-                    planes[j, 1, w] |= bit
+        c0 = 0
+        c1 = 0
+        c2 = 0
+        for w in range(words):
+            h = np.uint64(0)
+            d = np.uint64(0)
+            m = np.uint64(0)
+            for b in range(min(64, n - 64 * w)):
+                v = g[64 * w + b, j]
+                bit = _ONE << np.uint64(b)
+                if v == 0:
+                    m |= bit
+                    c0 += 1
+                elif v == 1:
+                    m |= bit
+                    h |= bit
+                    c1 += 1
+                elif v == 2:
+                    m |= bit
+                    h |= bit
+                    d |= bit
+                    c2 += 1
+            planes[j, 0, w] = h
+            planes[j, 1, w] = d
+            planes[j, 2, w] = m
+        counts[j, 0] = c0
+        counts[j, 1] = c1
+        counts[j, 2] = c2
     return planes, counts
 
 
