@@ -322,17 +322,20 @@ def _check_no_empty_variants(gset: GenotypeSet, variant_missing: np.ndarray) -> 
         )
 
 
-def _group_counts(gset, opts, sample_group, n_groups, what, missing=None):
+def _group_counts(gset, opts, sample_group, n_groups, what, missing=None, combine=None):
     """Per variant genotype counts (m, n_groups, 4) of A1 count 0, 1, 2 and missing in each
     group of samples (``sample_group`` -1: left out), on the packed rows; also adds each
-    sample's missing calls to ``missing`` when given."""
+    sample's missing calls to ``missing`` when given. ``combine`` (n_out, n_groups) of 0/1
+    sums groups chunk by chunk instead, giving (m, n_out, 4)."""
     masks = packed.group_masks(np.asarray(sample_group), n_groups)
-    c = np.zeros((gset.n_variants, n_groups, 4), dtype=np.int32)  # counts < 2^31 samples
+    n_out = n_groups if combine is None else len(combine)
+    c = np.zeros((gset.n_variants, n_out, 4), dtype=np.int32)  # counts < 2^31 samples
     done = 0
     for idx, rows in packed.iter_packed_rows(gset, None, _chunk(opts, _packed_bytes(gset))):
         if missing is not None:
             packed.add_sample_missing(rows, missing)
-        c[idx] = packed.group_counts(rows, masks)
+        counts = packed.group_counts(rows, masks)
+        c[idx] = counts if combine is None else np.einsum("kgc,og->koc", counts, combine)
         done += len(idx)
         log.info("%s: %d of %d variants", what, done, gset.n_variants)
     return c
@@ -345,13 +348,10 @@ def _sex_split_counts(gset, opts, sample_index, is_male, in_largest, what):
     group[sample_index] = (~is_male).astype(np.int64)
     if in_largest is not None:
         group[sample_index] += 2 * in_largest
-    c = _group_counts(gset, opts, group, 4, what)
-    return {
-        "male": c[:, 0] + c[:, 2],
-        "other": c[:, 1] + c[:, 3],
-        "largest": c[:, 2] + c[:, 3],
-        "largest_female": c[:, 3],
-    }
+    names = ("male", "other", "largest", "largest_female")
+    combine = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1], [0, 0, 0, 1]])
+    c = _group_counts(gset, opts, group, 4, what, combine=combine)
+    return {name: c[:, k] for k, name in enumerate(names)}
 
 
 def _variant_metrics(counts: dict[str, np.ndarray], is_x: np.ndarray) -> dict[str, np.ndarray]:
