@@ -71,6 +71,33 @@ def accumulate_homozygosity(
                 obs_hom[i] += 1
 
 
+@numba.njit(cache=True, nogil=True)
+def accumulate_homozygosity_by_group(
+    g: np.ndarray,
+    group: np.ndarray,
+    expected_het: np.ndarray,
+    variant_mask: np.ndarray,
+    obs_hom: np.ndarray,
+    exp_hom: np.ndarray,
+    n_called: np.ndarray,
+) -> None:
+    """:func:`accumulate_homozygosity` with each sample's own group's ``expected_het`` and
+    ``variant_mask`` (both (n_groups, k)); ``group[i]`` is sample i's group."""
+    n, k = g.shape
+    for j in range(k):
+        for i in range(n):
+            grp = group[i]
+            if not variant_mask[grp, j]:
+                continue
+            v = g[i, j]
+            if v < 0 or v > 2:
+                continue
+            n_called[i] += 1
+            exp_hom[i] += 1.0 - expected_het[grp, j]
+            if v != 1:
+                obs_hom[i] += 1
+
+
 @numba.njit(cache=True)
 def _hwe_one(het: int, hom1: int, hom2: int, midp: bool) -> float:
     """Exact Hardy-Weinberg test (Wigginton, Cutler & Abecasis 2005), as plink2 --hardy."""
@@ -133,26 +160,34 @@ def hwe_pvalues(counts: np.ndarray, midp: bool) -> np.ndarray:
     return out
 
 
+_CODE_COUNT = np.array([2, -1, 1, 0], dtype=np.int8)  # A1 count of a 2-bit PLINK code
+
+
 @numba.njit(cache=True, nogil=True)
-def pack_genotype_bits(g: np.ndarray) -> np.ndarray:
-    """Bit planes per sample: (4, n, words) uint64 for het, hom A1, hom A2, called."""
-    n, k = g.shape
+def pack_genotype_bits(g: np.ndarray, packed: bool, rows: np.ndarray) -> np.ndarray:
+    """Bit planes per sample of ``g[rows]`` (no copy of ``g``): (3, len(rows), words) uint64
+    for het, hom A1, hom A2 (called is their union). ``g`` is int8 (n_samples, k) or, when ``packed``, PLINK
+    rows (k, words) of uint64 (:mod:`igs.qc.packed`)."""
+    k = g.shape[0] if packed else g.shape[1]
+    n = len(rows)
     words = (k + 63) // 64
-    out = np.zeros((4, n, words), dtype=np.uint64)
+    out = np.zeros((3, n, words), dtype=np.uint64)
     for j in range(k):
         w = j // 64
         bit = np.uint64(1) << np.uint64(j % 64)
-        for i in range(n):
-            v = g[i, j]
+        for r in range(n):
+            s = rows[r]
+            if packed:
+                word = np.uint64(g[j, s >> 5])
+                v = np.int64(_CODE_COUNT[(word >> np.uint64(2 * (s & 31))) & np.uint64(3)])
+            else:
+                v = np.int64(g[s, j])
             if v == 1:
-                out[0, i, w] |= bit
-                out[3, i, w] |= bit
+                out[0, r, w] |= bit
             elif v == 2:
-                out[1, i, w] |= bit
-                out[3, i, w] |= bit
+                out[1, r, w] |= bit
             elif v == 0:
-                out[2, i, w] |= bit
-                out[3, i, w] |= bit
+                out[2, r, w] |= bit
     return out
 
 
@@ -184,18 +219,10 @@ def king_pair_counts(bits: np.ndarray, row_start: int, row_stop: int) -> np.ndar
                     break
                 hh = ib = hi = hj = nb = 0
                 for w in range(words):
-                    het_i, a_i, b_i, c_i = (
-                        bits[0, i, w],
-                        bits[1, i, w],
-                        bits[2, i, w],
-                        bits[3, i, w],
-                    )
-                    het_j, a_j, b_j, c_j = (
-                        bits[0, j, w],
-                        bits[1, j, w],
-                        bits[2, j, w],
-                        bits[3, j, w],
-                    )
+                    het_i, a_i, b_i = bits[0, i, w], bits[1, i, w], bits[2, i, w]
+                    het_j, a_j, b_j = bits[0, j, w], bits[1, j, w], bits[2, j, w]
+                    c_i = het_i | a_i | b_i
+                    c_j = het_j | a_j | b_j
                     hh += _popcount(het_i & het_j)
                     ib += _popcount((a_i & b_j) | (b_i & a_j))
                     hi += _popcount(het_i & c_j)

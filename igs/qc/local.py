@@ -21,9 +21,10 @@ Order of operations (each sample/variant records the first step that removed it)
 
 Passes 1, 2 and 4 and the written genotypes work on packed 2-bit rows (:mod:`igs.qc.packed`);
 pass 3 and the sex check decode int8. Memory is bounded by one chunk of
-``n_samples x chunk_variants`` int8 (pass 3 also holds that chunk's candidates as uint8 rows),
-the per-variant counts (``n_variants x 16`` int64) and the pruned matrix (at most
-``max_pca_variants`` columns).
+``n_samples x chunk_variants`` int8 (pass 3 also holds that chunk's LD candidates as bit
+planes), the per-variant counts (``n_variants x 16`` int64) and the pruned variants, kept
+packed (2 bits a call, at most ``max_pca_variants``); PCA and KING read samples and variants
+of the packed rows by index, so no subset is ever copied.
 """
 
 from __future__ import annotations
@@ -55,13 +56,17 @@ from igs.qc.decisions import (
     variant_failures,
 )
 from igs.qc.groups import assign_ancestry_groups
-from igs.qc.ld import LDPruner
+from igs.qc.indep_pairwise import IndepPairwise
 from igs.qc.options import QCOptions
 from igs.qc.pca import PCAFit, fit_pca, project_pca
 from igs.qc.relatedness import king_table, samples_to_remove
 from igs.qc.result import GENOTYPE_FILES, QCResult, summary_dict
 
 log = logging.getLogger(__name__)
+
+# A chunk of genotypes in memory is at most this large (or opts.chunk_variants variants if
+# fewer): 8192 variants of 50,000 samples were 400 MB of int8.
+CHUNK_BYTES = 16 << 20
 
 
 def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
@@ -96,6 +101,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
             gset, opts, np.where(failed, sex_group, -1), 2, "pass 2/4 (failed samples' counts)"
         )
     pre = _variant_metrics({"male": by_sex[:, 0], "other": by_sex[:, 1]}, is_x)
+    del by_sex
     usable = (
         (pre["call_rate"] >= opts.variant_call_rate)
         & (pre["maf"] >= opts.maf)
@@ -110,11 +116,10 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     het_n = np.zeros(len(s_ok), dtype=np.int64)
     candidates = usable & is_auto & (pre["maf"] >= opts.prune_min_maf)
     cand_idx = np.flatnonzero(candidates)
-    pruner = LDPruner(
-        gset.variants["pos"].to_numpy()[cand_idx],
+    pruner = IndepPairwise(
         pd.factorize(chrom[cand_idx])[0],
         window=opts.prune_window,
-        window_kb=opts.prune_window_kb,
+        step=opts.prune_step,
         r2=opts.prune_r2,
     )
     for idx, g in _chunks(gset, opts, usable, s_ok, "pass 3/4 (heterozygosity, LD pruning)"):
@@ -124,14 +129,16 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         cand = candidates[idx]
         if cand.any():
             pruner.add(g[:, cand])
+    del g  # the last chunk would otherwise live to the end of the run
     het_f = (obs_hom - exp_hom) / (het_n - exp_hom)
     pruned = thin_evenly(cand_idx[pruner.kept], opts.max_pca_variants)
     log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))
     require_enough_pruned(len(pruned), opts, str(gset.file(gset.format)))
-    g_pruned = read_genotype_codes(gset, pruned, s_ok)
+    # the pruned variants of every sample, packed (2 bits a call, a quarter of int8)
+    g_pruned = packed.read_packed_rows(gset, pruned, _chunk(opts, _packed_bytes(gset)))
 
     # 4. ancestry groups from a first PCA on all call-rate-passing samples
-    first = fit_pca(g_pruned, opts.n_pcs, seed=opts.seed)
+    first = fit_pca(g_pruned, opts.n_pcs, seed=opts.seed, rows=s_ok)
     groups = assign_ancestry_groups(first.scores, opts.ancestry_groups, seed=opts.seed)
 
     # 5. heterozygosity within each ancestry group
@@ -156,7 +163,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
 
     # 7. relatedness among the samples still in
     still = sample_fail[s_ok] == ""
-    king = king_table(g_pruned[still], iids[s_ok][still], min_kinship=opts.kinship / 2)
+    king = king_table(g_pruned, iids[s_ok][still], min_kinship=opts.kinship / 2, rows=s_ok[still])
     related = king[king["KINSHIP"] > opts.kinship]
     call_rate_by_iid = pd.Series(sample_call_rate, index=iids)
     drop = samples_to_remove(related, priority=call_rate_by_iid)
@@ -179,10 +186,13 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     variant_fail = variant_failures(metrics["call_rate"], metrics["maf"], hwe_p, opts)
 
     # 9. final PCA on final samples and variants
-    final_in_ok = np.isin(s_ok, final)
     pca_cols = variant_fail[pruned] == ""
     fit = fit_pca(
-        np.asfortranarray(g_pruned[np.ix_(final_in_ok, pca_cols)]), opts.n_pcs, seed=opts.seed
+        g_pruned,
+        opts.n_pcs,
+        seed=opts.seed,
+        rows=final,
+        cols=np.flatnonzero(pca_cols),
     )
 
     samples = _sample_table(
@@ -265,7 +275,8 @@ def write_qc_genotypes(
         keep = np.asarray(keep_s, dtype=np.int64)
         n_bytes = (len(keep) + 3) // 4
         with BedWriter(bed, len(keep)) as writer:
-            for _, rows in packed.iter_packed_rows(gset, mask, opts.chunk_variants):
+            chunk = _chunk(opts, _packed_bytes(gset))
+            for _, rows in packed.iter_packed_rows(gset, mask, chunk):
                 if len(keep) == gset.n_samples:
                     writer.append_packed(rows.view(np.uint8)[:, :n_bytes])
                 else:
@@ -282,13 +293,23 @@ def _chunks(gset, opts, variant_mask, sample_index, what):
     done = 0
     for idx, g in iter_genotype_codes(
         gset,
-        chunk_variants=opts.chunk_variants,
+        chunk_variants=_chunk(opts, gset.n_samples),
         variant_mask=variant_mask,
         sample_index=sample_index,
     ):
         yield idx, g
         done += len(idx)
         log.info("%s: %d of %d variants", what, done, total)
+
+
+def _chunk(opts: QCOptions, bytes_per_variant: int) -> int:
+    """Variants per chunk: ``opts.chunk_variants``, fewer if a chunk would pass CHUNK_BYTES."""
+    return max(64, min(opts.chunk_variants, CHUNK_BYTES // max(1, bytes_per_variant)))
+
+
+def _packed_bytes(gset: GenotypeSet) -> int:
+    """Bytes of one variant's packed row (2 bits a sample in uint64 words)."""
+    return 8 * ((gset.n_samples + 31) // 32)
 
 
 def _check_no_empty_variants(gset: GenotypeSet, variant_missing: np.ndarray) -> None:
@@ -301,17 +322,20 @@ def _check_no_empty_variants(gset: GenotypeSet, variant_missing: np.ndarray) -> 
         )
 
 
-def _group_counts(gset, opts, sample_group, n_groups, what, missing=None):
+def _group_counts(gset, opts, sample_group, n_groups, what, missing=None, combine=None):
     """Per variant genotype counts (m, n_groups, 4) of A1 count 0, 1, 2 and missing in each
     group of samples (``sample_group`` -1: left out), on the packed rows; also adds each
-    sample's missing calls to ``missing`` when given."""
+    sample's missing calls to ``missing`` when given. ``combine`` (n_out, n_groups) of 0/1
+    sums groups chunk by chunk instead, giving (m, n_out, 4)."""
     masks = packed.group_masks(np.asarray(sample_group), n_groups)
-    c = np.zeros((gset.n_variants, n_groups, 4), dtype=np.int64)
+    n_out = n_groups if combine is None else len(combine)
+    c = np.zeros((gset.n_variants, n_out, 4), dtype=np.int32)  # counts < 2^31 samples
     done = 0
-    for idx, rows in packed.iter_packed_rows(gset, None, opts.chunk_variants):
+    for idx, rows in packed.iter_packed_rows(gset, None, _chunk(opts, _packed_bytes(gset))):
         if missing is not None:
             packed.add_sample_missing(rows, missing)
-        c[idx] = packed.group_counts(rows, masks)
+        counts = packed.group_counts(rows, masks)
+        c[idx] = counts if combine is None else np.einsum("kgc,og->koc", counts, combine)
         done += len(idx)
         log.info("%s: %d of %d variants", what, done, gset.n_variants)
     return c
@@ -324,13 +348,10 @@ def _sex_split_counts(gset, opts, sample_index, is_male, in_largest, what):
     group[sample_index] = (~is_male).astype(np.int64)
     if in_largest is not None:
         group[sample_index] += 2 * in_largest
-    c = _group_counts(gset, opts, group, 4, what)
-    return {
-        "male": c[:, 0] + c[:, 2],
-        "other": c[:, 1] + c[:, 3],
-        "largest": c[:, 2] + c[:, 3],
-        "largest_female": c[:, 3],
-    }
+    names = ("male", "other", "largest", "largest_female")
+    combine = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1], [0, 0, 0, 1]])
+    c = _group_counts(gset, opts, group, 4, what, combine=combine)
+    return {name: c[:, k] for k, name in enumerate(names)}
 
 
 def _variant_metrics(counts: dict[str, np.ndarray], is_x: np.ndarray) -> dict[str, np.ndarray]:
@@ -378,24 +399,20 @@ def _x_inbreeding(
         p = _variant_metrics(c, everywhere)["a1_freq"]
         het_exp.append(np.nan_to_num(2 * p * (1 - p)))
         usable.append((p > 0) & (p < 1))
-    rows = [np.flatnonzero(groups == k) for k in range(n_groups)]
-    obs = [np.zeros(len(r)) for r in rows]
-    exp = [np.zeros(len(r)) for r in rows]
-    called = [np.zeros(len(r), dtype=np.int64) for r in rows]
+    het_exp_all, usable_all = np.stack(het_exp), np.stack(usable)
+    obs = np.zeros(len(groups))
+    exp = np.zeros(len(groups))
+    called = np.zeros(len(groups), dtype=np.int64)
+    group = groups.astype(np.int64)
     done = 0
     for idx, g in _chunks(gset, opts, x_mask, sample_index, "sex check 2/2 (chrX F)"):
         part = slice(done, done + len(idx))
-        for k in range(n_groups):
-            sub = np.asfortranarray(g[rows[k]])
-            kernels.accumulate_homozygosity(
-                sub, het_exp[k][part], usable[k][part], obs[k], exp[k], called[k]
-            )
+        kernels.accumulate_homozygosity_by_group(
+            g, group, het_exp_all[:, part], usable_all[:, part], obs, exp, called
+        )
         done += len(idx)
-    f = np.full(len(groups), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        for k in range(n_groups):
-            f[rows[k]] = (obs[k] - exp[k]) / (called[k] - exp[k])
-    return f
+        return (obs - exp) / (called - exp)
 
 
 def _sample_table(

@@ -27,7 +27,8 @@ class QCOptions:
     n_pcs: int = 10
     prune_min_maf: float = 0.05
     prune_window: int = 50
-    prune_window_kb: int = 1000
+    prune_step: int = 5
+    prune_window_kb: int = 1000  # Hail engine only (hl.ld_prune's window is in bases)
     prune_r2: float = 0.2
     max_pca_variants: int = 20000
     chunk_variants: int = 8192
@@ -46,6 +47,7 @@ class QCOptions:
         for key, name in (
             ("min_maf", "prune_min_maf"),
             ("window", "prune_window"),
+            ("step", "prune_step"),
             ("window_kb", "prune_window_kb"),
             ("r2", "prune_r2"),
         ):

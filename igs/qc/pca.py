@@ -59,28 +59,89 @@ def _normalize_into(g, two_p, sd, ok, out) -> None:
                 out[i, j] = 0.0
 
 
+# A1 count of each 2-bit PLINK code (00 hom A1, 01 missing, 10 het, 11 hom A2); -1 missing
+_CODE_COUNT = np.array([2, -1, 1, 0], dtype=np.int8)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _call(g: np.ndarray, packed: bool, s: int, j: int) -> int:
+    """Sample s's A1 count at variant j of int8 (n, m) or packed PLINK rows (m, words)."""
+    if packed:
+        word = np.uint64(g[j, s >> 5])
+        return np.int64(_CODE_COUNT[(word >> np.uint64(2 * (s & 31))) & np.uint64(3)])
+    return np.int64(g[s, j])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _normalize_subset(g, packed, rows, cols, two_p, sd, ok, out) -> None:
+    """``_normalize_into`` of ``g[rows][:, cols]`` without copying ``g``. Packed rows are
+    decoded through a 4-entry table of each variant's normalized values (no division and no
+    branch per genotype; the same float32 values)."""
+    for c in numba.prange(len(cols)):
+        j = cols[c]
+        if packed:
+            lut = np.zeros(4, dtype=np.float32)
+            if ok[c]:
+                for code in range(4):
+                    v = _CODE_COUNT[code]
+                    if v >= 0:
+                        lut[code] = (np.float32(v) - two_p[c]) / sd[c]
+            for r in range(len(rows)):
+                s = rows[r]
+                word = np.uint64(g[j, s >> 5])
+                out[r, c] = lut[(word >> np.uint64(2 * (s & 31))) & np.uint64(3)]
+        else:
+            for r in range(len(rows)):
+                v = np.int64(g[rows[r], j])
+                if ok[c] and v >= 0 and v <= 2:
+                    out[r, c] = (np.float32(v) - two_p[c]) / sd[c]
+                else:
+                    out[r, c] = 0.0
+
+
 @numba.njit(cache=True, nogil=True)
-def _a1_freq(g: np.ndarray) -> np.ndarray:
-    """A1 frequency per column over called genotypes (0 where none is called)."""
-    n, m = g.shape
-    out = np.zeros(m)
-    for j in range(m):
+def _a1_freq(g: np.ndarray, packed: bool, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """A1 frequency of each of ``cols`` over the called genotypes of ``rows`` (0 if none)."""
+    out = np.zeros(len(cols))
+    for c in range(len(cols)):
+        j = cols[c]
         total = 0
         called = 0
-        for i in range(n):
-            v = g[i, j]
+        for r in range(len(rows)):
+            v = _call(g, packed, rows[r], j)
             if v >= 0 and v <= 2:
                 total += v
                 called += 1
-        out[j] = total / (2.0 * max(called, 1))
+        out[c] = total / (2.0 * max(called, 1))
     return out
 
 
-def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> PCAFit:
-    """Fit the top ``k`` components of int8 genotypes ``g`` (n_samples, n_variants)."""
-    p = _a1_freq(g)
-    x = _Standardized(g, p)
-    n, m = g.shape
+def fit_pca(
+    g: np.ndarray,
+    k: int = 10,
+    *,
+    seed: int = 42,
+    n_iter: int = 8,
+    rows: np.ndarray | None = None,
+    cols: np.ndarray | None = None,
+) -> PCAFit:
+    """Fit the top ``k`` components of int8 genotypes ``g`` (n_samples, n_variants), or of
+    the samples ``rows`` and variants ``cols`` (sorted indices) without copying ``g``.
+
+    ``g`` may also be packed PLINK rows (n_variants, words) of uint64
+    (:mod:`igs.qc.packed`, 4x smaller than int8); ``rows`` is then required.
+    """
+    packed = g.dtype == np.uint64
+    if rows is None:
+        if packed:
+            raise ValueError("fit_pca of packed rows needs the sample rows")
+        rows = np.arange(g.shape[0])
+    rows = np.asarray(rows, dtype=np.int64)
+    n_var = g.shape[0] if packed else g.shape[1]
+    cols = np.arange(n_var) if cols is None else np.asarray(cols, dtype=np.int64)
+    p = _a1_freq(g, packed, rows, cols)
+    x = _Standardized(g, p, rows, cols)
+    n, m = len(rows), len(cols)
     k = min(k, n - 1, m)
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((m, min(m, k + 20))).astype(np.float32)
@@ -104,16 +165,25 @@ def fit_pca(g: np.ndarray, k: int = 10, *, seed: int = 42, n_iter: int = 8) -> P
 
 
 class _Standardized:
-    """The HWE-normalized matrix of int8 genotypes, multiplied block by block of variants.
+    """The HWE-normalized matrix of int8 or packed genotypes (see :func:`fit_pca`), multiplied
+    block by block of variants.
 
     Only one block of ``block_bytes`` float32 exists at a time (``hwe_normalize`` of the whole
     matrix was 4 bytes per genotype, the largest array of the QC); each block is normalized
     again for every product, which costs far less than the product itself.
     """
 
-    def __init__(self, g: np.ndarray, a1_freq: np.ndarray, block_bytes: int = 64 << 20) -> None:
-        self.g = g
-        n, m = g.shape
+    def __init__(
+        self,
+        g: np.ndarray,
+        a1_freq: np.ndarray,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        block_bytes: int = 8 << 20,
+    ) -> None:
+        self.g, self.rows, self.cols = g, rows, cols
+        self.packed = g.dtype == np.uint64
+        n, m = len(rows), len(cols)
         p = np.asarray(a1_freq, dtype=np.float64)
         sd = np.sqrt(2.0 * p * (1.0 - p) * m).astype(np.float32)
         self.ok = sd > 0
@@ -125,19 +195,22 @@ class _Standardized:
 
     def _block(self, c0: int, c1: int) -> np.ndarray:
         out = self.buf[:, : c1 - c0]
-        _normalize_into(self.g[:, c0:c1], self.two_p[c0:c1], self.sd[c0:c1], self.ok[c0:c1], out)
+        _normalize_subset(
+            self.g, self.packed, self.rows, self.cols[c0:c1], self.two_p[c0:c1], self.sd[c0:c1],
+            self.ok[c0:c1], out,
+        )  # fmt: skip
         return out
 
     def __matmul__(self, a: np.ndarray) -> np.ndarray:
         """X @ a, for a (m, k)."""
-        out = np.zeros((self.g.shape[0], a.shape[1]), dtype=np.float32)
+        out = np.zeros((len(self.rows), a.shape[1]), dtype=np.float32)
         for c0, c1 in self.blocks:
             out += self._block(c0, c1) @ a[c0:c1]
         return out
 
     def t_matmul(self, a: np.ndarray) -> np.ndarray:
         """X.T @ a, for a (n, k)."""
-        out = np.empty((self.g.shape[1], a.shape[1]), dtype=np.float32)
+        out = np.empty((len(self.cols), a.shape[1]), dtype=np.float32)
         for c0, c1 in self.blocks:
             out[c0:c1] = self._block(c0, c1).T @ a
         return out

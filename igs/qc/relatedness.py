@@ -11,23 +11,37 @@ KING_COLUMNS = ("IID1", "IID2", "NSNP", "HETHET", "IBS0", "KINSHIP")
 
 
 def king_table(
-    g: np.ndarray, iids: np.ndarray, *, min_kinship: float = 0.0442, block_bytes: int = 16 << 20
+    g: np.ndarray,
+    iids: np.ndarray,
+    *,
+    min_kinship: float = 0.0442,
+    block_bytes: int = 4 << 20,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Pairs with KING-robust kinship above ``min_kinship`` (default: 3rd degree).
 
-    ``g`` is int8 (n_samples, n_variants). Kinship is the between-family estimator
+    ``g`` is int8 (n_samples, n_variants) or packed PLINK rows (n_variants, words) of uint64;
+    ``rows`` (sorted indices; default all, required for packed rows) picks the samples without
+    copying ``g``, and ``iids`` are those samples' IDs. Kinship is the between-family estimator
     ``1/2 - (het_i + het_j - 2 hethet + 4 ibs0) / (4 min(het_i, het_j))`` over variants
     called in both samples, which is what plink2 and Hail report. ``HETHET`` and
     ``IBS0`` are proportions of ``NSNP`` as in plink2's ``.kin0``.
     """
-    bits = kernels.pack_genotype_bits(np.asfortranarray(g))
-    n = g.shape[0]
+    packed = g.dtype == np.uint64
+    if rows is None:
+        if packed:
+            raise ValueError("king_table of packed rows needs the sample rows")
+        rows = np.arange(g.shape[0])
+    rows = np.asarray(rows, dtype=np.int64)
+    bits = kernels.pack_genotype_bits(g, packed, rows)
+    n = len(rows)
     # at least two tiles of rows per block, so that both threads have work
     rows_per_block = max(2 * kernels.KING_TILE, block_bytes // max(1, n * 20))
     found = []
     for r0 in range(0, n, rows_per_block):
         r1 = min(n, r0 + rows_per_block)
-        c = kernels.king_pair_counts(bits, r0, r1).astype(np.float64)
+        # int32 counts (exact; no float64 copy of the block), float64 from the division on
+        c = kernels.king_pair_counts(bits, r0, r1)
         hethet, ibs0, het_i, het_j, n_both = (c[..., q] for q in range(5))
         with np.errstate(invalid="ignore", divide="ignore"):
             kin = 0.5 - (het_i + het_j - 2 * hethet + 4 * ibs0) / (4 * np.minimum(het_i, het_j))
