@@ -32,6 +32,7 @@ import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -88,8 +89,8 @@ def open_vcf(path: str | os.PathLike[str], threads: int | None = None) -> Genoty
     )
 
 
-def _multi_alt(path: Path, chrom: str, pos: object, n_alt: int) -> InputFormatError:
-    return InputFormatError(
+def _refuse_multi_alt(path: Path, chrom: str, pos: object, n_alt: int) -> NoReturn:
+    raise InputFormatError(
         f"{path}: variant {chrom}:{pos} has {n_alt} ALT alleles; split "
         "multi-allelic sites first (bcftools norm -m-)."
     )
@@ -102,7 +103,7 @@ def _htslib_variant_table(path: Path, info_key: str | None) -> pd.DataFrame:
     rows: dict[str, list] = {k: [] for k in ("chrom", "id", "pos", "a1", "a2", "info")}
     for rec in _records(cyvcf2.VCF(str(path), samples=[]), path):
         if len(rec.ALT) != 1:
-            raise _multi_alt(path, rec.CHROM, rec.POS, len(rec.ALT))
+            _refuse_multi_alt(path, rec.CHROM, rec.POS, len(rec.ALT))
         rows["chrom"].append(rec.CHROM)
         rows["id"].append(rec.ID or f"{rec.CHROM}:{rec.POS}:{rec.REF}:{rec.ALT[0]}")
         rows["pos"].append(rec.POS)
@@ -125,7 +126,7 @@ def _fast_variant_table(path: Path, info_key: str | None, threads: int) -> pd.Da
             if scan_status == vcf_text.MULTI_ALT:
                 cols = bytes(chunk[starts[line] : ends[line]]).decode(errors="replace")
                 cols = cols.split("\t")
-                raise _multi_alt(path, cols[0], cols[1], len(cols[4].split(",")))
+                _refuse_multi_alt(path, cols[0], cols[1], len(cols[4].split(",")))
             if status != vcf_text.OK or scan_status != vcf_text.OK:
                 log.info("%s: record not in the common form; variants read by htslib", path)
                 return None
