@@ -322,13 +322,19 @@ def iter_dosage_chunks(
     n = gset.n_samples
     with pgenlib.PgenReader(bytes(gset.file("pgen")), raw_sample_ct=n) as reader:
         for idx in chunks:
-            buf = np.empty((len(idx), n), dtype=np.float64)
-            if _is_contiguous(idx):
-                reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, buf, allele_idx=1)
-            else:
-                reader.read_dosages_list(idx.astype(np.uint32), buf, allele_idx=1)
+            buf = _read_pgen_dosages(reader, idx, np.empty((len(idx), n), dtype=np.float64))
             buf[buf == MISSING_INT8] = np.nan
             yield idx, np.asarray(buf.T, dtype=dtype, order=order)
+
+
+def _read_pgen_dosages(reader, idx: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` (len(idx), n_samples) filled with the ALT dosages of the pgen rows ``idx``
+    (sorted) in one pgenlib call; a missing call is -9."""
+    if _is_contiguous(idx):
+        reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, out, allele_idx=1)
+    else:
+        reader.read_dosages_list(idx.astype(np.uint32), out, allele_idx=1)
+    return out
 
 
 def iter_dosage_rows(
@@ -338,37 +344,33 @@ def iter_dosage_rows(
     chunk_variants: int = 1024,
     worker: int = 0,
     n_workers: int = 1,
-    nan_missing: bool = True,
     threads: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, D)`` for chunks of the selected (sorted) variants: ``D`` float64 of shape
-    (chunk, n_samples), variant-major, ``NaN`` for missing, holding the dosages of
-    ``variant_index[start : start + len(D)]`` (:func:`iter_dosage_chunks` transposed).
+    (chunk, n_samples), variant-major and C-ordered, holding the dosages of
+    ``variant_index[start : start + len(D)]`` (:func:`iter_dosage_chunks` transposed). A
+    missing call is -9, as pgenlib writes it (dosages are never negative): no pass over a pgen
+    chunk is spent on marking them.
 
-    A pgen chunk is one bulk pgenlib call into a C-ordered buffer that is reused (consume ``D``
-    before asking for the next); pgenlib releases the GIL, so ``n_workers`` threads can each
-    read every ``n_workers``-th chunk (``worker`` is this one's number), each with its own reader.
-    Other formats are read by worker 0 only (a VCF's reader on ``threads``). Without
-    ``nan_missing``, a missing call is -9 (as pgenlib writes it; dosages are never negative),
-    which saves a pass over a pgen chunk.
+    A pgen chunk is one bulk pgenlib call into a buffer that is reused (consume ``D`` before
+    asking for the next); pgenlib releases the GIL, so ``n_workers`` threads can each read
+    every ``n_workers``-th chunk (``worker`` is this one's number), each with its own reader.
+    Other formats are one stream, read by one worker (a VCF's reader on ``threads``).
     """
     if chunk_variants < 1:
         raise ValueError("chunk_variants must be >= 1")
-    starts = range(worker * chunk_variants, len(variant_index), n_workers * chunk_variants)
     if gset.format != "pgen":
-        if worker == 0 and n_workers == 1:
-            start = 0
-            chunks = iter_dosage_chunks(
-                gset, variant_index, chunk_variants=chunk_variants, threads=threads
-            )
-            for _, g in chunks:
-                d = np.ascontiguousarray(g.T)
-                if not nan_missing:
-                    np.copyto(d, MISSING_INT8, where=np.isnan(d))
-                yield start, d
-                start += len(d)
-        elif worker == 0:
+        if n_workers != 1:
             raise ValueError(f"{gset.format} dosages are read by one worker only")
+        start = 0
+        chunks = iter_dosage_chunks(
+            gset, variant_index, chunk_variants=chunk_variants, threads=threads
+        )
+        for _, g in chunks:
+            d = np.ascontiguousarray(g.T)
+            np.copyto(d, MISSING_INT8, where=np.isnan(d))
+            yield start, d
+            start += len(d)
         return
     variant_index = np.asarray(variant_index, dtype=np.int64)
     import pgenlib
@@ -376,16 +378,9 @@ def iter_dosage_rows(
     n = gset.n_samples
     buf = np.empty((chunk_variants, n), dtype=np.float64)
     with pgenlib.PgenReader(bytes(gset.file("pgen")), raw_sample_ct=n) as reader:
-        for start in starts:
+        for start in range(worker * chunk_variants, len(variant_index), n_workers * chunk_variants):
             idx = variant_index[start : start + chunk_variants]
-            d = buf[: len(idx)]
-            if _is_contiguous(idx):
-                reader.read_dosages_range(int(idx[0]), int(idx[-1]) + 1, d, allele_idx=1)
-            else:
-                reader.read_dosages_list(idx.astype(np.uint32), d, allele_idx=1)
-            if nan_missing:
-                np.copyto(d, np.nan, where=d < 0)
-            yield start, d
+            yield start, _read_pgen_dosages(reader, idx, buf[: len(idx)])
 
 
 def read_genotype_codes(

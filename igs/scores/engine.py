@@ -250,13 +250,12 @@ def _score_dosages(
     workers = max(1, min(threads, 1 + len(weights.variant_index) // chunk))
     if gset.format != "pgen":
         workers = 1  # VCF and BGEN are one stream
-    n_total = len(weights.variant_index)
-    progress = _Progress(n_total)
+    progress = _Progress(len(weights.variant_index))
 
     def work(k: int, part: Totals) -> None:
         for start, d in iter_dosage_rows(
             gset, weights.variant_index, chunk_variants=chunk, worker=k, n_workers=workers,
-            nan_missing=False, threads=threads,
+            threads=threads,
         ):  # fmt: skip
             r = np.arange(start, start + len(d))
             if (weights.model[r] == 0).all():
