@@ -24,6 +24,18 @@ _LOW = np.uint64(0x5555555555555555)
 _ONE = np.uint64(1)
 
 
+def genotype_rows(g: np.ndarray, rows: np.ndarray | None, caller: str) -> tuple[bool, np.ndarray]:
+    """Whether ``g`` is packed PLINK rows (uint64 (n_variants, words)) rather than int8
+    (n_samples, n_variants), and the sample rows to use as sorted int64 indices (default all
+    of an int8 ``g``; packed rows hold no sample count, so ``rows`` is then required)."""
+    packed = g.dtype == np.uint64
+    if rows is None:
+        if packed:
+            raise ValueError(f"{caller} of packed rows needs the sample rows")
+        rows = np.arange(g.shape[0])
+    return packed, np.asarray(rows, dtype=np.int64)
+
+
 def group_masks(sample_group: np.ndarray, n_groups: int) -> np.ndarray:
     """(n_groups, words) masks from each sample's group (0..n_groups-1, or -1 for none)."""
     n_words = (len(sample_group) + 31) // 32

@@ -19,6 +19,7 @@ from threadpoolctl import ThreadpoolController
 
 from igs.errors import MatchRateError
 from igs.io.plink import GenotypeSet, read_genotype_codes
+from igs.qc.packed import genotype_rows
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +132,7 @@ def fit_pca(
     ``g`` may also be packed PLINK rows (n_variants, words) of uint64
     (:mod:`igs.qc.packed`, 4x smaller than int8); ``rows`` is then required.
     """
-    packed = g.dtype == np.uint64
-    if rows is None:
-        if packed:
-            raise ValueError("fit_pca of packed rows needs the sample rows")
-        rows = np.arange(g.shape[0])
-    rows = np.asarray(rows, dtype=np.int64)
+    packed, rows = genotype_rows(g, rows, "fit_pca")
     n_var = g.shape[0] if packed else g.shape[1]
     cols = np.arange(n_var) if cols is None else np.asarray(cols, dtype=np.int64)
     p = _a1_freq(g, packed, rows, cols)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from igs.qc import kernels
+from igs.qc.packed import genotype_rows
 
 KING_COLUMNS = ("IID1", "IID2", "NSNP", "HETHET", "IBS0", "KINSHIP")
 
@@ -27,12 +28,7 @@ def king_table(
     called in both samples, which is what plink2 and Hail report. ``HETHET`` and
     ``IBS0`` are proportions of ``NSNP`` as in plink2's ``.kin0``.
     """
-    packed = g.dtype == np.uint64
-    if rows is None:
-        if packed:
-            raise ValueError("king_table of packed rows needs the sample rows")
-        rows = np.arange(g.shape[0])
-    rows = np.asarray(rows, dtype=np.int64)
+    packed, rows = genotype_rows(g, rows, "king_table")
     bits = kernels.pack_genotype_bits(g, packed, rows)
     n = len(rows)
     # at least two tiles of rows per block, so that both threads have work
