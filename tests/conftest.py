@@ -30,6 +30,8 @@ from igs.simulate import (
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ORACLE = REPO.parent / "shared" / "oracle"
+# pgsc_calc's 1000 Genomes example (VCF, BGEN, PGS000586, published scores, population panel)
+G1000 = SHARED_ORACLE / "1000g_pgs000586"
 
 # 15% of variants on chrX so that the sex check has several hundred sites, as real arrays do.
 SMALL_UNIVERSE = UniverseSpec(

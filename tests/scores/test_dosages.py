@@ -27,7 +27,12 @@ from igs.scores.perchrom import (
     report_for_part,
     sum_score_tables,
 )
-from tests.conftest import SHARED_ORACLE, assert_equal_to_plink_precision, require_tool, run_tool
+from tests.conftest import (
+    G1000,
+    assert_equal_to_plink_precision,
+    require_tool,
+    run_tool,
+)
 from tests.scores.dosage_files import (
     random_dosages,
     split_bgen_by_chromosome,
@@ -38,7 +43,6 @@ from tests.scores.dosage_files import (
 )
 
 N_SAMPLES, N_VARIANTS, CHROMS = 150, 240, ("1", "2", "3")
-G1000 = SHARED_ORACLE / "1000g_pgs000586"
 
 
 @pytest.fixture(scope="module")

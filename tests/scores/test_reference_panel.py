@@ -18,9 +18,8 @@ from igs.scores.reference import (
     project_parts,
     read_population_labels,
 )
-from tests.conftest import SHARED_ORACLE, require_tool, run_igs, run_tool, write_fileset
+from tests.conftest import G1000, require_tool, run_igs, run_tool, write_fileset
 
-G1000 = SHARED_ORACLE / "1000g_pgs000586"
 VCF = G1000 / "tests/data/vcf/PGS000586_GRCh38.vcf.gz"
 PANEL = G1000 / "populations/integrated_call_samples_v3.20130502.ALL.panel"
 SCORE = G1000 / "tests/data/PGS000586_hmPOS_GRCh38.txt.gz"

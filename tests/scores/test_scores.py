@@ -20,6 +20,7 @@ from igs.scores import (
 )
 from igs.scores.match import check_build
 from tests.conftest import (
+    G1000,
     SHARED_ORACLE,
     assert_equal_to_plink_precision,
     plink2_scores,
@@ -289,7 +290,6 @@ def test_bed_and_pgen_give_the_same_scores(small_cohort, small_scoring_files):
 
 
 CINECA = SHARED_ORACLE / "cineca_chr22"
-G1000 = SHARED_ORACLE / "1000g_pgs000586"
 
 
 @pytest.mark.oracle

@@ -21,14 +21,13 @@ from igs.scores import (
 )
 from igs.scores.perchrom import sum_score_tables
 from igs.scores.run import compute_files, match_files, target_variants
-from tests.conftest import SHARED_ORACLE, require_tool, run_tool
+from tests.conftest import G1000, require_tool, run_tool
 from tests.scores.dosage_files import random_dosages, variant_table, write_vcf_with_gt
 
 pytestmark = [pytest.mark.slow, pytest.mark.oracle]  # Spark start-up
 
 hl = pytest.importorskip("hail", reason="the Hail engine needs the optional extra igs[hail]")
 
-G1000 = SHARED_ORACLE / "1000g_pgs000586"
 DATA = G1000 / "tests/data"
 needs_1000g = pytest.mark.skipif(
     not G1000.is_dir(), reason="../shared/oracle/1000g_pgs000586 is absent"

@@ -13,12 +13,11 @@ import pytest
 import yaml
 
 from igs.config import load_schema
-from tests.conftest import SHARED_ORACLE, snakemake
+from tests.conftest import G1000, snakemake
 from tests.scores.dosage_files import split_bgen_by_chromosome, split_vcf_by_chromosome
 
 pytestmark = [pytest.mark.workflow, pytest.mark.oracle]
 
-G1000 = SHARED_ORACLE / "1000g_pgs000586"
 DATA = G1000 / "tests/data"
 
 
