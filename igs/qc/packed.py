@@ -104,17 +104,70 @@ def pack_codes(g: np.ndarray) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
 def subset_samples(rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """PLINK 1 bytes (k, ceil(len(keep) / 4)) of the ``keep`` samples (sorted) of packed rows."""
-    k = rows.shape[0]
+    """PLINK 1 bytes (k, ceil(len(keep) / 4)) of the ``keep`` samples (sorted) of packed rows.
+
+    The kept samples form runs of consecutive samples; within a run every output code sits at
+    one constant offset from its input code, so each piece of a run inside an output word is
+    one funnel shift of two input words and a mask (a word holds one piece, or a few where
+    samples were removed), never a loop over calls.
+    """
+    keep = np.asarray(keep, dtype=np.int64)
+    n_bytes = (len(keep) + 3) // 4
+    starts, pieces = _word_pieces(keep)
+    return _subset_words(rows, len(keep), starts, pieces).view(np.uint8)[:, :n_bytes]
+
+
+@numba.njit(cache=True, nogil=True)
+def _word_pieces(keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of consecutive ``keep`` cut at output words: pieces (first output bit in the
+    word, number of bits, input offset ``keep[o] - o``), those of word w at
+    ``pieces[starts[w]:starts[w + 1]]``."""
     n_out = len(keep)
-    out = np.zeros((k, (n_out + 3) // 4), dtype=np.uint8)
-    for j in range(k):
-        for o in range(n_out):
-            s = keep[o]
-            c = (rows[j, s // 32] >> np.uint64(2 * (s % 32))) & np.uint64(3)
-            out[j, o // 4] |= np.uint8(c << np.uint64(2 * (o % 4)))
+    n_words = (n_out + 31) // 32
+    pieces = np.empty((n_out, 3), dtype=np.int64)
+    starts = np.zeros(n_words + 1, dtype=np.int64)
+    n = 0
+    for w in range(n_words):
+        o = 32 * w
+        end = min(n_out, o + 32)
+        while o < end:
+            d = keep[o] - o
+            first = o
+            while o + 1 < end and keep[o + 1] - (o + 1) == d:
+                o += 1
+            o += 1
+            pieces[n, 0] = 2 * (first - 32 * w)
+            pieces[n, 1] = 2 * (o - first)
+            pieces[n, 2] = d
+            n += 1
+        starts[w + 1] = n
+    return starts, pieces[:n]
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _subset_words(
+    rows: np.ndarray, n_out: int, starts: np.ndarray, pieces: np.ndarray
+) -> np.ndarray:
+    k, n_in = rows.shape
+    n_words = len(starts) - 1
+    out = np.empty((k, n_words), dtype=np.uint64)
+    for j in numba.prange(k):
+        for w in range(n_words):
+            v = np.uint64(0)
+            for p in range(starts[w], starts[w + 1]):
+                lo, width, d = pieces[p, 0], pieces[p, 1], pieces[p, 2]
+                bit = 64 * w + 2 * d  # the input bit that lands on the word's bit 0
+                iw = bit >> 6
+                off = np.uint64(bit & 63)
+                x = rows[j, iw] >> off
+                if off != 0 and iw + 1 < n_in:
+                    x |= rows[j, iw + 1] << (np.uint64(64) - off)
+                if width == 64:
+                    v |= x
+                else:
+                    v |= x & (((_ONE << np.uint64(width)) - _ONE) << np.uint64(lo))
+            out[j, w] = v
     return out
 
 

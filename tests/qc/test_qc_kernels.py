@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from igs.io.plink import BedWriter, open_genotypes, write_bim, write_fam
 from igs.qc import packed
@@ -49,6 +50,29 @@ def test_subset_samples_keeps_their_codes_in_order():
     out = packed.subset_samples(rows, np.array([1, 3, 4]))
     # samples 1, 3, 4: variant 0 = 1 0 1, variant 1 = 1 1 0, variant 2 = 2 . 1
     assert out[:, 0].tolist() == [0b10_11_10, 0b11_10_10, 0b10_01_00]
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 130, 517])
+def test_subset_samples_equals_unpack_index_repack(n):
+    """Against numpy: unpack every 2-bit code, take the kept samples, pack them again. Kept
+    sets with long runs (the shifted-word path), scattered samples and the tail word."""
+    rng = np.random.default_rng(n)
+    k = 7
+    codes = rng.integers(0, 4, size=(k, n)).astype(np.uint8)
+    padded = np.zeros((k, 32 * ((n + 31) // 32)), dtype=np.uint8)
+    padded[:, :n] = codes
+    rows = np.zeros((k, padded.shape[1] // 32), dtype=np.uint64)
+    for b in range(32):
+        rows |= padded[:, b::32].astype(np.uint64) << np.uint64(2 * b)
+    runs = np.flatnonzero(rng.random(n) > 0.03)  # long runs with a few removed
+    scattered = np.flatnonzero(rng.random(n) > 0.5)
+    for keep in (runs, scattered, np.arange(n), np.arange(n)[n // 2 :], np.array([n - 1])):
+        if not len(keep):
+            continue
+        kept = np.zeros((k, 4 * ((len(keep) + 3) // 4)), dtype=np.uint8)
+        kept[:, : len(keep)] = codes[:, keep]
+        expected = kept[:, 0::4] | kept[:, 1::4] << 2 | kept[:, 2::4] << 4 | kept[:, 3::4] << 6
+        np.testing.assert_array_equal(packed.subset_samples(rows, keep), expected)
 
 
 def test_packed_rows_of_a_bed_are_its_bytes(tmp_path):
