@@ -72,9 +72,11 @@ CHUNK_BYTES = 16 << 20
 def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     """Run every QC step on ``gset`` and return the decisions and metrics (nothing written)."""
     n, m = gset.n_samples, gset.n_variants
-    chrom = gset.variants["chrom"].astype(str).to_numpy()
-    is_x = np.isin(chrom, X_CHROMS)
-    is_auto = np.isin(chrom, AUTOSOMES)
+    # chromosome codes, not a million Python strings (55 MB at 1M variants)
+    chrom, chrom_names = pd.factorize(gset.variants["chrom"], use_na_sentinel=False)
+    chrom_names = np.asarray(chrom_names, dtype=str)
+    is_x = np.isin(chrom_names, X_CHROMS)[chrom]
+    is_auto = np.isin(chrom_names, AUTOSOMES)[chrom]
     male = gset.samples["sex"].to_numpy() == 1
     iids = gset.samples["IID"].to_numpy()
     sample_fail = np.full(n, "", dtype=object)
@@ -115,9 +117,10 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     exp_hom = np.zeros(len(s_ok))
     het_n = np.zeros(len(s_ok), dtype=np.int64)
     candidates = usable & is_auto & (pre["maf"] >= opts.prune_min_maf)
+    del pre  # but its A1 frequencies (p_all)
     cand_idx = np.flatnonzero(candidates)
     pruner = IndepPairwise(
-        pd.factorize(chrom[cand_idx])[0],
+        chrom[cand_idx],
         window=opts.prune_window,
         step=opts.prune_step,
         r2=opts.prune_r2,
@@ -180,9 +183,11 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         gset, opts, final, male[final], in_largest, "pass 4/4 (variant QC on final samples)"
     )
     metrics = _variant_metrics(counts, is_x)
-    hwe_counts = np.where(is_x[:, None], counts["largest_female"], counts["largest"])
-    hwe_p = kernels.hwe_pvalues(np.ascontiguousarray(hwe_counts[:, :3]), opts.hwe_midp)
+    hwe_counts = np.where(is_x[:, None], counts["largest_female"][:, :3], counts["largest"][:, :3])
+    hwe_p = kernels.hwe_pvalues(hwe_counts, opts.hwe_midp)
     hwe_p[~(is_auto | is_x)] = np.nan
+    hc = counts["largest"][:, :3].copy()  # the reported HWE counts; the rest goes
+    del counts, hwe_counts
     variant_fail = variant_failures(metrics["call_rate"], metrics["maf"], hwe_p, opts)
 
     # 9. final PCA on final samples and variants
@@ -214,7 +219,6 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     variants["call_rate"] = metrics["call_rate"]
     variants["a1_freq"] = metrics["a1_freq"]
     variants["maf"] = metrics["maf"]
-    hc = counts["largest"]
     variants["hwe_hom_a1"], variants["hwe_het"], variants["hwe_hom_a2"] = (
         hc[:, 2],
         hc[:, 1],
@@ -275,7 +279,7 @@ def write_qc_genotypes(
         keep = np.asarray(keep_s, dtype=np.int64)
         n_bytes = (len(keep) + 3) // 4
         with BedWriter(bed, len(keep)) as writer:
-            chunk = _chunk(opts, _packed_bytes(gset))
+            chunk = _chunk(opts, 4 * _packed_bytes(gset))  # 4 MB chunks: rows are copied 4x
             for _, rows in packed.iter_packed_rows(gset, mask, chunk):
                 if len(keep) == gset.n_samples:
                     writer.append_packed(rows.view(np.uint8)[:, :n_bytes])
