@@ -7,6 +7,11 @@ Sample groups are word masks with the low bit of each member's 2-bit field set
 three popcounts per word, and per-sample missing calls are found by jumping from one
 missing code to the next. pgen chunks are packed into the same words first
 (:func:`pack_codes`), so both formats share one code path.
+
+For LD and heterozygosity (QC pass 3) rows are turned into bit planes of 64 samples per word
+(:func:`ld_planes`) with word-wide bit tricks, and per-sample heterozygous calls are counted
+in byte-wide counters, 8 samples per word (:func:`add_homozygosity`), never one sample at a
+time.
 """
 
 from __future__ import annotations
@@ -22,6 +27,16 @@ from igs.scores.kernels import low_bit_mask
 
 _LOW = np.uint64(0x5555555555555555)
 _ONE = np.uint64(1)
+# masks and shifts that gather the even bits of a word into its low half
+_C2 = np.uint64(0x3333333333333333)
+_C4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_C8 = np.uint64(0x00FF00FF00FF00FF)
+_C16 = np.uint64(0x0000FFFF0000FFFF)
+_C32 = np.uint64(0x00000000FFFFFFFF)
+_S2, _S4, _S6, _S8 = np.uint64(2), np.uint64(4), np.uint64(6), np.uint64(8)
+_S16, _S32 = np.uint64(16), np.uint64(32)
+_BYTE_LOW = np.uint64(0x0101010101010101)  # the low bit of each byte
+_BYTE = np.uint64(0xFF)
 
 
 def genotype_rows(g: np.ndarray, rows: np.ndarray | None, caller: str) -> tuple[bool, np.ndarray]:
@@ -116,6 +131,140 @@ def subset_samples(rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
             c = (rows[j, s // 32] >> np.uint64(2 * (s % 32))) & np.uint64(3)
             out[j, o // 4] |= np.uint8(c << np.uint64(2 * (o % 4)))
     return out
+
+
+def sample_bits(selected: np.ndarray) -> np.ndarray:
+    """uint64 words of 64 samples (first sample in the low bit), a bit set per selected one."""
+    selected = np.asarray(selected, dtype=bool)
+    bits = np.zeros(64 * ((len(selected) + 63) // 64), dtype=np.uint8)
+    bits[: len(selected)] = selected
+    return np.packbits(bits, bitorder="little").view("<u8").astype(np.uint64)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _even_bits(x: np.uint64) -> np.uint64:
+    """Bits 0, 2, ..., 62 of ``x`` as bits 0..31 (the low bits of 32 2-bit codes)."""
+    x &= _LOW
+    x = (x | (x >> _ONE)) & _C2
+    x = (x | (x >> _S2)) & _C4
+    x = (x | (x >> _S4)) & _C8
+    x = (x | (x >> _S8)) & _C16
+    return (x | (x >> _S16)) & _C32
+
+
+@numba.njit(cache=True, nogil=True)
+def ld_planes(
+    rows: np.ndarray, selected: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """LD bit planes (k, 3, len(keep)) of the ``selected`` packed rows (k indices into
+    ``rows``): per 64 samples ``h`` (A1 count >= 1), ``d`` (A1 count 2) and ``m`` (called),
+    only the samples set in ``keep`` (:func:`sample_bits`; bits past the last sample clear),
+    and per variant the counts of A1 count 0, 1, 2 and missing among them (k, 4), as
+    :func:`igs.qc.indep_pairwise.pack_planes` gives them from int8."""
+    n32 = rows.shape[1]
+    k = len(selected)
+    n64 = len(keep)
+    planes = np.empty((k, 3, n64), dtype=np.uint64)
+    counts = np.empty((k, 4), dtype=np.int64)
+    n_keep = 0
+    for t in range(n64):
+        n_keep += popcount(keep[t])
+    lo = np.empty(2 * n64, dtype=np.uint64)
+    hi = np.empty(2 * n64, dtype=np.uint64)
+    lo[-1] = np.uint64(0)
+    hi[-1] = np.uint64(0)
+    for j in range(k):
+        row = selected[j]
+        for w in range(n32):  # low and high bits of 32 codes
+            x = rows[row, w]
+            lo[w] = _even_bits(x)
+            hi[w] = _even_bits(x >> _ONE)
+        n_h = 0
+        n_d = 0
+        n_m = 0
+        for t in range(n64):
+            a = lo[2 * t] | (lo[2 * t + 1] << _S32)
+            b = hi[2 * t] | (hi[2 * t + 1] << _S32)
+            # 00 hom A1, 01 missing, 10 het, 11 hom A2: called unless (lo, hi) = (1, 0)
+            m = (b | ~a) & keep[t]
+            h = ~a & keep[t]
+            d = h & ~b
+            planes[j, 0, t] = h
+            planes[j, 1, t] = d
+            planes[j, 2, t] = m
+            n_h += popcount(h)
+            n_d += popcount(d)
+            n_m += popcount(m)
+        counts[j, 0] = n_m - n_h
+        counts[j, 1] = n_h - n_d
+        counts[j, 2] = n_d
+        counts[j, 3] = n_keep - n_m
+    return planes, counts
+
+
+@numba.njit(cache=True, nogil=True)
+def _flush_bytes(acc: np.ndarray, out: np.ndarray) -> None:
+    """Add byte counters ``acc`` (words, 4) to per-sample ``out`` and clear them: byte b of
+    ``acc[w, r]`` counts sample ``32 w + 4 b + r``."""
+    n = len(out)
+    for w in range(acc.shape[0]):
+        for r in range(4):
+            v = acc[w, r]
+            for b in range(8):
+                i = 32 * w + 4 * b + r
+                if i < n:
+                    out[i] += np.int64((v >> np.uint64(8 * b)) & _BYTE)
+            acc[w, r] = np.uint64(0)
+
+
+@numba.njit(cache=True, nogil=True)
+def add_homozygosity(
+    rows: np.ndarray,
+    expected_hom: np.ndarray,
+    het_calls: np.ndarray,
+    missing: np.ndarray,
+    missing_exp: np.ndarray,
+    totals: np.ndarray,
+) -> None:
+    """Add, per sample, heterozygous calls (``het_calls``), missing calls (``missing``) and
+    the expected homozygosity of the missing calls (``missing_exp``) over packed ``rows``
+    (k, words), ``expected_hom`` (k) being each variant's ``1 - 2p(1-p)``; ``totals`` gets the
+    number of rows and the sum of their ``expected_hom``, added in row order (so no sum
+    depends on how the rows are chunked).
+
+    Over all rows added, a sample then has ``totals[0] - missing`` called,
+    ``totals[1] - missing_exp`` expected and ``called - het_calls`` observed homozygous
+    calls. Heterozygous calls are counted 8 samples a word in byte counters, flushed every
+    255 rows; missing calls (few) one at a time.
+    """
+    k, n32 = rows.shape
+    acc = np.zeros((n32, 4), dtype=np.uint64)
+    filled = 0
+    for j in range(k):
+        e = expected_hom[j]
+        totals[0] += 1.0
+        totals[1] += e
+        for w in range(n32):
+            x = rows[j, w]
+            het = (x >> _ONE) & ~x & _LOW  # code 10
+            acc[w, 0] += het & _BYTE_LOW
+            acc[w, 1] += (het >> _S2) & _BYTE_LOW
+            acc[w, 2] += (het >> _S4) & _BYTE_LOW
+            acc[w, 3] += (het >> _S6) & _BYTE_LOW
+        for w in range(n32):
+            x = rows[j, w]
+            todo = x & ~(x >> _ONE) & _LOW  # code 01
+            while todo:
+                i = 32 * w + np.int64(trailing_zeros(todo) >> _ONE)
+                missing[i] += 1
+                missing_exp[i] += e
+                todo &= todo - _ONE
+        filled += 1
+        if filled == 255:
+            _flush_bytes(acc, het_calls)
+            filled = 0
+    if filled:
+        _flush_bytes(acc, het_calls)
 
 
 def iter_packed_rows(
