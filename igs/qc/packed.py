@@ -204,17 +204,17 @@ def ld_planes(
 
 @numba.njit(cache=True, nogil=True)
 def _flush_bytes(acc: np.ndarray, out: np.ndarray) -> None:
-    """Add byte counters ``acc`` (words, 4) to per-sample ``out`` and clear them: byte b of
-    ``acc[w, r]`` counts sample ``32 w + 4 b + r``."""
+    """Add byte counters ``acc`` (4, words) to per-sample ``out`` and clear them: byte b of
+    ``acc[r, w]`` counts sample ``32 w + 4 b + r``."""
     n = len(out)
-    for w in range(acc.shape[0]):
-        for r in range(4):
-            v = acc[w, r]
+    for r in range(4):
+        for w in range(acc.shape[1]):
+            v = acc[r, w]
             for b in range(8):
                 i = 32 * w + 4 * b + r
                 if i < n:
                     out[i] += np.int64((v >> np.uint64(8 * b)) & _BYTE)
-            acc[w, r] = np.uint64(0)
+            acc[r, w] = np.uint64(0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -238,7 +238,8 @@ def add_homozygosity(
     255 rows; missing calls (few) one at a time.
     """
     k, n32 = rows.shape
-    acc = np.zeros((n32, 4), dtype=np.uint64)
+    acc = np.zeros((4, n32), dtype=np.uint64)  # one row per sample of 4, vectorizes
+    words = np.empty(n32, dtype=np.int64)
     filled = 0
     for j in range(k):
         e = expected_hom[j]
@@ -247,11 +248,17 @@ def add_homozygosity(
         for w in range(n32):
             x = rows[j, w]
             het = (x >> _ONE) & ~x & _LOW  # code 10
-            acc[w, 0] += het & _BYTE_LOW
-            acc[w, 1] += (het >> _S2) & _BYTE_LOW
-            acc[w, 2] += (het >> _S4) & _BYTE_LOW
-            acc[w, 3] += (het >> _S6) & _BYTE_LOW
+            acc[0, w] += het & _BYTE_LOW
+            acc[1, w] += (het >> _S2) & _BYTE_LOW
+            acc[2, w] += (het >> _S4) & _BYTE_LOW
+            acc[3, w] += (het >> _S6) & _BYTE_LOW
+        n_words = 0  # the words with a missing call, listed without a branch per word
         for w in range(n32):
+            x = rows[j, w]
+            words[n_words] = w
+            n_words += (x & ~(x >> _ONE) & _LOW) != 0
+        for t in range(n_words):
+            w = words[t]
             x = rows[j, w]
             todo = x & ~(x >> _ONE) & _LOW  # code 01
             while todo:
