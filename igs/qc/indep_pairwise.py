@@ -112,22 +112,8 @@ def _in_ld(p: np.ndarray, st: np.ndarray, a: int, b: int, thresh: float) -> bool
     docstring). ``st`` holds each row's called count, sum, sum of squares and missing count:
     a variant without missing calls needs no sums over the other's calls (plink2 does the
     same), so a pair of complete variants costs only the dot product."""
-    dot = _dot(p, a, b)
-    if st[b, 3] == 0:  # the jointly called samples are those of a
-        n = st[a, 0]
-        s1 = st[a, 1]
-        q1 = st[a, 2]
-        if st[a, 3] == 0:
-            s2 = st[b, 1]
-            q2 = st[b, 2]
-        else:
-            s2, q2 = _sums_where_called(p, b, a)
-    elif st[a, 3] == 0:  # those of b
-        n = st[b, 0]
-        s2 = st[b, 1]
-        q2 = st[b, 2]
-        s1, q1 = _sums_where_called(p, a, b)
-    else:
+    if st[a, 3] and st[b, 3]:  # both have missing calls: everything in one pass
+        dot = 0
         n = 0
         s1 = 0
         q1 = 0
@@ -140,6 +126,7 @@ def _in_ld(p: np.ndarray, st: np.ndarray, a: int, b: int, thresh: float) -> bool
             h2 = p[b, 0, w]
             d2 = p[b, 1, w]
             m2 = p[b, 2, w]
+            dot += popcount(h1 & h2) + popcount((h1 & d2) | (d1 & h2)) + 2 * popcount(d1 & d2)
             n += popcount(m1 & m2)
             x = popcount(h1 & m2)
             y = popcount(d1 & m2)
@@ -149,6 +136,22 @@ def _in_ld(p: np.ndarray, st: np.ndarray, a: int, b: int, thresh: float) -> bool
             y = popcount(d2 & m1)
             s2 += x + y
             q2 += x + 3 * y
+    elif st[b, 3] == 0:  # the jointly called samples are those of a
+        dot = _dot(p, a, b)
+        n = st[a, 0]
+        s1 = st[a, 1]
+        q1 = st[a, 2]
+        if st[a, 3] == 0:
+            s2 = st[b, 1]
+            q2 = st[b, 2]
+        else:
+            s2, q2 = _sums_where_called(p, b, a)
+    else:  # those of b
+        dot = _dot(p, a, b)
+        n = st[b, 0]
+        s2 = st[b, 1]
+        q2 = st[b, 2]
+        s1, q1 = _sums_where_called(p, a, b)
     nn = np.int64(n)
     cov = np.float64(np.int64(dot) * nn - np.int64(s1) * np.int64(s2))
     var1 = np.float64(np.int64(q1) * nn - np.int64(s1) * np.int64(s1))
