@@ -110,7 +110,7 @@ def heterozygosity_and_pruning(
     runs = np.cumsum(np.r_[False, chrom[1:] != chrom[:-1]])[candidates]
     keep = np.zeros(gset.n_samples, dtype=bool)
     keep[samples] = True
-    keep_bits = packed.sample_bits(keep)
+    keep_bits = packed.plane_sample_bits(keep)
     a1_freq = np.asarray(a1_freq, dtype=np.float64)
     progress = _Progress(what, int(np.count_nonzero(variants)))
 

@@ -27,14 +27,7 @@ from igs.scores.kernels import low_bit_mask
 
 _LOW = np.uint64(0x5555555555555555)
 _ONE = np.uint64(1)
-# masks and shifts that gather the even bits of a word into its low half
-_C2 = np.uint64(0x3333333333333333)
-_C4 = np.uint64(0x0F0F0F0F0F0F0F0F)
-_C8 = np.uint64(0x00FF00FF00FF00FF)
-_C16 = np.uint64(0x0000FFFF0000FFFF)
-_C32 = np.uint64(0x00000000FFFFFFFF)
-_S2, _S4, _S6, _S8 = np.uint64(2), np.uint64(4), np.uint64(6), np.uint64(8)
-_S16, _S32 = np.uint64(16), np.uint64(32)
+_S2, _S4, _S6 = np.uint64(2), np.uint64(4), np.uint64(6)
 _BYTE_LOW = np.uint64(0x0101010101010101)  # the low bit of each byte
 _BYTE = np.uint64(0xFF)
 
@@ -133,23 +126,15 @@ def subset_samples(rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
-def sample_bits(selected: np.ndarray) -> np.ndarray:
-    """uint64 words of 64 samples (first sample in the low bit), a bit set per selected one."""
+def plane_sample_bits(selected: np.ndarray) -> np.ndarray:
+    """uint64 words of 64 samples in the order of :func:`ld_planes` (word t, bit 2s: sample
+    64t + s; bit 2s + 1: sample 64t + 32 + s), a bit set per ``selected`` sample."""
     selected = np.asarray(selected, dtype=bool)
-    bits = np.zeros(64 * ((len(selected) + 63) // 64), dtype=np.uint8)
+    n64 = (len(selected) + 63) // 64
+    bits = np.zeros(64 * n64, dtype=np.uint8)
     bits[: len(selected)] = selected
-    return np.packbits(bits, bitorder="little").view("<u8").astype(np.uint64)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _even_bits(x: np.uint64) -> np.uint64:
-    """Bits 0, 2, ..., 62 of ``x`` as bits 0..31 (the low bits of 32 2-bit codes)."""
-    x &= _LOW
-    x = (x | (x >> _ONE)) & _C2
-    x = (x | (x >> _S2)) & _C4
-    x = (x | (x >> _S4)) & _C8
-    x = (x | (x >> _S8)) & _C16
-    return (x | (x >> _S16)) & _C32
+    interleaved = bits.reshape(n64, 2, 32).transpose(0, 2, 1).reshape(-1)
+    return np.packbits(interleaved, bitorder="little").view("<u8").astype(np.uint64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -158,9 +143,13 @@ def ld_planes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """LD bit planes (k, 3, len(keep)) of the ``selected`` packed rows (k indices into
     ``rows``): per 64 samples ``h`` (A1 count >= 1), ``d`` (A1 count 2) and ``m`` (called),
-    only the samples set in ``keep`` (:func:`sample_bits`; bits past the last sample clear),
-    and per variant the counts of A1 count 0, 1, 2 and missing among them (k, 4), as
-    :func:`igs.qc.indep_pairwise.pack_planes` gives them from int8."""
+    only the samples set in ``keep`` (:func:`plane_sample_bits`), and per variant the counts
+    of A1 count 0, 1, 2 and missing among them (k, 4), as
+    :func:`igs.qc.indep_pairwise.pack_planes` gives them from int8.
+
+    A plane word holds two row words, the first's samples in the even bits and the second's
+    in the odd ones, so that no bit moves further than one place (LD sums do not depend on
+    the order of the samples, only on it being the same in every variant)."""
     n32 = rows.shape[1]
     k = len(selected)
     n64 = len(keep)
@@ -169,23 +158,17 @@ def ld_planes(
     n_keep = 0
     for t in range(n64):
         n_keep += popcount(keep[t])
-    lo = np.empty(2 * n64, dtype=np.uint64)
-    hi = np.empty(2 * n64, dtype=np.uint64)
-    lo[-1] = np.uint64(0)
-    hi[-1] = np.uint64(0)
     for j in range(k):
         row = selected[j]
-        for w in range(n32):  # low and high bits of 32 codes
-            x = rows[row, w]
-            lo[w] = _even_bits(x)
-            hi[w] = _even_bits(x >> _ONE)
         n_h = 0
         n_d = 0
         n_m = 0
         for t in range(n64):
-            a = lo[2 * t] | (lo[2 * t + 1] << _S32)
-            b = hi[2 * t] | (hi[2 * t + 1] << _S32)
-            # 00 hom A1, 01 missing, 10 het, 11 hom A2: called unless (lo, hi) = (1, 0)
+            x = rows[row, 2 * t]
+            y = rows[row, 2 * t + 1] if 2 * t + 1 < n32 else np.uint64(0)
+            a = (x & _LOW) | ((y & _LOW) << _ONE)  # low bits of the codes
+            b = ((x >> _ONE) & _LOW) | (y & ~_LOW)  # high bits
+            # 00 hom A1, 01 missing, 10 het, 11 hom A2: called unless (low, high) = (1, 0)
             m = (b | ~a) & keep[t]
             h = ~a & keep[t]
             d = h & ~b

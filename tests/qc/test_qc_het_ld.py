@@ -23,12 +23,18 @@ def random_calls(rng, n: int, k: int, missing: float = 0.1) -> np.ndarray:
     return np.asfortranarray(g)
 
 
-def sample_order_bits(planes: np.ndarray) -> np.ndarray:
-    """Planes (k, 3, words) as one 0/1 per sample (k, 3, 64 words)."""
-    return np.unpackbits(planes.view(np.uint8), axis=-1, bitorder="little")
+def sample_order_bits(planes: np.ndarray, interleaved: bool = False) -> np.ndarray:
+    """Planes (k, 3, words) as one 0/1 per sample (k, 3, 64 words); ``interleaved``: in the
+    order of :func:`packed.ld_planes` (bit 2s of word t is sample 64t + s, bit 2s + 1 sample
+    64t + 32 + s)."""
+    bits = np.unpackbits(planes.view(np.uint8), axis=-1, bitorder="little")
+    if not interleaved:
+        return bits
+    sample = np.arange(bits.shape[-1])
+    return bits[..., 64 * (sample // 64) + 2 * (sample % 32) + (sample % 64) // 32]
 
 
-@pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 65, 200])
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 65, 97, 200])
 def test_planes_from_packed_rows_equal_planes_from_int8_on_the_kept_samples(n):
     rng = np.random.default_rng(n)
     g = random_calls(rng, n, 40)
@@ -36,9 +42,9 @@ def test_planes_from_packed_rows_equal_planes_from_int8_on_the_kept_samples(n):
     keep[0] = True
     rows = packed.pack_codes(g)
     selected = np.flatnonzero(rng.random(40) < 0.6)
-    planes, counts = packed.ld_planes(rows, selected, packed.sample_bits(keep))
+    planes, counts = packed.ld_planes(rows, selected, packed.plane_sample_bits(keep))
     theirs, their_counts = pack_planes(np.asfortranarray(g[keep][:, selected]))
-    ours = sample_order_bits(planes)
+    ours = sample_order_bits(planes, interleaved=True)
     assert (ours[..., np.flatnonzero(keep)] == sample_order_bits(theirs)[..., : keep.sum()]).all()
     # samples left out and the padding past the last sample are in no plane
     assert not ours[..., np.flatnonzero(~keep)].any() and not ours[..., n:].any()
