@@ -168,3 +168,20 @@ def test_one_thread_or_two_and_any_chunk_give_identical_sums(cohort_with_missing
     a, b = run(1, 64), run(2, 777)
     for name in ("obs_hom", "exp_hom", "n_called", "kept"):
         assert (getattr(a, name) == getattr(b, name)).all(), name
+
+
+def test_one_chromosome_without_candidates_counts_heterozygosity_only(cohort_with_missing):
+    gset, samples, p = cohort_with_missing
+    chrom = gset.variants["chrom"].astype(str).to_numpy()
+    first = chrom == chrom[0]  # a single part: the other thread has nothing to do
+    none = np.zeros(gset.n_variants, dtype=bool)
+    ours = heterozygosity_and_pruning(
+        gset, chrom, first, none, p, samples, PruneOptions(), chunk_variants=100, threads=2
+    )
+    assert len(ours.kept) == 0
+    g = plink.read_genotype_codes(gset, np.flatnonzero(first), samples)
+    called = (g >= 0) & (g <= 2)
+    assert (ours.n_called == called.sum(axis=1)).all()
+    assert (ours.obs_hom == (called & (g != 1)).sum(axis=1)).all()
+    q = p[first]
+    np.testing.assert_allclose(ours.exp_hom, called @ (1 - 2 * q * (1 - q)))
