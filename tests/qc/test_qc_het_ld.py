@@ -34,6 +34,21 @@ def sample_order_bits(planes: np.ndarray, interleaved: bool = False) -> np.ndarr
     return bits[..., 64 * (sample // 64) + 2 * (sample % 32) + (sample % 64) // 32]
 
 
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 65])
+def test_pack_codes_equals_a_call_by_call_packing(n):
+    """pgen chunks are packed before pass 3 (and passes 1, 2, 4): any value outside 0..2
+    (pgenlib -9, bed-reader -127, or junk) is a missing call."""
+    rng = np.random.default_rng(n)
+    g = rng.integers(-1, 3, (n, 9)).astype(np.int8)
+    g[g < 0] = rng.choice(np.array([-9, -127, 3, 100], dtype=np.int8), int((g < 0).sum()))
+    code = {0: 3, 1: 2, 2: 0}  # A1 count -> 2-bit PLINK code; 01 missing
+    expected = np.zeros((9, (n + 31) // 32), dtype=np.uint64)
+    for j in range(9):
+        for i in range(n):
+            expected[j, i // 32] |= np.uint64(code.get(int(g[i, j]), 1)) << np.uint64(2 * (i % 32))
+    assert (packed.pack_codes(np.asfortranarray(g)) == expected).all()
+
+
 @pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 65, 97, 200])
 def test_planes_from_packed_rows_equal_planes_from_int8_on_the_kept_samples(n):
     rng = np.random.default_rng(n)
