@@ -44,34 +44,6 @@ def accumulate_sample_missing(g: np.ndarray, variant_mask: np.ndarray, missing: 
 
 
 @numba.njit(cache=True, nogil=True)
-def accumulate_homozygosity(
-    g: np.ndarray,
-    expected_het: np.ndarray,
-    variant_mask: np.ndarray,
-    obs_hom: np.ndarray,
-    exp_hom: np.ndarray,
-    n_called: np.ndarray,
-) -> None:
-    """Add, per sample, observed and expected homozygous calls and called variants.
-
-    ``expected_het[j]`` is variant j's expected heterozygosity ``2p(1-p)``.
-    """
-    n, k = g.shape
-    for j in range(k):
-        if not variant_mask[j]:
-            continue
-        e_hom = 1.0 - expected_het[j]
-        for i in range(n):
-            v = g[i, j]
-            if v < 0 or v > 2:
-                continue
-            n_called[i] += 1
-            exp_hom[i] += e_hom
-            if v != 1:
-                obs_hom[i] += 1
-
-
-@numba.njit(cache=True, nogil=True)
 def accumulate_homozygosity_by_group(
     g: np.ndarray,
     group: np.ndarray,
@@ -81,8 +53,9 @@ def accumulate_homozygosity_by_group(
     exp_hom: np.ndarray,
     n_called: np.ndarray,
 ) -> None:
-    """:func:`accumulate_homozygosity` with each sample's own group's ``expected_het`` and
-    ``variant_mask`` (both (n_groups, k)); ``group[i]`` is sample i's group."""
+    """Add, per sample, observed and expected homozygous calls and called variants, with
+    each sample's own group's ``expected_het`` (``2p(1-p)``) and ``variant_mask`` (both
+    (n_groups, k)); ``group[i]`` is sample i's group."""
     n, k = g.shape
     for j in range(k):
         for i in range(n):

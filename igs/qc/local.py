@@ -7,8 +7,8 @@ Order of operations (each sample/variant records the first step that removed it)
 2. preliminary variant call rate and MAF on the call-rate-passing samples: pass 1's counts
    less those of the failed samples (pass 2 counts only the words that hold them); the
    variants that pass are used for the sample checks below.
-3. pass 3: autosomal heterozygosity (``plink2 --het`` F), LD pruning of common
-   autosomal variants, and the chrX genotypes for the sex check.
+3. pass 3: autosomal heterozygosity (``plink2 --het`` F) and LD pruning of common
+   autosomal variants.
 4. PCA on the pruned variants; ancestry groups by k-means on the top PCs.
 5. heterozygosity outside mean +/- k SD within the sample's ancestry group.
 6. sex check: chrX F with allele frequencies of the sample's group, males haploid
@@ -19,10 +19,10 @@ Order of operations (each sample/variant records the first step that removed it)
    group; chrX in its females), as ``plink2 --missing --freq --hardy``.
 9. PCA refitted on the final samples and variants; loadings kept for projection.
 
-Passes 1, 2 and 4 and the written genotypes work on packed 2-bit rows (:mod:`igs.qc.packed`);
-pass 3 and the sex check decode int8. Memory is bounded by one chunk of
-``n_samples x chunk_variants`` int8 (pass 3 also holds that chunk's LD candidates as bit
-planes), the per-variant counts (``n_variants x 16`` int64) and the pruned variants, kept
+Every pass works on packed 2-bit rows (:mod:`igs.qc.packed`; pass 3 in :mod:`igs.qc.het_ld`,
+two threads); only the sex check decodes int8 (chrX). Memory is bounded by one chunk of
+``n_samples x chunk_variants`` (pass 3: one per thread, with a block of bit planes and an LD
+window), the per-variant counts (``n_variants x 16`` int64) and the pruned variants, kept
 packed (2 bits a call, at most ``max_pca_variants``); PCA and KING read samples and variants
 of the packed rows by index, so no subset is ever copied.
 """
@@ -30,6 +30,7 @@ of the packed rows by index, so no subset is ever copied.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ from igs.qc.decisions import (
     variant_failures,
 )
 from igs.qc.groups import assign_ancestry_groups
-from igs.qc.indep_pairwise import IndepPairwise
+from igs.qc.het_ld import PruneOptions, heterozygosity_and_pruning
 from igs.qc.options import QCOptions
 from igs.qc.pca import PCAFit, fit_pca, project_pca
 from igs.qc.relatedness import king_table, samples_to_remove
@@ -111,30 +112,26 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         & (is_auto | is_x)
     )
 
-    # 3. heterozygosity, LD pruning, chrX genotypes
-    p_all = pre["a1_freq"]
-    obs_hom = np.zeros(len(s_ok))
-    exp_hom = np.zeros(len(s_ok))
-    het_n = np.zeros(len(s_ok), dtype=np.int64)
+    # 3. heterozygosity and LD pruning on the autosomes (packed rows, two threads)
     candidates = usable & is_auto & (pre["maf"] >= opts.prune_min_maf)
-    del pre  # but its A1 frequencies (p_all)
+    a1_freq = pre["a1_freq"]
+    del pre  # but its A1 frequencies
     cand_idx = np.flatnonzero(candidates)
-    pruner = IndepPairwise(
-        chrom[cand_idx],
-        window=opts.prune_window,
-        step=opts.prune_step,
-        r2=opts.prune_r2,
+    het = heterozygosity_and_pruning(
+        gset,
+        chrom,
+        usable & is_auto,
+        candidates,
+        a1_freq,
+        s_ok,
+        PruneOptions(opts.prune_window, opts.prune_step, opts.prune_r2),
+        chunk_variants=_chunk(opts, _packed_bytes(gset)),
+        threads=min(2, len(os.sched_getaffinity(0))),
+        what="pass 3/4 (heterozygosity, LD pruning)",
     )
-    for idx, g in _chunks(gset, opts, usable, s_ok, "pass 3/4 (heterozygosity, LD pruning)"):
-        auto = is_auto[idx]
-        p = p_all[idx]
-        kernels.accumulate_homozygosity(g, 2 * p * (1 - p), auto, obs_hom, exp_hom, het_n)
-        cand = candidates[idx]
-        if cand.any():
-            pruner.add(g[:, cand])
-    del g  # the last chunk would otherwise live to the end of the run
-    het_f = (obs_hom - exp_hom) / (het_n - exp_hom)
-    pruned = thin_evenly(cand_idx[pruner.kept], opts.max_pca_variants)
+    del a1_freq
+    obs_hom, exp_hom, het_n, het_f = het.obs_hom, het.exp_hom, het.n_called, het.f
+    pruned = thin_evenly(cand_idx[het.kept], opts.max_pca_variants)
     log.info("LD pruning kept %d of %d candidate variants", len(pruned), len(cand_idx))
     require_enough_pruned(len(pruned), opts, str(gset.file(gset.format)))
     # the pruned variants of every sample, packed (2 bits a call, a quarter of int8)

@@ -7,6 +7,11 @@ Sample groups are word masks with the low bit of each member's 2-bit field set
 three popcounts per word, and per-sample missing calls are found by jumping from one
 missing code to the next. pgen chunks are packed into the same words first
 (:func:`pack_codes`), so both formats share one code path.
+
+For LD and heterozygosity (QC pass 3) rows are turned into bit planes of 64 samples per word
+(:func:`ld_planes`) with word-wide bit tricks, and per-sample heterozygous calls are counted
+in byte-wide counters, 8 samples per word (:func:`add_homozygosity`), never one sample at a
+time.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from igs.scores.kernels import low_bit_mask
 
 _LOW = np.uint64(0x5555555555555555)
 _ONE = np.uint64(1)
+_S2, _S4, _S6 = np.uint64(2), np.uint64(4), np.uint64(6)
+_BYTE_LOW = np.uint64(0x0101010101010101)  # the low bit of each byte
+_BYTE = np.uint64(0xFF)
 
 
 def genotype_rows(g: np.ndarray, rows: np.ndarray | None, caller: str) -> tuple[bool, np.ndarray]:
@@ -90,17 +98,32 @@ def add_sample_missing(rows: np.ndarray, missing: np.ndarray) -> None:
                 todo &= todo - _ONE
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _code_word(g: np.ndarray, j: int, start: int, size: int) -> np.uint64:
+    """Packed word of calls ``g[start : start + size, j]`` (size <= 32), branch-free: A1 count
+    0, 1, 2 -> codes 11, 10, 00, anything else (missing) 01."""
+    word = np.uint64(0)
+    for b in range(size):
+        u = np.uint8(g[start + b, j])  # a missing call (negative) reads as > 2
+        lo = np.uint64((u == 0) | (u > 2))
+        hi = np.uint64(u < 2)
+        word |= (lo | (hi << _ONE)) << np.uint64(2 * b)
+    return word
+
+
 @numba.njit(cache=True, nogil=True)
 def pack_codes(g: np.ndarray) -> np.ndarray:
-    """int8 A1 counts (n_samples, k), anything outside 0..2 missing, as packed rows (k, words)."""
+    """int8 A1 counts (n_samples, k), anything outside 0..2 missing, as packed rows (k, words);
+    each word of 32 samples is built in a register (full words with a fixed count, so that
+    the loop vectorizes)."""
     n, k = g.shape
+    full = n // 32
     out = np.zeros((k, (n + 31) // 32), dtype=np.uint64)
-    code = np.array([3, 2, 0], dtype=np.uint64)  # A1 count 0, 1, 2 -> 11, 10, 00
     for j in range(k):
-        for i in range(n):
-            v = g[i, j]
-            c = code[v] if (v >= 0 and v <= 2) else np.uint64(1)
-            out[j, i // 32] |= c << np.uint64(2 * (i % 32))
+        for w in range(full):
+            out[j, w] = _code_word(g, j, 32 * w, 32)
+        if n > 32 * full:
+            out[j, full] = _code_word(g, j, 32 * full, n - 32 * full)
     return out
 
 
@@ -169,6 +192,137 @@ def _subset_words(
                     v |= x & (((_ONE << np.uint64(width)) - _ONE) << np.uint64(lo))
             out[j, w] = v
     return out
+
+
+def plane_sample_bits(selected: np.ndarray) -> np.ndarray:
+    """uint64 words of 64 samples in the order of :func:`ld_planes` (word t, bit 2s: sample
+    64t + s; bit 2s + 1: sample 64t + 32 + s), a bit set per ``selected`` sample."""
+    selected = np.asarray(selected, dtype=bool)
+    n64 = (len(selected) + 63) // 64
+    bits = np.zeros(64 * n64, dtype=np.uint8)
+    bits[: len(selected)] = selected
+    interleaved = bits.reshape(n64, 2, 32).transpose(0, 2, 1).reshape(-1)
+    return np.packbits(interleaved, bitorder="little").view("<u8").astype(np.uint64)
+
+
+@numba.njit(cache=True, nogil=True)
+def ld_planes(
+    rows: np.ndarray, selected: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """LD bit planes (k, 3, len(keep)) of the ``selected`` packed rows (k indices into
+    ``rows``): per 64 samples ``h`` (A1 count >= 1), ``d`` (A1 count 2) and ``m`` (called),
+    only the samples set in ``keep`` (:func:`plane_sample_bits`), and per variant the counts
+    of A1 count 0, 1, 2 and missing among them (k, 4), as
+    :func:`igs.qc.indep_pairwise.pack_planes` gives them from int8.
+
+    A plane word holds two row words, the first's samples in the even bits and the second's
+    in the odd ones, so that no bit moves further than one place (LD sums do not depend on
+    the order of the samples, only on it being the same in every variant)."""
+    n32 = rows.shape[1]
+    k = len(selected)
+    n64 = len(keep)
+    planes = np.empty((k, 3, n64), dtype=np.uint64)
+    counts = np.empty((k, 4), dtype=np.int64)
+    n_keep = 0
+    for t in range(n64):
+        n_keep += popcount(keep[t])
+    for j in range(k):
+        row = selected[j]
+        n_h = 0
+        n_d = 0
+        n_m = 0
+        for t in range(n64):
+            x = rows[row, 2 * t]
+            y = rows[row, 2 * t + 1] if 2 * t + 1 < n32 else np.uint64(0)
+            a = (x & _LOW) | ((y & _LOW) << _ONE)  # low bits of the codes
+            b = ((x >> _ONE) & _LOW) | (y & ~_LOW)  # high bits
+            # 00 hom A1, 01 missing, 10 het, 11 hom A2: called unless (low, high) = (1, 0)
+            m = (b | ~a) & keep[t]
+            h = ~a & keep[t]
+            d = h & ~b
+            planes[j, 0, t] = h
+            planes[j, 1, t] = d
+            planes[j, 2, t] = m
+            n_h += popcount(h)
+            n_d += popcount(d)
+            n_m += popcount(m)
+        counts[j, 0] = n_m - n_h
+        counts[j, 1] = n_h - n_d
+        counts[j, 2] = n_d
+        counts[j, 3] = n_keep - n_m
+    return planes, counts
+
+
+@numba.njit(cache=True, nogil=True)
+def _flush_bytes(acc: np.ndarray, out: np.ndarray) -> None:
+    """Add byte counters ``acc`` (4, words) to per-sample ``out`` and clear them: byte b of
+    ``acc[r, w]`` counts sample ``32 w + 4 b + r``."""
+    n = len(out)
+    for r in range(4):
+        for w in range(acc.shape[1]):
+            v = acc[r, w]
+            for b in range(8):
+                i = 32 * w + 4 * b + r
+                if i < n:
+                    out[i] += np.int64((v >> np.uint64(8 * b)) & _BYTE)
+            acc[r, w] = np.uint64(0)
+
+
+@numba.njit(cache=True, nogil=True)
+def add_homozygosity(
+    rows: np.ndarray,
+    expected_hom: np.ndarray,
+    het_calls: np.ndarray,
+    missing: np.ndarray,
+    missing_exp: np.ndarray,
+    totals: np.ndarray,
+) -> None:
+    """Add, per sample, heterozygous calls (``het_calls``), missing calls (``missing``) and
+    the expected homozygosity of the missing calls (``missing_exp``) over packed ``rows``
+    (k, words), ``expected_hom`` (k) being each variant's ``1 - 2p(1-p)``; ``totals`` gets the
+    number of rows and the sum of their ``expected_hom``, added in row order (so no sum
+    depends on how the rows are chunked).
+
+    Over all rows added, a sample then has ``totals[0] - missing`` called,
+    ``totals[1] - missing_exp`` expected and ``called - het_calls`` observed homozygous
+    calls. Heterozygous calls are counted 8 samples a word in byte counters, flushed every
+    255 rows; missing calls (few) one at a time.
+    """
+    k, n32 = rows.shape
+    acc = np.zeros((4, n32), dtype=np.uint64)  # one row per sample of 4, vectorizes
+    words = np.empty(n32, dtype=np.int64)
+    filled = 0
+    for j in range(k):
+        e = expected_hom[j]
+        totals[0] += 1.0
+        totals[1] += e
+        for w in range(n32):
+            x = rows[j, w]
+            het = (x >> _ONE) & ~x & _LOW  # code 10
+            acc[0, w] += het & _BYTE_LOW
+            acc[1, w] += (het >> _S2) & _BYTE_LOW
+            acc[2, w] += (het >> _S4) & _BYTE_LOW
+            acc[3, w] += (het >> _S6) & _BYTE_LOW
+        n_words = 0  # the words with a missing call, listed without a branch per word
+        for w in range(n32):
+            x = rows[j, w]
+            words[n_words] = w
+            n_words += (x & ~(x >> _ONE) & _LOW) != 0
+        for t in range(n_words):
+            w = words[t]
+            x = rows[j, w]
+            todo = x & ~(x >> _ONE) & _LOW  # code 01
+            while todo:
+                i = 32 * w + np.int64(trailing_zeros(todo) >> _ONE)
+                missing[i] += 1
+                missing_exp[i] += e
+                todo &= todo - _ONE
+        filled += 1
+        if filled == 255:
+            _flush_bytes(acc, het_calls)
+            filled = 0
+    if filled:
+        _flush_bytes(acc, het_calls)
 
 
 def iter_packed_rows(
