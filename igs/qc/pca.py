@@ -151,8 +151,8 @@ def fit_pca(
 
     ``g`` may also be packed PLINK rows (n_variants, words) of uint64
     (:mod:`igs.qc.packed`, 4x smaller than int8); ``rows`` is then required. ``start``
-    (len(rows), <= k) are scores of an earlier fit on nearly the same samples (as the final
-    QC fit after the first): they seed the subspace iteration, which then stops sooner.
+    (len(rows) x up to k) are scores of an earlier fit on nearly the same samples (as the
+    final QC fit after the first): they seed the subspace iteration, which then stops sooner.
 
     Subspace iteration on the sample side (``X X^T``), one pass over the variants per
     iteration: each block of variants is normalized once and multiplied by the basis and back.
@@ -178,8 +178,9 @@ def fit_pca(
         lam, u = _ritz(w, k)
         # residuals of the Ritz vectors q u: X X^T q u - lam q u = y u - lam q u
         resid = np.linalg.norm(y @ u - (q @ u) * lam.astype(np.float32), axis=0)
-        log.debug("PCA pass %d: eigenvalues %s, residuals %s", it + 1, lam, resid / lam[0])
-        if resid.max() <= options.tol * lam[0] or it == options.max_iter - 1:
+        top = max(lam[0], np.finfo(np.float64).tiny)
+        log.debug("PCA pass %d: eigenvalues %s, residuals %s", it + 1, lam, resid / top)
+        if resid.max() <= options.tol * top or it == options.max_iter - 1:
             break
         q = _orthonormal(y, blas)
     # loadings V = X^T q u / s and scores X V = X X^T q u / s, from the last pass
