@@ -92,3 +92,13 @@ def test_fit_stops_at_the_tolerance_or_the_pass_limit(cohort, caplog):
         fit_pca(cohort, 3, rows=rows, options=PCAOptions(tol=0.0, max_iter=7))
     assert 1 < converged < 50
     assert len([r for r in caplog.records if "PCA pass" in r.getMessage()]) == 7
+
+
+def test_monomorphic_variants_give_zero_components_without_warnings(recwarn):
+    g = np.zeros((20, 30), dtype=np.int8, order="F")
+    g[:, ::2] = 2
+    g[3, 4] = -9  # a missing call is 0 in the standardized matrix too
+    fit = fit_pca(g, 5)
+    assert fit.eigenvalues.tolist() == [0.0] * 5
+    assert not fit.scores.any() and not fit.loadings.any()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
