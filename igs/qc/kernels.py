@@ -71,56 +71,60 @@ def accumulate_homozygosity_by_group(
                 obs_hom[i] += 1
 
 
-@numba.njit(cache=True)
+_TIE = 1e-12  # terms within this relative distance of the observed one are ties (as plink2)
+_NEGLIGIBLE = 1e-20  # a tail term this small relative to the p-value ends the sum
+_HUGE = 1e290  # central mass this far above the observed term: p-value reported as 0
+
+
+@numba.njit(cache=True, nogil=True)
 def _hwe_one(het: int, hom1: int, hom2: int, midp: bool) -> float:
-    """Exact Hardy-Weinberg test (Wigginton, Cutler & Abecasis 2005), as plink2 --hardy."""
+    """Exact Hardy-Weinberg test (Wigginton, Cutler & Abecasis 2005), as plink2 --hardy.
+
+    As plink2's ``HweP``: the probability of each heterozygote count relative to the observed
+    one, summed outwards from the observed count in both directions, each direction stopping
+    once its terms (decreasing there) no longer change the p-value; no array of the whole
+    distribution. A p-value below ~1e-290 is returned as 0.
+    """
     n = het + hom1 + hom2
     if n == 0:
         return 1.0
-    rare_hom = min(hom1, hom2)
-    common_hom = max(hom1, hom2)
-    n_rare = 2 * rare_hom + het
-    # probabilities relative to the most likely heterozygote count, built outwards
-    mid = n_rare * (2 * n - n_rare) // (2 * n)
-    if (mid % 2) != (n_rare % 2):
-        mid += 1
-    probs = np.zeros(n_rare + 1)
-    probs[mid] = 1.0
-    total = 1.0
-    cur_het = mid
-    cur_hr = (n_rare - mid) // 2
-    cur_hc = n - cur_het - cur_hr
-    while cur_het >= 2:
-        probs[cur_het - 2] = (
-            probs[cur_het] * cur_het * (cur_het - 1.0) / (4.0 * (cur_hr + 1.0) * (cur_hc + 1.0))
-        )
-        total += probs[cur_het - 2]
-        cur_het -= 2
-        cur_hr += 1
-        cur_hc += 1
-    cur_het = mid
-    cur_hr = (n_rare - mid) // 2
-    cur_hc = n - cur_het - cur_hr
-    while cur_het <= n_rare - 2:
-        probs[cur_het + 2] = (
-            probs[cur_het] * 4.0 * cur_hr * cur_hc / ((cur_het + 2.0) * (cur_het + 1.0))
-        )
-        total += probs[cur_het + 2]
-        cur_het += 2
-        cur_hr -= 1
-        cur_hc -= 1
-    p_obs = probs[het]
-    p = 0.0
-    tie = 0.0
-    for h in range(n_rare % 2, n_rare + 1, 2):
-        # plink2 treats probabilities within a relative epsilon of the observed one as ties
-        if probs[h] < p_obs * (1.0 - 1e-12):
-            p += probs[h]
-        elif probs[h] <= p_obs * (1.0 + 1e-12):
-            tie += probs[h]
-    p += 0.5 * tie if midp else tie
-    _ = common_hom
-    return min(1.0, p / total)
+    tail = 0.0  # terms below the observed one
+    tie = 1.0  # terms within _TIE of it, the observed one included
+    center = 0.0  # terms above it
+    for step in (-2, 2):
+        t = 1.0
+        h = float(het)
+        r = float(min(hom1, hom2))
+        c = float(max(hom1, hom2))
+        while True:
+            if step < 0:
+                if h < 2.0:
+                    break
+                t *= h * (h - 1.0) / (4.0 * (r + 1.0) * (c + 1.0))
+                h -= 2.0
+                r += 1.0
+                c += 1.0
+            else:
+                if r < 1.0:
+                    break
+                t *= 4.0 * r * c / ((h + 2.0) * (h + 1.0))
+                h += 2.0
+                r -= 1.0
+                c -= 1.0
+            if t < 1.0 - _TIE:
+                # beyond the mode on this side (the distribution is unimodal): only smaller
+                # terms follow
+                tail += t
+                if t < _NEGLIGIBLE * (tail + tie):
+                    break
+            elif t <= 1.0 + _TIE:
+                tie += t
+            else:
+                center += t
+                if center > _HUGE:
+                    return 0.0
+    p = tail + (0.5 * tie if midp else tie)
+    return min(1.0, p / (tail + tie + center))
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)

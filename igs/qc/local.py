@@ -187,7 +187,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     del counts, hwe_counts
     variant_fail = variant_failures(metrics["call_rate"], metrics["maf"], hwe_p, opts)
 
-    # 9. final PCA on final samples and variants
+    # 9. final PCA on final samples and variants, started from the first PCA's components
     pca_cols = variant_fail[pruned] == ""
     fit = fit_pca(
         g_pruned,
@@ -195,6 +195,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         seed=opts.seed,
         rows=final,
         cols=np.flatnonzero(pca_cols),
+        start=first.scores[np.searchsorted(s_ok, final)],  # final samples are all in s_ok
     )
 
     samples = _sample_table(

@@ -3,13 +3,15 @@
 Genotypes are standardized as ``(g - 2p) / sqrt(2p(1-p) M)`` with ``M`` the number of
 variants and missing calls set to 0; scores are ``U S`` and loadings ``V`` of that
 matrix, so a new sample's scores are its standardized genotypes times the loadings.
-A randomized subspace iteration gives the top components without forming the
-sample-by-sample matrix, so memory grows with ``n * (M + k)`` only.
+A randomized subspace iteration (one pass over the variants per iteration, until the top
+components' residuals are small) gives them without forming the sample-by-sample matrix or
+a float copy of the genotypes.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -32,6 +34,16 @@ class PCAFit:
     loadings: np.ndarray  # (n_variants, k) = V
     eigenvalues: np.ndarray  # (k,) = S ** 2
     a1_freq: np.ndarray  # (n_variants,) allele frequency used for standardization
+
+
+@dataclass(frozen=True)
+class PCAOptions:
+    """Subspace iteration of :func:`fit_pca`: basis columns beyond ``k``, most passes, and
+    the residual (relative to the top eigenvalue) at which a component has converged."""
+
+    oversample: int = 20
+    max_iter: int = 10
+    tol: float = 1e-3
 
 
 def hwe_normalize(g: np.ndarray, a1_freq: np.ndarray) -> np.ndarray:
@@ -73,26 +85,33 @@ def _call(g: np.ndarray, packed: bool, s: int, j: int) -> int:
     return np.int64(g[s, j])
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _normalize_subset(g, packed, rows, cols, two_p, sd, ok, out) -> None:
-    """``_normalize_into`` of ``g[rows][:, cols]`` without copying ``g``. Packed rows are
-    decoded through a 4-entry table of each variant's normalized values (no division and no
-    branch per genotype; the same float32 values)."""
-    for c in numba.prange(len(cols)):
+@numba.njit(cache=True, nogil=True)
+def _normalize_block(g, packed, rows, cols, two_p, sd, ok, out) -> None:
+    """``_normalize_into`` of ``g[rows][:, cols]`` without copying ``g``, on one thread (the
+    caller runs blocks in parallel). Packed rows are decoded through a 4-entry table of each
+    variant's normalized values (no division and no branch per genotype; the same float32
+    values), a whole 64-bit word at a time where its 32 samples are all in ``rows``."""
+    n = len(rows)
+    lut = np.zeros(4, dtype=np.float32)
+    for c in range(len(cols)):
         j = cols[c]
         if packed:
-            lut = np.zeros(4, dtype=np.float32)
-            if ok[c]:
-                for code in range(4):
-                    v = _CODE_COUNT[code]
-                    if v >= 0:
-                        lut[code] = (np.float32(v) - two_p[c]) / sd[c]
-            for r in range(len(rows)):
+            for code in range(4):
+                v = _CODE_COUNT[code]
+                lut[code] = (np.float32(v) - two_p[c]) / sd[c] if ok[c] and v >= 0 else 0.0
+            r = 0
+            while r < n:
                 s = rows[r]
                 word = np.uint64(g[j, s >> 5])
-                out[r, c] = lut[(word >> np.uint64(2 * (s & 31))) & np.uint64(3)]
+                if (s & 31) == 0 and r + 31 < n and rows[r + 31] == s + 31:
+                    for b in range(32):
+                        out[r + b, c] = lut[(word >> np.uint64(2 * b)) & np.uint64(3)]
+                    r += 32
+                else:
+                    out[r, c] = lut[(word >> np.uint64(2 * (s & 31))) & np.uint64(3)]
+                    r += 1
         else:
-            for r in range(len(rows)):
+            for r in range(n):
                 v = np.int64(g[rows[r], j])
                 if ok[c] and v >= 0 and v <= 2:
                     out[r, c] = (np.float32(v) - two_p[c]) / sd[c]
@@ -122,15 +141,24 @@ def fit_pca(
     k: int = 10,
     *,
     seed: int = 42,
-    n_iter: int = 8,
     rows: np.ndarray | None = None,
     cols: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+    options: PCAOptions = PCAOptions(),
 ) -> PCAFit:
     """Fit the top ``k`` components of int8 genotypes ``g`` (n_samples, n_variants), or of
     the samples ``rows`` and variants ``cols`` (sorted indices) without copying ``g``.
 
     ``g`` may also be packed PLINK rows (n_variants, words) of uint64
-    (:mod:`igs.qc.packed`, 4x smaller than int8); ``rows`` is then required.
+    (:mod:`igs.qc.packed`, 4x smaller than int8); ``rows`` is then required. ``start``
+    (len(rows) x up to k) are scores of an earlier fit on nearly the same samples (as the
+    final QC fit after the first): they seed the subspace iteration, which then stops sooner.
+
+    Subspace iteration on the sample side (``X X^T``), one pass over the variants per
+    iteration: each block of variants is normalized once and multiplied by the basis and back.
+    It stops when every top-``k`` component is an eigenpair of a matrix within ``options.tol``
+    (relative, spectral norm) of ``X X^T`` (its residual ``|X X^T u - s^2 u| <= tol s_1^2``),
+    or after ``options.max_iter`` passes.
     """
     packed, rows = genotype_rows(g, rows, "fit_pca")
     n_var = g.shape[0] if packed else g.shape[1]
@@ -140,33 +168,51 @@ def fit_pca(
     n, m = len(rows), len(cols)
     k = min(k, n - 1, m)
     rng = np.random.default_rng(seed)
-    q = rng.standard_normal((m, min(m, k + 20))).astype(np.float32)
-    y = x @ q
+    basis = rng.standard_normal((n, min(n, m, k + options.oversample)))
+    if start is not None:
+        basis[:, : min(k, start.shape[1])] = start[:, :k]
     blas = ThreadpoolController()
-    for _ in range(n_iter):
-        y = _orthonormal(y, blas)
-        z = _orthonormal(x.t_matmul(y), blas)
-        y = x @ z
-    y = _orthonormal(y, blas)
-    b = x.t_matmul(y).T  # y.T @ x
-    with blas.limit(limits=1, user_api="blas"):
-        _, s, vt = np.linalg.svd(b, full_matrices=False)
+    q = _orthonormal(basis.astype(np.float32), blas)
+    for it in range(options.max_iter):
+        w, y = x.gram(q, blas)  # X^T q, X X^T q
+        lam, u = _ritz(w, k)
+        # residuals of the Ritz vectors q u: X X^T q u - lam q u = y u - lam q u
+        resid = np.linalg.norm(y @ u - (q @ u) * lam.astype(np.float32), axis=0)
+        top = max(lam[0], np.finfo(np.float64).tiny)
+        log.debug("PCA pass %d: eigenvalues %s, residuals %s", it + 1, lam, resid / top)
+        if resid.max() <= options.tol * top or it == options.max_iter - 1:
+            break
+        q = _orthonormal(y, blas)
+    # loadings V = X^T q u / s and scores X V = X X^T q u / s, from the last pass
+    sv = np.sqrt(lam)
+    inv = np.where(sv > 0, 1.0 / np.where(sv > 0, sv, 1.0), 0.0).astype(np.float32)
+    v = (w @ u) * inv
+    scores = (y @ u) * inv
     # deterministic signs: the largest-magnitude loading of each component is positive
-    v = vt[:k].T
     flip = np.sign(v[np.abs(v).argmax(axis=0), np.arange(k)])
-    v *= flip
-    # scores are the samples' projections onto the loadings, exactly what project_pca gives a
-    # new sample (U S from the sketch equals X V only for fully converged components)
-    return PCAFit(scores=x @ v, loadings=v, eigenvalues=s[:k] ** 2, a1_freq=p)
+    flip[flip == 0] = 1
+    return PCAFit(scores=scores * flip, loadings=v * flip, eigenvalues=lam, a1_freq=p)
+
+
+def _ritz(w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` eigenvalues (descending) and vectors of ``w^T w`` (float64), with ``w = X^T q``
+    for an orthonormal ``q``: the Rayleigh-Ritz values of ``X X^T`` on span(q)."""
+    w64 = w.astype(np.float64)
+    lam, u = np.linalg.eigh(w64.T @ w64)
+    lam, u = lam[::-1][:k], u[:, ::-1][:, :k]
+    return np.maximum(lam, 0.0), u.astype(np.float32)
 
 
 class _Standardized:
     """The HWE-normalized matrix of int8 or packed genotypes (see :func:`fit_pca`), multiplied
     block by block of variants.
 
-    Only one block of ``block_bytes`` float32 exists at a time (``hwe_normalize`` of the whole
-    matrix was 4 bytes per genotype, the largest array of the QC); each block is normalized
-    again for every product, which costs far less than the product itself.
+    The threads' blocks of float32 together take ``block_bytes`` (or 64 variants each at
+    least), not the whole matrix (``hwe_normalize`` of it was 4 bytes per genotype, the
+    largest array of the QC); each block is
+    normalized once per pass and used for both products of :meth:`gram`. Threads take blocks
+    in turn, each with one BLAS thread (numba's and BLAS's thread pools taking turns spent
+    more time waiting on each other than computing).
     """
 
     def __init__(
@@ -185,31 +231,43 @@ class _Standardized:
         self.ok = sd > 0
         self.two_p = (2.0 * p).astype(np.float32)
         self.sd = np.where(self.ok, sd, np.float32(1.0))
-        width = max(64, block_bytes // max(1, 4 * n))
+        threads = numba.get_num_threads()
+        width = max(64, block_bytes // max(1, 4 * n * threads))
         self.blocks = [(c, min(m, c + width)) for c in range(0, m, width)]
-        self.buf = np.empty((n, min(m, width)), dtype=np.float32, order="F")
+        self.workers = max(1, min(threads, len(self.blocks)))
+        self.width = min(m, width)
 
-    def _block(self, c0: int, c1: int) -> np.ndarray:
-        out = self.buf[:, : c1 - c0]
-        _normalize_subset(
+    def block(self, c0: int, c1: int, buf: np.ndarray) -> np.ndarray:
+        """Normalized columns c0..c1 (of ``cols``) in ``buf``'s first columns."""
+        out = buf[:, : c1 - c0]
+        _normalize_block(
             self.g, self.packed, self.rows, self.cols[c0:c1], self.two_p[c0:c1], self.sd[c0:c1],
             self.ok[c0:c1], out,
         )  # fmt: skip
         return out
 
-    def __matmul__(self, a: np.ndarray) -> np.ndarray:
-        """X @ a, for a (m, k)."""
-        out = np.zeros((len(self.rows), a.shape[1]), dtype=np.float32)
-        for c0, c1 in self.blocks:
-            out += self._block(c0, c1) @ a[c0:c1]
-        return out
+    def gram(self, q: np.ndarray, blas: ThreadpoolController) -> tuple[np.ndarray, np.ndarray]:
+        """``X^T q`` (m, l) and ``X X^T q`` (n, l) in one pass, for q (n, l) float32."""
+        n, m = len(self.rows), len(self.cols)
+        w = np.empty((m, q.shape[1]), dtype=np.float32)
+        parts = [np.zeros((n, q.shape[1]), dtype=np.float32) for _ in range(self.workers)]
 
-    def t_matmul(self, a: np.ndarray) -> np.ndarray:
-        """X.T @ a, for a (n, k)."""
-        out = np.empty((len(self.cols), a.shape[1]), dtype=np.float32)
-        for c0, c1 in self.blocks:
-            out[c0:c1] = self._block(c0, c1).T @ a
-        return out
+        def work(t: int) -> None:
+            buf = np.empty((n, self.width), dtype=np.float32, order="F")
+            for c0, c1 in self.blocks[t :: self.workers]:
+                xb = self.block(c0, c1, buf)
+                np.matmul(xb.T, q, out=w[c0:c1])
+                parts[t] += xb @ w[c0:c1]
+
+        with blas.limit(limits=1, user_api="blas"):
+            if self.workers == 1:
+                work(0)
+            else:
+                with ThreadPoolExecutor(self.workers) as pool:
+                    list(pool.map(work, range(self.workers)))
+        for part in parts[1:]:  # in worker order: the same sums whatever the threads' timing
+            parts[0] += part
+        return w, parts[0]
 
 
 def _orthonormal(a: np.ndarray, blas: ThreadpoolController) -> np.ndarray:
