@@ -38,6 +38,7 @@ import pandas as pd
 
 from igs.errors import InputFormatError
 from igs.io.atomic import atomic_paths
+from igs.io.memory import release_freed_memory
 from igs.io.plink import (
     AUTOSOMES,
     X_CHROMS,
@@ -112,6 +113,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         & (is_auto | is_x)
     )
 
+    release_freed_memory()  # what the last step freed
     # 3. heterozygosity and LD pruning on the autosomes (packed rows, two threads)
     candidates = usable & is_auto & (pre["maf"] >= opts.prune_min_maf)
     a1_freq = pre["a1_freq"]
@@ -137,6 +139,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     # the pruned variants of every sample, packed (2 bits a call, a quarter of int8)
     g_pruned = packed.read_packed_rows(gset, pruned, _chunk(opts, _packed_bytes(gset)))
 
+    release_freed_memory()  # what the last step freed
     # 4. ancestry groups from a first PCA on all call-rate-passing samples
     first = fit_pca(g_pruned, opts.n_pcs, seed=opts.seed, rows=s_ok)
     groups = assign_ancestry_groups(first.scores, opts.ancestry_groups, seed=opts.seed)
@@ -146,6 +149,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     het_out = (het_f < het_low) | (het_f > het_high)
     sample_fail[s_ok[het_out]] = "heterozygosity"
 
+    release_freed_memory()  # what the last step freed
     # 6. sex check on chrX with group allele frequencies
     x_f = np.full(len(s_ok), np.nan)
     genetic_sex = np.zeros(len(s_ok), dtype=np.int8)
@@ -161,6 +165,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     else:
         log.warning("no chrX variants pass the preliminary filters: sex check skipped")
 
+    release_freed_memory()  # what the last step freed
     # 7. relatedness among the samples still in
     still = sample_fail[s_ok] == ""
     king = king_table(g_pruned, iids[s_ok][still], min_kinship=opts.kinship / 2, rows=s_ok[still])
@@ -172,23 +177,24 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     final = np.flatnonzero(sample_fail == "")
     log.info("%d of %d samples pass QC", len(final), n)
 
+    release_freed_memory()  # what the last step freed
     # 8. variant QC on the final samples (HWE in the largest ancestry group)
     group_of = np.full(n, -1)
     group_of[s_ok] = groups
     in_largest = group_of[final] == 0
-    counts = _sex_split_counts(
-        gset, opts, final, male[final], in_largest, "pass 4/4 (variant QC on final samples)"
+    metrics, hc, hwe_p = _final_variant_stats(
+        gset, opts, final, male[final], in_largest, is_x, "pass 4/4 (variant QC on final samples)"
     )
-    metrics = _variant_metrics(counts, is_x)
-    hwe_counts = np.where(is_x[:, None], counts["largest_female"][:, :3], counts["largest"][:, :3])
-    hwe_p = kernels.hwe_pvalues(hwe_counts, opts.hwe_midp)
     hwe_p[~(is_auto | is_x)] = np.nan
-    hc = counts["largest"][:, :3].copy()  # the reported HWE counts; the rest goes
-    del counts, hwe_counts
     variant_fail = variant_failures(metrics["call_rate"], metrics["maf"], hwe_p, opts)
-
-    # 9. final PCA on final samples and variants, started from the first PCA's components
     pca_cols = variant_fail[pruned] == ""
+    variants = _variant_table(
+        gset, metrics, hc, hwe_p, usable, pruned, pruned[pca_cols], variant_fail
+    )
+    del metrics, hc, hwe_p, variant_fail  # now columns of the table
+
+    release_freed_memory()  # what the last step freed
+    # 9. final PCA on final samples and variants, started from the first PCA's components
     fit = fit_pca(
         g_pruned,
         opts.n_pcs,
@@ -213,20 +219,6 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         n_relatives=n_relatives,
         fail=sample_fail,
     )
-    variants = gset.variants[["chrom", "id", "pos", "a1", "a2"]].copy()
-    variants["call_rate"] = metrics["call_rate"]
-    variants["a1_freq"] = metrics["a1_freq"]
-    variants["maf"] = metrics["maf"]
-    variants["hwe_hom_a1"], variants["hwe_het"], variants["hwe_hom_a2"] = (
-        hc[:, 2],
-        hc[:, 1],
-        hc[:, 0],
-    )
-    variants["hwe_p"] = hwe_p
-    variants["used_for_sample_qc"] = usable
-    variants["used_for_relatedness"] = np.isin(np.arange(m), pruned)
-    variants["used_for_pca"] = np.isin(np.arange(m), pruned[pca_cols])
-    variants["qc_fail"] = variant_fail
     pc_names = [f"PC{i + 1}" for i in range(fit.scores.shape[1])]
     pcs = _pcs_of_everyone(gset, fit, final, pruned[pca_cols], pc_names)
     loadings = gset.variants.iloc[pruned[pca_cols]][["chrom", "id", "pos", "a1", "a2"]].copy()
@@ -247,6 +239,34 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
     return QCResult(
         samples, variants, pcs, loadings.reset_index(drop=True), fit.eigenvalues, king, summary
     )
+
+
+def _variant_table(
+    gset: GenotypeSet,
+    metrics: dict[str, np.ndarray],
+    hwe_counts: np.ndarray,
+    hwe_p: np.ndarray,
+    usable: np.ndarray,
+    pruned: np.ndarray,
+    pca_variants: np.ndarray,
+    fail: np.ndarray,
+) -> pd.DataFrame:
+    """variant_qc: every variant's metrics on the final samples, the HWE counts (A1 hom, het,
+    A2 hom) of the largest ancestry group, where it was used and the first filter it failed."""
+    m = gset.n_variants
+    variants = gset.variants[["chrom", "id", "pos", "a1", "a2"]].copy()
+    variants["call_rate"] = metrics["call_rate"]
+    variants["a1_freq"] = metrics["a1_freq"]
+    variants["maf"] = metrics["maf"]
+    variants["hwe_hom_a1"] = hwe_counts[:, 2]
+    variants["hwe_het"] = hwe_counts[:, 1]
+    variants["hwe_hom_a2"] = hwe_counts[:, 0]
+    variants["hwe_p"] = hwe_p
+    variants["used_for_sample_qc"] = usable
+    variants["used_for_relatedness"] = np.isin(np.arange(m), pruned)
+    variants["used_for_pca"] = np.isin(np.arange(m), pca_variants)
+    variants["qc_fail"] = fail
+    return variants
 
 
 def _pcs_of_everyone(
@@ -283,7 +303,8 @@ def write_qc_genotypes(
                     writer.append_packed(rows.view(np.uint8)[:, :n_bytes])
                 else:
                     writer.append_packed(packed.subset_samples(rows, keep))
-        write_bim(bim, gset.variants.iloc[keep_v])
+        release_freed_memory()
+        write_bim(bim, gset.variants, rows=keep_v)
         write_fam(fam, gset.samples.iloc[keep_s])
 
 
@@ -324,36 +345,50 @@ def _check_no_empty_variants(gset: GenotypeSet, variant_missing: np.ndarray) -> 
         )
 
 
-def _group_counts(gset, opts, sample_group, n_groups, what, missing=None, combine=None):
+def _group_counts(gset, opts, sample_group, n_groups, what, missing=None):
     """Per variant genotype counts (m, n_groups, 4) of A1 count 0, 1, 2 and missing in each
     group of samples (``sample_group`` -1: left out), on the packed rows; also adds each
-    sample's missing calls to ``missing`` when given. ``combine`` (n_out, n_groups) of 0/1
-    sums groups chunk by chunk instead, giving (m, n_out, 4)."""
+    sample's missing calls to ``missing`` when given."""
     masks = packed.group_masks(np.asarray(sample_group), n_groups)
-    n_out = n_groups if combine is None else len(combine)
-    c = np.zeros((gset.n_variants, n_out, 4), dtype=np.int32)  # counts < 2^31 samples
+    c = np.zeros((gset.n_variants, n_groups, 4), dtype=np.int32)  # counts < 2^31 samples
     done = 0
     for idx, rows in packed.iter_packed_rows(gset, None, _chunk(opts, _packed_bytes(gset))):
         if missing is not None:
             packed.add_sample_missing(rows, missing)
-        counts = packed.group_counts(rows, masks)
-        c[idx] = counts if combine is None else np.einsum("kgc,og->koc", counts, combine)
+        c[idx] = packed.group_counts(rows, masks)
         done += len(idx)
         log.info("%s: %d of %d variants", what, done, gset.n_variants)
     return c
 
 
-def _sex_split_counts(gset, opts, sample_index, is_male, in_largest, what):
-    """Per variant genotype counts (k, 4) for males, non-males and the largest group."""
+def _final_variant_stats(gset, opts, sample_index, is_male, in_largest, is_x, what):
+    """Call rate, A1 frequency and MAF of every variant on the final samples (chrX: males
+    haploid), the genotype counts (A2 hom, het, A1 hom) of the largest ancestry group and its
+    exact HWE p-value (chrX: of its females), chunk by chunk: no per-variant count table."""
     group = np.full(gset.n_samples, -1, dtype=np.int64)
     # 0 male, 1 not male; +2 in the largest ancestry group
     group[sample_index] = (~is_male).astype(np.int64)
     if in_largest is not None:
         group[sample_index] += 2 * in_largest
-    names = ("male", "other", "largest", "largest_female")
+    masks = packed.group_masks(group, 4)
+    # male, other, largest group, its females
     combine = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1], [0, 0, 0, 1]])
-    c = _group_counts(gset, opts, group, 4, what, combine=combine)
-    return {name: c[:, k] for k, name in enumerate(names)}
+    m = gset.n_variants
+    call_rate, a1_freq, hwe_p = np.empty(m), np.empty(m), np.empty(m)
+    hwe_counts = np.empty((m, 3), dtype=np.int32)
+    done = 0
+    for idx, rows in packed.iter_packed_rows(gset, None, _chunk(opts, _packed_bytes(gset))):
+        c = np.einsum("kgc,og->koc", packed.group_counts(rows, masks), combine)
+        x = is_x[idx]
+        part = _variant_metrics({"male": c[:, 0], "other": c[:, 1]}, x)
+        call_rate[idx], a1_freq[idx] = part["call_rate"], part["a1_freq"]
+        hwe_counts[idx] = c[:, 2, :3]
+        tested = np.where(x[:, None], c[:, 3, :3], c[:, 2, :3])
+        hwe_p[idx] = kernels.hwe_pvalues(tested, opts.hwe_midp)
+        done += len(idx)
+        log.info("%s: %d of %d variants", what, done, m)
+    maf = np.minimum(a1_freq, 1 - a1_freq)
+    return {"call_rate": call_rate, "a1_freq": a1_freq, "maf": maf}, hwe_counts, hwe_p
 
 
 def _variant_metrics(counts: dict[str, np.ndarray], is_x: np.ndarray) -> dict[str, np.ndarray]:

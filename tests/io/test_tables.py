@@ -86,3 +86,18 @@ def test_bim_written_by_arrow_equals_pandas(tmp_path):
         )
         back = read_bim(tmp_path / "a.bim")
         assert back["pos"].tolist() == frame["pos"].tolist()
+
+
+def test_bim_of_some_rows_in_batches(tmp_path):
+    n = 70_000  # more than one batch of 65,536 rows
+    v = pd.DataFrame(
+        {
+            "chrom": "1", "id": [f"rs{i}" for i in range(n)], "cm": 0.0, "pos": np.arange(n) + 1,
+            "a1": "A", "a2": "G",
+        }
+    )  # fmt: skip
+    rows = np.flatnonzero(np.arange(n) % 3 != 0)
+    write_bim(tmp_path / "a.bim", v, rows=rows)
+    back = read_bim(tmp_path / "a.bim")
+    assert back["id"].tolist() == v["id"].iloc[rows].tolist()
+    assert (tmp_path / "a.bim").read_text().splitlines()[0] == "1\trs1\t0\t2\tA\tG"
