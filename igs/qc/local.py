@@ -22,9 +22,11 @@ Order of operations (each sample/variant records the first step that removed it)
 Every pass works on packed 2-bit rows (:mod:`igs.qc.packed`; pass 3 in :mod:`igs.qc.het_ld`,
 two threads); only the sex check decodes int8 (chrX). Memory is bounded by one chunk of
 ``n_samples x chunk_variants`` (pass 3: one per thread, with a block of bit planes and an LD
-window), the per-variant counts (``n_variants x 16`` int64) and the pruned variants, kept
-packed (2 bits a call, at most ``max_pca_variants``); PCA and KING read samples and variants
-of the packed rows by index, so no subset is ever copied.
+window), pass 1's counts by sex (``n_variants x 8`` int32), the variant table (pass 4 fills
+its columns chunk by chunk) and the pruned variants, kept packed (2 bits a call, at most
+``max_pca_variants``); PCA and KING read samples and variants of the packed rows by index,
+so no subset is ever copied. Memory freed by a step is handed back to the system before the
+next (:func:`igs.io.memory.release_freed_memory`).
 """
 
 from __future__ import annotations
