@@ -20,9 +20,14 @@ def qc() -> None:
 @click.option("--engine", type=click.Choice(["local", "hail"]), default="local", show_default=True)
 @options_options("qc", "`qc`, `seed` and `hail` blocks; default: the schema's defaults")
 @click.option("--ancestry-groups", type=int, help="Override qc.ancestry_groups.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads of the local engine (default: every available CPU).",
+)
 @out_option("--out-dir", "Folder for qc/ outputs.")
 def qc_run(prefix: str, fmt: str, engine: str, options_file: Path | None, config_file: Path | None,
-           ancestry_groups: int | None, out_dir: Path) -> None:  # fmt: skip
+           ancestry_groups: int | None, threads: int | None, out_dir: Path) -> None:  # fmt: skip
     """Run QC and write genotypes.bed/bim/fam, variant_qc, sample_qc, pcs and summary.json."""
     from igs.io.memory import use_system_allocator_for_arrow
     from igs.options import stage_record
@@ -34,7 +39,7 @@ def qc_run(prefix: str, fmt: str, engine: str, options_file: Path | None, config
     if ancestry_groups is not None:
         opts = dataclasses.replace(opts, ancestry_groups=ancestry_groups)
     use_system_allocator_for_arrow()
-    run_qc(prefix, fmt, opts, out_dir, engine=engine, hail_config=cfg["hail"])
+    run_qc(prefix, fmt, opts, out_dir, engine=engine, hail_config=cfg["hail"], threads=threads)
 
 
 @qc.command("hardcalls")

@@ -32,9 +32,9 @@ next (:func:`igs.io.memory.release_freed_memory`).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -130,7 +130,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         s_ok,
         PruneOptions(opts.prune_window, opts.prune_step, opts.prune_r2),
         chunk_variants=_chunk(opts, _packed_bytes(gset)),
-        threads=min(2, len(os.sched_getaffinity(0))),
+        threads=numba.get_num_threads(),
         what="pass 3/4 (heterozygosity, LD pruning)",
     )
     del a1_freq

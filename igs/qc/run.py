@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from igs.errors import ConfigError
+from igs.parallel import compute_threads
 from igs.qc.options import QCOptions
 from igs.qc.result import QCResult, write_qc_tables
 
@@ -24,8 +25,11 @@ def run_qc(
     *,
     engine: str = "local",
     hail_config: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> QCResult:
-    """Run QC and write genotypes.bed/bim/fam, variant_qc, sample_qc, pcs and summary.json."""
+    """Run QC and write genotypes.bed/bim/fam, variant_qc, sample_qc, pcs and summary.json.
+
+    The local engine computes on ``threads`` CPU threads (default: every available CPU)."""
     if engine == "local":
         from igs.io.plink import open_genotypes
         from igs.qc.local import run_local_qc, write_qc_genotypes
@@ -36,8 +40,9 @@ def run_qc(
                 "(pip install 'igs[hail]')."
             )
         gset = open_genotypes(prefix, fmt)  # type: ignore[arg-type]
-        result = run_local_qc(gset, opts)
-        write_qc_genotypes(gset, result, out_dir, opts)
+        with compute_threads(threads):
+            result = run_local_qc(gset, opts)
+            write_qc_genotypes(gset, result, out_dir, opts)
     else:
         from igs.qc.hail_engine import run_hail_qc
 

@@ -349,6 +349,27 @@ def test_chunk_size_does_not_change_results(qc_run, small_cohort):
     pd.testing.assert_frame_equal(other.pcs, result.pcs)
 
 
+def test_one_thread_gives_the_same_qc_as_two(small_cohort, tmp_path):
+    """``igs qc run --threads 1`` (numba, BLAS and pass 3 on one thread) writes the same
+    decisions and statistics as ``--threads 2``; the PCs to float32 rounding of the sums."""
+    out = {}
+    for threads in (1, 2):
+        out[threads] = tmp_path / f"t{threads}"
+        proc = run_igs(
+            "qc", "run", "--genotypes", str(small_cohort / "genotypes"), "--ancestry-groups", "3",
+            "--threads", str(threads), "--out-dir", str(out[threads]),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    for name in ("variant_qc.tsv.gz", "sample_qc.tsv.gz", "king_pairs.tsv.gz"):
+        read = {"sep": "\t", "keep_default_na": False, "na_values": [""]}
+        one, two = (pd.read_csv(out[t] / name, **read) for t in (1, 2))
+        pd.testing.assert_frame_equal(one, two, check_exact=False, rtol=1e-12)
+    assert (out[1] / "genotypes.bed").read_bytes() == (out[2] / "genotypes.bed").read_bytes()
+    one, two = (pd.read_csv(out[t] / "pcs.tsv", sep="\t") for t in (1, 2))
+    for pc in ("PC1", "PC2"):
+        np.testing.assert_allclose(one[pc], two[pc], atol=1e-4 * np.abs(two[pc]).max())
+
+
 # --------------------------------------------------------------------------- bad input
 
 

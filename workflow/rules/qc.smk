@@ -92,7 +92,7 @@ rule qc_run:
         runtime=rule_runtime("qc_run"),
     shell:
         "igs qc run --genotypes {params.prefix:q} --format {params.fmt:q} --engine {params.engine:q} "
-        "--options {input.options:q} --out-dir {params.out_dir:q} 2> {log:q}"
+        "--options {input.options:q} --threads {threads} --out-dir {params.out_dir:q} 2> {log:q}"
 
 
 def provided_tables(biobank):
