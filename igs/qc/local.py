@@ -254,21 +254,24 @@ def _variant_table(
     fail: np.ndarray,
 ) -> pd.DataFrame:
     """variant_qc: every variant's metrics on the final samples, the HWE counts (A1 hom, het,
-    A2 hom) of the largest ancestry group, where it was used and the first filter it failed."""
+    A2 hom) of the largest ancestry group, where it was used and the first filter it failed.
+    The table holds the given arrays without copying them (the caller lets go of its own)."""
     m = gset.n_variants
-    variants = gset.variants[["chrom", "id", "pos", "a1", "a2"]].copy()
-    variants["call_rate"] = metrics["call_rate"]
-    variants["a1_freq"] = metrics["a1_freq"]
-    variants["maf"] = metrics["maf"]
-    variants["hwe_hom_a1"] = hwe_counts[:, 2]
-    variants["hwe_het"] = hwe_counts[:, 1]
-    variants["hwe_hom_a2"] = hwe_counts[:, 0]
-    variants["hwe_p"] = hwe_p
-    variants["used_for_sample_qc"] = usable
-    variants["used_for_relatedness"] = np.isin(np.arange(m), pruned)
-    variants["used_for_pca"] = np.isin(np.arange(m), pca_variants)
-    variants["qc_fail"] = fail
-    return variants
+    columns = {c: gset.variants[c].array for c in ("chrom", "id", "pos", "a1", "a2")}
+    columns |= {
+        "call_rate": metrics["call_rate"],
+        "a1_freq": metrics["a1_freq"],
+        "maf": metrics["maf"],
+        "hwe_hom_a1": hwe_counts[:, 2],
+        "hwe_het": hwe_counts[:, 1],
+        "hwe_hom_a2": hwe_counts[:, 0],
+        "hwe_p": hwe_p,
+        "used_for_sample_qc": usable,
+        "used_for_relatedness": np.isin(np.arange(m), pruned),
+        "used_for_pca": np.isin(np.arange(m), pca_variants),
+        "qc_fail": fail,
+    }
+    return pd.DataFrame(columns, copy=False)
 
 
 def _pcs_of_everyone(
