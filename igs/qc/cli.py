@@ -29,7 +29,7 @@ def qc() -> None:
 def qc_run(prefix: str, fmt: str, engine: str, options_file: Path | None, config_file: Path | None,
            ancestry_groups: int | None, threads: int | None, out_dir: Path) -> None:  # fmt: skip
     """Run QC and write genotypes.bed/bim/fam, variant_qc, sample_qc, pcs and summary.json."""
-    from igs.io.memory import use_system_allocator_for_arrow
+    from igs.io.memory import keep_resident_memory_low
     from igs.options import stage_record
     from igs.qc.options import QCOptions
     from igs.qc.run import run_qc
@@ -38,7 +38,7 @@ def qc_run(prefix: str, fmt: str, engine: str, options_file: Path | None, config
     opts = QCOptions.from_config(cfg["qc"], seed=cfg["seed"])
     if ancestry_groups is not None:
         opts = dataclasses.replace(opts, ancestry_groups=ancestry_groups)
-    use_system_allocator_for_arrow()
+    keep_resident_memory_low()
     run_qc(prefix, fmt, opts, out_dir, engine=engine, hail_config=cfg["hail"], threads=threads)
 
 

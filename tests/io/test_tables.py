@@ -101,3 +101,36 @@ def test_bim_of_some_rows_in_batches(tmp_path):
     back = read_bim(tmp_path / "a.bim")
     assert back["id"].tolist() == v["id"].iloc[rows].tolist()
     assert (tmp_path / "a.bim").read_text().splitlines()[0] == "1\trs1\t0\t2\tA\tG"
+
+
+def test_memory_helpers_keep_arrow_and_malloc_working():
+    """After keep_resident_memory_low (Arrow on malloc, one glibc arena) and
+    release_freed_memory, Arrow tables and threads that allocate still work."""
+    import threading
+
+    import pyarrow as pa
+
+    from igs.io.memory import keep_resident_memory_low, release_freed_memory
+
+    before = pa.default_memory_pool()
+    try:
+        keep_resident_memory_low()
+        assert pa.default_memory_pool().backend_name == "system"
+        sums = []
+        threads = [
+            threading.Thread(target=lambda: sums.append(int(np.ones(1 << 20).sum())))
+            for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sums == [1 << 20] * 4
+        release_freed_memory()
+        assert pa.table({"x": list(range(1000))}).num_rows == 1000
+    finally:
+        pa.set_memory_pool(before)
+        from igs.io.memory import _M_ARENA_MAX, _libc_function
+
+        if _libc_function("mallopt") is not None:
+            _libc_function("mallopt")(_M_ARENA_MAX, 0)  # glibc's default again
