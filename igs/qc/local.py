@@ -69,8 +69,9 @@ from igs.qc.result import GENOTYPE_FILES, QCResult, summary_dict
 log = logging.getLogger(__name__)
 
 # A chunk of genotypes in memory is at most this large (or opts.chunk_variants variants if
-# fewer): 8192 variants of 50,000 samples were 400 MB of int8.
-CHUNK_BYTES = 16 << 20
+# fewer): 8192 variants of 50,000 samples were 400 MB of int8; at 16 MB the buffers of a
+# packed chunk (read, padded, yielded) were ~50 MB of the QC peak at 5,000 x 1M.
+CHUNK_BYTES = 8 << 20
 
 
 def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
@@ -129,7 +130,7 @@ def run_local_qc(gset: GenotypeSet, opts: QCOptions) -> QCResult:
         a1_freq,
         s_ok,
         PruneOptions(opts.prune_window, opts.prune_step, opts.prune_r2),
-        chunk_variants=_chunk(opts, _packed_bytes(gset)),
+        chunk_variants=_chunk(opts, 4 * _packed_bytes(gset)),  # 4 MB a thread
         threads=numba.get_num_threads(),
         what="pass 3/4 (heterozygosity, LD pruning)",
     )
