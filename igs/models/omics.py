@@ -39,6 +39,7 @@ from igs.models.coxsolver import RiskSets, _check_risk_sets, _loglik
 from igs.models.dataset import Preprocessor, SurvivalData
 
 OMICS_SCORE = "omics_score"  # the sub-score's column in the integrative model's design
+WEIGHT_TOL = 1e-8  # an analyte weight (per SD) smaller than this is zero
 L1_RATIO = 0.5
 BASE_PENALIZER = 0.01  # L2 on the clinical and PRS features while the sub-score is learnt
 N_LAMBDAS = 12
@@ -252,7 +253,9 @@ def learn_omics_score(
     beta = None
     for lam in lambdas[: best + 1]:  # warm starts down the path
         beta = fit(z, data.start, data.stop, data.event, lam, beta)
-    weights = np.where(np.abs(beta[k:]) > 0, beta[k:], 0.0)
+    # coefficients per SD of an analyte below WEIGHT_TOL are the solver's rounding residue:
+    # a score made of them is constant to 1e-13 and its SD blew its Cox coefficient up to 1e11
+    weights = np.where(np.abs(beta[k:]) > WEIGHT_TOL, beta[k:], 0.0)
     return OmicsScore(pre_omics, weights.tolist(), float(lambdas[best]), l1_ratio,
                       lambdas.tolist(), cvl.tolist())  # fmt: skip
 
