@@ -12,7 +12,6 @@ Conventions, shared by every stage:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -560,41 +559,13 @@ def write_bim(
     path: str | os.PathLike[str], variants: pd.DataFrame, rows: np.ndarray | None = None
 ) -> None:
     """Write a ``.bim`` of ``variants`` (or of its ``rows``, positions); the cM column as plink
-    writes it (``0``, not ``0.0``).
+    writes it (``0``, not ``0.0``). Written by :func:`igs.io.tables.write_plain_tsv` (a million
+    rows in 0.1 s, pandas took 1.1 s, and no copy of the table)."""
+    from igs.io.tables import write_plain_tsv
 
-    Arrow writes it, 65,536 rows at a time (a million rows in 0.1 s, pandas took 1.1 s, and
-    no copy of the table); text that Arrow will not write unquoted (a ``"`` in an ID) goes
-    through pandas, which writes it as it is.
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    rows = np.arange(len(variants)) if rows is None else np.asarray(rows)
-    options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
-    try:
-        with open(path, "wb") as fh, contextlib.ExitStack() as stack:
-            writer = None
-            for start in range(0, len(rows), 1 << 16):
-                part = variants.iloc[rows[start : start + (1 << 16)]]
-                table = pa.table(
-                    {
-                        c: pa.array(
-                            _cm_text(part["cm"]) if c == "cm" else part[c], from_pandas=True
-                        )
-                        for c in VARIANT_COLUMNS
-                    }
-                )
-                if writer is None:
-                    writer = stack.enter_context(
-                        pacsv.CSVWriter(fh, table.schema, write_options=options)
-                    )
-                writer.write_table(table)
-        return
-    except pa.ArrowInvalid:
-        pass
-    bim = variants.iloc[rows].loc[:, list(VARIANT_COLUMNS)].copy()
-    bim["cm"] = _cm_text(bim["cm"])
-    bim.to_csv(path, sep="\t", header=False, index=False)
+    columns = {c: variants[c].array for c in VARIANT_COLUMNS} | {"cm": _cm_text(variants["cm"])}
+    bim = pd.DataFrame(columns, columns=list(VARIANT_COLUMNS), copy=False)
+    write_plain_tsv(bim, path, gzipped=False, header=False, rows=rows)
 
 
 def _cm_text(cm: pd.Series) -> np.ndarray:
