@@ -11,7 +11,6 @@ exponents and anything unusual go to htslib instead.
 from __future__ import annotations
 
 import gzip
-import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numba
 import numpy as np
+
+from igs.parallel import available_cpus
 
 try:  # ISA-L inflates about 2x faster than zlib and releases the GIL
     from isal import isal_zlib as _inflater
@@ -499,4 +500,4 @@ def pow10() -> np.ndarray:
 
 def threads_default() -> int:
     """Reader threads when the caller gives none: the CPUs this process may use, at most 4."""
-    return max(1, min(4, len(os.sched_getaffinity(0))))
+    return max(1, min(4, available_cpus()))

@@ -23,7 +23,6 @@ Either way memory is bounded by one chunk of variants, whatever the number of va
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from igs.io.plink import X_CHROMS, GenotypeSet, iter_bed_rows, iter_dosage_rows
+from igs.parallel import available_cpus, compute_threads
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +124,10 @@ def compute_scores(
     if reader == "packed":
         import numba
 
-        default = numba.get_num_threads()
-        numba.set_num_threads(min(threads or default, numba.config.NUMBA_NUM_THREADS))
-        try:
+        with compute_threads(threads or numba.get_num_threads()):
             _score_packed(*args)
-        finally:
-            numba.set_num_threads(default)
     else:
-        _score_dosages(*args, threads=threads or len(os.sched_getaffinity(0)))
+        _score_dosages(*args, threads=threads or available_cpus())
     return score_table(
         gset.samples["IID"].to_numpy(),
         weights,
