@@ -380,21 +380,22 @@ def _final_variant_stats(gset, opts, sample_index, is_male, in_largest, is_x, wh
     # male, other, largest group, its females
     combine = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 1], [0, 0, 0, 1]])
     m = gset.n_variants
-    call_rate, a1_freq, hwe_p = np.empty(m), np.empty(m), np.empty(m)
+    metrics = {name: np.empty(m) for name in ("call_rate", "a1_freq", "maf")}
+    hwe_p = np.empty(m)
     hwe_counts = np.empty((m, 3), dtype=np.int32)
     done = 0
     for idx, rows in packed.iter_packed_rows(gset, None, _chunk(opts, _packed_bytes(gset))):
         c = np.einsum("kgc,og->koc", packed.group_counts(rows, masks), combine)
         x = is_x[idx]
         part = _variant_metrics({"male": c[:, 0], "other": c[:, 1]}, x)
-        call_rate[idx], a1_freq[idx] = part["call_rate"], part["a1_freq"]
+        for name, values in metrics.items():
+            values[idx] = part[name]
         hwe_counts[idx] = c[:, 2, :3]
         tested = np.where(x[:, None], c[:, 3, :3], c[:, 2, :3])
         hwe_p[idx] = kernels.hwe_pvalues(tested, opts.hwe_midp)
         done += len(idx)
         log.info("%s: %d of %d variants", what, done, m)
-    maf = np.minimum(a1_freq, 1 - a1_freq)
-    return {"call_rate": call_rate, "a1_freq": a1_freq, "maf": maf}, hwe_counts, hwe_p
+    return metrics, hwe_counts, hwe_p
 
 
 def _variant_metrics(counts: dict[str, np.ndarray], is_x: np.ndarray) -> dict[str, np.ndarray]:
